@@ -1,0 +1,123 @@
+# Telegraphy build. `make run` and `make test` are the whole set-up (README).
+#
+#   make            build the gateway binaries into build/bin/
+#   make SAN=1      same, with AddressSanitizer + UBSan, into build-asan/
+#   make test       install what is missing, build (plain + sanitizers), run every suite
+#   make gateway    the gateway services in the foreground (Ctrl-C stops them)
+#   make run        everything (gateway now; the demo site joins with the Django app)
+#   make fuzz       libFuzzer targets (clang), longer runs: make fuzz FUZZ_SECONDS=300
+#   make deps       install missing Debian and npm packages (called by test/run/gateway)
+
+CC ?= gcc
+PKGS := libczmq libzmq libwebsockets msgpack jansson openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE $(WARNINGS) -Ilib $(PKG_CFLAGS) -MMD -MP
+
+ifeq ($(SAN),1)
+BUILD ?= build-asan
+CFLAGS_MODE := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS_MODE := -fsanitize=address,undefined
+else
+BUILD ?= build
+CFLAGS_MODE := -O2 -g
+LDFLAGS_MODE :=
+endif
+
+CFLAGS_ALL := $(CFLAGS_COMMON) $(CFLAGS_MODE) $(CFLAGS)
+LDLIBS_ALL := $(PKG_LIBS) -lm
+
+SERVICES := ingest router edge
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_A := $(BUILD)/lib/libtelegraphy.a
+
+# A service's classes (everything but main.c) also link into its unit tests.
+service_src = $(filter-out services/$(1)/main.c,$(wildcard services/$(1)/*.c))
+service_obj = $(call service_src,$(1):%.c=$(BUILD)/obj/%.o)
+CTL_SRC := $(wildcard tools/ctl/*.c)
+CTL_CLASSES := $(filter-out tools/ctl/main.c,$(CTL_SRC))
+
+BINS := $(SERVICES:%=$(BUILD)/bin/telegraphy-%) $(BUILD)/bin/telegraphy-ctl
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps test unit gateway run fuzz clean format bench check-format
+all: $(BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+define service_rules
+$(BUILD)/bin/telegraphy-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard services/$(1)/*.c)) $(LIB_A)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(LDFLAGS_MODE) $$^ -o $$@ $(LDLIBS_ALL)
+$(BUILD)/tests/test_$(1)_%: tests/unit/test_$(1)_%.c $(patsubst %.c,$(BUILD)/obj/%.o,$(call service_src,$(1))) $(LIB_A)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(CFLAGS_ALL) -Iservices/$(1) $$^ -o $$@ $(LDFLAGS_MODE) $(LDLIBS_ALL) $$(shell pkg-config --libs criterion)
+endef
+$(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
+
+$(BUILD)/bin/telegraphy-ctl: $(CTL_SRC:%.c=$(BUILD)/obj/%.o) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_MODE) $^ -o $@ $(LDLIBS_ALL)
+
+$(BUILD)/tests/test_ctl_%: tests/unit/test_ctl_%.c $(CTL_CLASSES:%.c=$(BUILD)/obj/%.o) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itools/ctl $^ -o $@ $(LDFLAGS_MODE) $(LDLIBS_ALL) $(shell pkg-config --libs criterion)
+
+# Library unit tests: test_tg_<module>.c
+$(BUILD)/tests/test_tg_%: tests/unit/test_tg_%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_MODE) $(LDLIBS_ALL) $(shell pkg-config --libs criterion)
+
+unit: $(UNIT_BINS)
+
+# libFuzzer targets: clang, the library rebuilt with -fsanitize=fuzzer-no-link.
+FUZZ_BUILD := build-fuzz
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_SECONDS ?= 60
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS_ALL)
+fuzz-build: $(FUZZ_BINS)
+fuzz: deps fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+deps:
+	@scripts/deps.sh
+
+test: deps
+	@scripts/test.sh
+
+gateway: deps all
+	@scripts/gateway.sh
+
+run: deps all
+	@scripts/gateway.sh --run
+
+bench: deps all
+	@echo "benchmarks arrive with the benchmark issue (bench/)"; exit 1
+
+format:
+	clang-format -i lib/*.[ch] services/*/*.[ch] tools/ctl/*.[ch] tests/unit/*.c tests/fuzz/*.c
+
+check-format:
+	clang-format --dry-run --Werror lib/*.[ch] services/*/*.[ch] tools/ctl/*.[ch]
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find build build-asan build-fuzz -name '*.d' 2>/dev/null)

@@ -1,0 +1,153 @@
+/*  tg_envelope: the internal protocol codec.
+
+    This is the only module that knows the wire layout of the messages the
+    gateway processes exchange over ZeroMQ. Every message is multipart:
+
+        [routing id frames, added/removed by ROUTER sockets]
+        frame 0  command name, ASCII ("EVENT", "SUBSCRIBE", ...)
+        frame 1  header: a msgpack map, always with "v" (protocol version)
+        frame 2  body (PUBLISH and EVENT only): the event data, msgpack map,
+                 carried as opaque bytes from ingest to edge.
+
+    Decoding checks every field's type and bound, ignores unknown keys and
+    rejects a version it does not speak. See docs/protocol.md for the table
+    of commands, who sends them and which fields each one carries.
+*/
+#ifndef TG_ENVELOPE_H
+#define TG_ENVELOPE_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tg_event_type.h"
+
+#define TG_PROTOCOL_VERSION 1
+
+/* Bounds enforced by decode (and asserted by encode). */
+#define TG_MAX_TOPIC 512          /* bytes of a topic / event name / URI */
+#define TG_MAX_ID_STRING 128      /* instance ids, roles, user ids */
+#define TG_MAX_TO_USERS 10000     /* entries of to_users */
+#define TG_MAX_SUB_IDS 100000     /* subscription ids in one EVENT */
+#define TG_MAX_FILTER_BYTES 65536 /* hard ceiling; the configured limit is lower */
+#define TG_MAX_ERROR_TEXT 1024    /* REJECTED / SUBSCRIBE_ERROR message */
+#define TG_MAX_STATS 128          /* counters in one HEARTBEAT */
+#define TG_MAX_PROCESSES 1024     /* processes in one STATUS_REPLY */
+#define TG_MAX_STAT_NAME 64
+#define TG_MAX_ID 9007199254740992ULL /* 2^53: publication and subscription ids */
+
+typedef enum {
+    TG_CMD_PUBLISH = 1,     /* publisher -> ingest: topic, to_users, [req], body */
+    TG_CMD_REGISTER,        /* publisher/ctl -> ingest -> router -> peers: event_type, [req] */
+    TG_CMD_ACCEPTED,        /* ingest -> ctl, router -> ingest: req, pub_id (PUBLISH) */
+    TG_CMD_REJECTED,        /* ingest -> ctl, router -> ingest: req, error, message */
+    TG_CMD_EVENT,           /* ingest -> router -> edge: pub_id, ts, topic, to_users,
+                               audience + sub_ids (router -> edge only), body */
+    TG_CMD_HELLO,           /* edge/ingest -> router: role, instance */
+    TG_CMD_WELCOME,         /* router -> peer: instance (the router's) */
+    TG_CMD_HEARTBEAT,       /* peer -> router: instance, stats;
+                               router -> peer: instance (router's), known */
+    TG_CMD_SUBSCRIBE,       /* edge -> router: req, topic, match, filter */
+    TG_CMD_SUBSCRIBED,      /* router -> edge: req, sub_id */
+    TG_CMD_SUBSCRIBE_ERROR, /* router -> edge: req, error, message */
+    TG_CMD_UNSUBSCRIBE,     /* edge -> router: sub_id */
+    TG_CMD_STATUS,          /* ctl -> router control socket: req */
+    TG_CMD_STATUS_REPLY,    /* router -> ctl: req, processes */
+} tg_command_t;
+
+typedef enum {
+    TG_MATCH_EXACT = 0,
+    TG_MATCH_PREFIX = 1,
+    TG_MATCH_WILDCARD = 2,
+} tg_match_t;
+
+/* One named counter or gauge, as carried by HEARTBEAT and STATUS_REPLY. */
+typedef struct {
+    char name[TG_MAX_STAT_NAME];
+    int64_t value;
+} tg_stat_t;
+
+/* One process as the router last heard of it (STATUS_REPLY). */
+typedef struct {
+    char *role;             /* "router", "ingest", "edge" */
+    char *instance;         /* the process's instance id */
+    uint64_t uptime_ms;     /* as reported by the process */
+    uint64_t last_seen_ms;  /* ms since the router last heard from it */
+    tg_stat_t *stats;       /* owned array */
+    size_t stats_count;
+} tg_process_status_t;
+
+/* A decoded (or to-be-encoded) internal message. Which fields are meaningful
+   depends on `command` (see the enum above and docs/protocol.md); all others
+   are zero/NULL. Every pointer is owned by the envelope and freed by
+   tg_envelope_destroy(). */
+typedef struct {
+    tg_command_t command;
+    uint64_t req;              /* request id chosen by the sender, 0 = none */
+    char *topic;               /* PUBLISH, EVENT, SUBSCRIBE */
+    char **to_users;           /* PUBLISH, EVENT: NULL = everybody */
+    size_t to_users_count;
+    uint64_t pub_id;           /* EVENT, ACCEPTED: publication id in [1, 2^53] */
+    uint64_t ts;               /* EVENT: µs since the Unix epoch */
+    char *audience;            /* EVENT (router -> edge): the type's audience */
+    bool guaranteed;           /* EVENT (router -> edge): the type's flag */
+    uint64_t *sub_ids;         /* EVENT (router -> edge): matching subscriptions */
+    size_t sub_ids_count;
+    tg_event_type_t *event_type; /* REGISTER */
+    tg_match_t match;          /* SUBSCRIBE */
+    char *filter;              /* SUBSCRIBE: NULL = no filter */
+    uint64_t sub_id;           /* SUBSCRIBED, UNSUBSCRIBE */
+    char *error;               /* REJECTED, SUBSCRIBE_ERROR: a URI */
+    char *message;             /* REJECTED, SUBSCRIBE_ERROR: human text */
+    char *role;                /* HELLO */
+    char *instance;            /* HELLO, WELCOME, HEARTBEAT */
+    bool known;                /* HEARTBEAT (router -> peer): peer is known */
+    uint64_t uptime_ms;        /* HEARTBEAT (peer -> router) */
+    tg_stat_t *stats;          /* HEARTBEAT (peer -> router) */
+    size_t stats_count;
+    tg_process_status_t *processes; /* STATUS_REPLY */
+    size_t processes_count;
+    zframe_t *body;            /* PUBLISH, EVENT: msgpack map, opaque */
+} tg_envelope_t;
+
+/* Caller owns the result: a zeroed envelope for `command`. */
+tg_envelope_t *tg_envelope_new(tg_command_t command);
+
+/* Frees the envelope and everything it points to; safe on NULL and twice. */
+void tg_envelope_destroy(tg_envelope_t **self_p);
+
+/* Decodes a message whose routing frames (if any) were already popped.
+   Takes ownership of *msg_p (destroys it and nulls the pointer) whatever the
+   outcome. Returns a new envelope (caller owns), or NULL when the message is
+   malformed; then `reason` (if not NULL) receives a short static description
+   such as "unknown command" or "bad field: topic". Never asserts on bad
+   bytes. The body frame is moved, not copied. */
+tg_envelope_t *tg_envelope_decode(zmsg_t **msg_p, const char **reason);
+
+/* Encodes self into a new message (caller owns). If self->body is set, the
+   body frame is moved into the message and self->body becomes NULL, so the
+   bytes are not copied. Misuse (missing required field) asserts. */
+zmsg_t *tg_envelope_encode(tg_envelope_t *self);
+
+/* Encodes and sends on sock (non-blocking: ZMQ_DONTWAIT). Same ownership as
+   tg_envelope_encode, and self is left intact otherwise. Returns 0, or -1 when
+   the socket would block or the peer is unroutable (the message is dropped,
+   the caller counts it). */
+int tg_envelope_send(tg_envelope_t *self, zsock_t *sock);
+
+/* Like tg_envelope_send, but first pushes `routing_id` (copied) so a ROUTER
+   socket delivers to that peer. */
+int tg_envelope_send_to(tg_envelope_t *self, zsock_t *sock, zframe_t *routing_id);
+
+/* Name of a command ("EVENT"), or "?" */
+const char *tg_command_name(tg_command_t command);
+
+/* "exact" / "prefix" / "wildcard"; tg_match_parse returns 0 and sets *match,
+   or -1 on an unknown string. */
+const char *tg_match_name(tg_match_t match);
+int tg_match_parse(const char *text, tg_match_t *match);
+
+/* Appends (name, value) to self->stats (growing it); at most TG_MAX_STATS. */
+void tg_envelope_add_stat(tg_envelope_t *self, const char *name, int64_t value);
+
+#endif

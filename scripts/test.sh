@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Runs every Telegraphy test suite and ends with one line "N passed, N failed".
+#   1. build: plain (build/) and sanitizer (build-asan/) with warnings as errors
+#   2. C unit tests (Criterion), under ASan + UBSan + LSan
+#   3. integration tests: real processes (sanitizer build), real WAMP clients
+#   4. fuzz smoke: each libFuzzer target for a short bounded run
+# Exit status is non-zero when anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+PASSED=0
+FAILED=0
+FAILURES=()
+LOG_DIR=$(mktemp -d /tmp/telegraphy-test.XXXXXX)
+FUZZ_SECONDS=${FUZZ_SMOKE_SECONDS:-10}
+
+count() { # count SUITE PASSED FAILED
+  PASSED=$((PASSED + $2)); FAILED=$((FAILED + $3))
+  echo "== $1: $2 passed, $3 failed"
+  if (($3 > 0)); then FAILURES+=("$1"); fi
+}
+
+summary() {
+  echo
+  if ((${#FAILURES[@]})); then echo "failing suites: ${FAILURES[*]} (logs in $LOG_DIR)"; fi
+  echo "$PASSED passed, $FAILED failed"
+  ((FAILED == 0))
+  exit $?
+}
+
+echo "== build (plain and ASan/UBSan)"
+if ! make -j2 all >"$LOG_DIR/build.log" 2>&1 || ! make SAN=1 -j2 all unit >>"$LOG_DIR/build.log" 2>&1; then
+  tail -40 "$LOG_DIR/build.log"
+  count build 0 1
+  summary
+fi
+count build 1 0
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+# --- C unit tests ---------------------------------------------------------
+for t in build-asan/tests/test_*; do
+  [[ -x $t ]] || continue
+  name=$(basename "$t")
+  "$t" --jobs 2 >"$LOG_DIR/$name.log" 2>&1
+  rc=$?
+  line=$(grep -a 'Synthesis:' "$LOG_DIR/$name.log" | tail -1)
+  if [[ $line =~ Passing:\ ([0-9]+)\ \|\ Failing:\ ([0-9]+) ]]; then
+    p=${BASH_REMATCH[1]}; f=${BASH_REMATCH[2]}
+    if ((rc != 0 && f == 0)); then f=1; fi
+  else
+    p=0; f=1
+  fi
+  if ((f > 0)); then tail -30 "$LOG_DIR/$name.log"; fi
+  count "unit/$name" "$p" "$f"
+done
+
+# --- integration tests ----------------------------------------------------
+if [[ -x tests/integration/run.sh ]]; then
+  TELEGRAPHY_BIN_DIR=build-asan/bin tests/integration/run.sh 2>&1 | tee "$LOG_DIR/integration.log"
+  rc=${PIPESTATUS[0]}
+  found=0
+  while read -r suite p f; do
+    found=1
+    count "$suite" "$p" "$f"
+  done < <(sed -nE 's/^(integration-[a-z]+): ([0-9]+) passed, ([0-9]+) failed.*/\1 \2 \3/p' "$LOG_DIR/integration.log")
+  if ((found == 0 || (rc != 0 && FAILED == 0))); then count integration-runner 0 1; fi
+fi
+
+# --- fuzz smoke -----------------------------------------------------------
+if compgen -G "tests/fuzz/fuzz_*.c" >/dev/null; then
+  if make -j2 fuzz-build >"$LOG_DIR/fuzz-build.log" 2>&1; then
+    FUZZ_SECONDS=$FUZZ_SECONDS scripts/fuzz.sh >"$LOG_DIR/fuzz.log" 2>&1
+    while read -r name result; do
+      if [[ $result == ok ]]; then count "fuzz/$name" 1 0; else count "fuzz/$name" 0 1; fi
+    done < <(sed -nE 's/^fuzz: ([a-z_]+) (ok|FAILED).*/\1 \2/p' "$LOG_DIR/fuzz.log")
+  else
+    tail -20 "$LOG_DIR/fuzz-build.log"
+    count fuzz-build 0 1
+  fi
+fi
+
+summary
