@@ -61,7 +61,7 @@ $(BUILD)/bin/telegraphy-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard service
 	$(CC) $(LDFLAGS_MODE) $$^ -o $$@ $(LDLIBS_ALL)
 $(BUILD)/tests/test_$(1)_%: tests/unit/test_$(1)_%.c $(patsubst %.c,$(BUILD)/obj/%.o,$(call service_src,$(1))) $(LIB_A)
 	@mkdir -p $$(dir $$@)
-	$(CC) $(CFLAGS_ALL) -Iservices/$(1) $$^ -o $$@ $(LDFLAGS_MODE) $(LDLIBS_ALL) $$(shell pkg-config --libs criterion)
+	$(CC) $(CFLAGS_ALL) -Iservices/$(1) $$(filter-out %.h,$$^) -o $$@ $(LDFLAGS_MODE) $(LDLIBS_ALL) $$(shell pkg-config --libs criterion)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
 
@@ -71,12 +71,12 @@ $(BUILD)/bin/telegraphy-ctl: $(CTL_SRC:%.c=$(BUILD)/obj/%.o) $(LIB_A)
 
 $(BUILD)/tests/test_ctl_%: tests/unit/test_ctl_%.c $(CTL_CLASSES:%.c=$(BUILD)/obj/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itools/ctl $^ -o $@ $(LDFLAGS_MODE) $(LDLIBS_ALL) $(shell pkg-config --libs criterion)
+	$(CC) $(CFLAGS_ALL) -Itools/ctl $(filter-out %.h,$^) -o $@ $(LDFLAGS_MODE) $(LDLIBS_ALL) $(shell pkg-config --libs criterion)
 
 # Library unit tests: test_tg_<module>.c
 $(BUILD)/tests/test_tg_%: tests/unit/test_tg_%.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDFLAGS_MODE) $(LDLIBS_ALL) $(shell pkg-config --libs criterion)
+	$(CC) $(CFLAGS_ALL) $(filter-out %.h,$^) -o $@ $(LDFLAGS_MODE) $(LDLIBS_ALL) $(shell pkg-config --libs criterion)
 
 unit: $(UNIT_BINS)
 

@@ -1,0 +1,72 @@
+/*  router_broker: what the router does with each message, apart from the
+    sockets' loop (router_server): the peer table, the event registry, the
+    subscription index, matching and fan-out, peer expiry and the counters.
+
+    Peer socket (edges and ingests, DEALER -> our ROUTER):
+      HELLO        -> (re)register the peer, forget an edge's old
+                      subscriptions; WELCOME + one REGISTER per known type.
+      HEARTBEAT    -> HEARTBEAT{instance = ours, known}.
+      REGISTER     (ingest) -> store; ACCEPTED{req} or REJECTED{req, ...};
+                      the REGISTER to every other peer when it changed.
+      EVENT        (ingest) -> one EVENT per interested edge with its own
+                      sub_ids and the same body bytes.
+      SUBSCRIBE    (edge) -> SUBSCRIBED{req, sub_id} | SUBSCRIBE_ERROR.
+      UNSUBSCRIBE  (edge) -> remove, no reply.
+    Any other command from a peer that never said HELLO gets
+    HEARTBEAT{known = false} (at most once per tick), which makes it resync.
+    Control socket (telegraphy-ctl): STATUS{req} -> STATUS_REPLY.
+    Everything else is bad input: counted, logged rate-limited, dropped.
+*/
+#ifndef ROUTER_BROKER_H
+#define ROUTER_BROKER_H
+
+#include <czmq.h>
+#include <stdint.h>
+
+/* How often a bad-input or drop line may be logged, per kind. */
+#define ROUTER_LOG_INTERVAL_MS 10000
+
+/* Routing ids told "unknown" per tick at most: a bound on that memory. */
+#define ROUTER_MAX_UNKNOWN 4096
+
+typedef struct _router_broker_t router_broker_t;
+
+/* Counters, as reported in STATUS (see common stat names). */
+typedef struct {
+    uint64_t events_in;      /* EVENTs received from ingests */
+    uint64_t events_out;     /* EVENT messages sent to edges */
+    uint64_t drops;          /* events or replies not delivered */
+    uint64_t bad_input;      /* malformed or misplaced messages */
+    int64_t events_in_per_s; /* over the last tick */
+    int64_t events_out_per_s;
+    size_t subscriptions; /* distinct subscriptions */
+    size_t edges;
+    size_t ingests;
+    size_t event_types;
+} router_broker_stats_t;
+
+/* Caller owns the result; NULL on allocation failure. `peer_socket` (the
+   ROUTER for edges and ingests) is borrowed and must outlive the broker.
+   `instance` is copied. Peers expire after 3 * heartbeat_ms of silence. */
+router_broker_t *router_broker_new(zsock_t *peer_socket, const char *instance,
+                                   uint32_t heartbeat_ms, int64_t now_ms);
+
+/* Safe on NULL and twice. */
+void router_broker_destroy(router_broker_t **self_p);
+
+/* Handles one message read from the peer socket (routing id first).
+   Takes ownership of *msg_p and nulls it. */
+void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, int64_t now_ms);
+
+/* Handles one message read from `control` (a ROUTER; routing id first, an
+   optional empty delimiter from REQ clients); replies on it. Takes
+   ownership of *msg_p and nulls it. */
+void router_broker_handle_control(router_broker_t *self, zsock_t *control, zmsg_t **msg_p,
+                                  int64_t now_ms);
+
+/* Periodic work, every heartbeat_ms: rates, expiry of silent peers. */
+void router_broker_tick(router_broker_t *self, int64_t now_ms);
+
+void router_broker_stats(const router_broker_t *self, router_broker_stats_t *stats);
+
+#endif

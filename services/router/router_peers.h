@@ -1,0 +1,75 @@
+/*  router_peers: the processes (edges, ingests) connected to the router's
+    ROUTER socket that said HELLO, keyed by their ZeroMQ routing id.
+
+    Each peer also carries the fan-out scratch of the event being routed
+    (the ids of its matching subscriptions), reused from event to event so
+    routing allocates nothing per (event x edge) once warmed up.
+*/
+#ifndef ROUTER_PEERS_H
+#define ROUTER_PEERS_H
+
+#include <czmq.h>
+#include <stdint.h>
+
+#include "tg_envelope.h"
+
+/* The peer table's bound: a HELLO beyond it is refused (bad input). */
+#define ROUTER_MAX_PEERS 4096
+
+typedef enum { ROUTER_ROLE_EDGE = 0, ROUTER_ROLE_INGEST = 1 } router_role_t;
+
+typedef struct {
+    zframe_t *routing_id; /* owned: the ROUTER's identity of the peer */
+    router_role_t role;
+    char *instance;        /* owned: the id it gave in HELLO */
+    int64_t joined_ms;     /* zclock_mono() at HELLO */
+    int64_t last_heard_ms; /* zclock_mono() of the last message from it */
+    uint64_t uptime_ms;    /* as last reported in HEARTBEAT */
+    tg_stat_t *stats;      /* owned: last HEARTBEAT stats */
+    size_t stats_count;
+    uint64_t *batch_ids; /* owned: subscription ids of the event being routed */
+    size_t batch_count;
+    size_t batch_capacity;
+} router_peer_t;
+
+typedef struct _router_peers_t router_peers_t;
+
+/* Caller owns the result; NULL on allocation failure. */
+router_peers_t *router_peers_new(void);
+
+/* Frees every peer; safe on NULL and twice. */
+void router_peers_destroy(router_peers_t **self_p);
+
+/* Borrowed peer with this routing id, or NULL. */
+router_peer_t *router_peers_lookup(const router_peers_t *self, zframe_t *routing_id);
+
+/* Adds a peer (routing_id and instance copied). Returns the borrowed new
+   peer, or NULL when the table is full (ROUTER_MAX_PEERS), the routing id
+   already present, or memory short. */
+router_peer_t *router_peers_add(router_peers_t *self, zframe_t *routing_id, router_role_t role,
+                                const char *instance, int64_t now_ms);
+
+/* Removes and frees peer (a pointer returned by this table). The order of
+   the others (router_peers_at) may change. */
+void router_peers_remove(router_peers_t *self, router_peer_t *peer);
+
+size_t router_peers_size(const router_peers_t *self);
+
+/* The i-th peer, i < router_peers_size(); borrowed. */
+router_peer_t *router_peers_at(const router_peers_t *self, size_t i);
+
+/* Number of peers with this role. */
+size_t router_peers_count(const router_peers_t *self, router_role_t role);
+
+/* Replaces the peer's stats with a copy of (stats, count). 0 or -1. */
+int router_peer_set_stats(router_peer_t *peer, const tg_stat_t *stats, size_t count);
+
+/* Appends a subscription id to the peer's batch. 0, or -1 on allocation
+   failure (the id is not added). */
+int router_peer_batch_add(router_peer_t *peer, uint64_t sub_id);
+
+/* "edge" / "ingest". router_role_parse: 0 and *role set, or -1. */
+const char *router_role_name(router_role_t role);
+int router_role_parse(const char *text, router_role_t *role);
+
+#endif

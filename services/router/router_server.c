@@ -1,0 +1,255 @@
+/*  router_server: the router actor: its sockets, its loop and its start-up
+    handshake. What each message does is router_broker's business.
+*/
+#include "router_server.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "router_broker.h"
+#include "tg_log.h"
+
+struct _router_server_t {
+    zactor_t *actor;    /* the running actor */
+    char endpoint[256]; /* resolved peer endpoint */
+    char control[256];  /* resolved control endpoint */
+    char instance[64];  /* the router's instance id */
+};
+
+/* The actor's state, on its own thread. */
+typedef struct {
+    tg_config_t cfg;   /* copy of the caller's */
+    zsock_t *pipe;     /* borrowed: to the caller */
+    zsock_t *router;   /* ROUTER for edges and ingests */
+    zsock_t *control;  /* ROUTER for telegraphy-ctl */
+    zpoller_t *poller; /* pipe, router, control */
+    router_broker_t *broker;
+    char instance[64];
+    char endpoint[256];
+    char control_endpoint[256];
+    bool terminated; /* $TERM received */
+} s_actor_t;
+
+static void s_actor_destroy(s_actor_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    s_actor_t *self = *self_p;
+    router_broker_destroy(&self->broker);
+    zpoller_destroy(&self->poller);
+    zsock_destroy(&self->control);
+    zsock_destroy(&self->router);
+    free(self);
+    *self_p = NULL;
+}
+
+/* A ROUTER bound on endpoint; the resolved endpoint goes to `resolved`.
+   NULL with a message in `error` on failure. */
+static zsock_t *s_bind(const char *endpoint, uint32_t hwm, bool mandatory, char *resolved,
+                       size_t resolved_size, char *error, size_t error_size)
+{
+    zsock_t *sock = zsock_new(ZMQ_ROUTER);
+    if (!sock) {
+        snprintf(error, error_size, "router: socket failed endpoint=%s error=\"%s\"", endpoint,
+                 zmq_strerror(zmq_errno()));
+        return NULL;
+    }
+    zsock_set_linger(sock, 0);
+    zsock_set_sndhwm(sock, (int)hwm);
+    zsock_set_rcvhwm(sock, (int)hwm);
+    /* Never block the loop: an empty socket returns NULL at once, and a
+       full or unknown peer makes the send fail (counted as a drop) instead
+       of being dropped silently. */
+    zsock_set_rcvtimeo(sock, 0);
+    zsock_set_sndtimeo(sock, 0);
+    if (mandatory)
+        zsock_set_router_mandatory(sock, 1);
+    /* A peer reconnecting under the same routing id (its instance id)
+       replaces its old connection instead of being refused. */
+    zsock_set_router_handover(sock, 1);
+    if (zsock_bind(sock, "%s", endpoint) == -1) {
+        snprintf(error, error_size, "router: bind failed endpoint=%s error=\"%s\"", endpoint,
+                 zmq_strerror(zmq_errno()));
+        zsock_destroy(&sock);
+        return NULL;
+    }
+    char *last = zsock_last_endpoint(sock);
+    snprintf(resolved, resolved_size, "%s", last ? last : endpoint);
+    free(last);
+    return sock;
+}
+
+static s_actor_t *s_actor_new(zsock_t *pipe, const tg_config_t *cfg, char *error, size_t error_size)
+{
+    s_actor_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(error, error_size, "router: out of memory");
+        return NULL;
+    }
+    self->cfg = *cfg;
+    self->pipe = pipe;
+    zuuid_t *uuid = zuuid_new();
+    snprintf(self->instance, sizeof self->instance, "router-%.16s", uuid ? zuuid_str(uuid) : "0");
+    zuuid_destroy(&uuid);
+
+    self->router = s_bind(cfg->router, cfg->hwm, true, self->endpoint, sizeof self->endpoint, error,
+                          error_size);
+    if (!self->router)
+        goto err;
+    self->control = s_bind(cfg->control, cfg->hwm, false, self->control_endpoint,
+                           sizeof self->control_endpoint, error, error_size);
+    if (!self->control)
+        goto err;
+    self->poller = zpoller_new(pipe, self->router, self->control, NULL);
+    self->broker = router_broker_new(self->router, self->instance,
+                                     cfg->heartbeat_ms ? cfg->heartbeat_ms : 1000, zclock_mono());
+    if (!self->poller || !self->broker) {
+        snprintf(error, error_size, "router: out of memory");
+        goto err;
+    }
+    /* SIGINT is main()'s to handle: the loop stops on $TERM only. */
+    zpoller_set_nonstop(self->poller, true);
+    return self;
+err:
+    s_actor_destroy(&self);
+    return NULL;
+}
+
+static void s_handle_pipe(s_actor_t *self)
+{
+    zmsg_t *msg = zmsg_recv(self->pipe);
+    if (!msg) {
+        /* EINTR: try again next round; anything else: the caller is gone. */
+        if (zmq_errno() != EINTR && zmq_errno() != EAGAIN)
+            self->terminated = true;
+        return;
+    }
+    char *command = zmsg_popstr(msg);
+    if (command && streq(command, "$TERM"))
+        self->terminated = true;
+    else
+        tg_log_warning("router: unknown actor command=%s", command ? command : "(none)");
+    free(command);
+    zmsg_destroy(&msg);
+}
+
+static void s_run(s_actor_t *self)
+{
+    uint32_t heartbeat_ms = self->cfg.heartbeat_ms ? self->cfg.heartbeat_ms : 1000;
+    int64_t next_tick = zclock_mono() + heartbeat_ms;
+    while (!self->terminated) {
+        int64_t wait = next_tick - zclock_mono();
+        zpoller_wait(self->poller, wait > 0 ? (int)wait : 0);
+        /* Serve every socket on each wake-up, ROUTER_BATCH messages at most
+           from each: one busy socket cannot starve the others or the tick. */
+        if (zsock_events(self->pipe) & ZMQ_POLLIN)
+            s_handle_pipe(self);
+        for (int i = 0; i < ROUTER_BATCH; i++) {
+            zmsg_t *msg = zmsg_recv(self->router);
+            if (!msg)
+                break;
+            router_broker_handle_peer(self->broker, &msg, zclock_mono());
+        }
+        for (int i = 0; i < ROUTER_BATCH; i++) {
+            zmsg_t *msg = zmsg_recv(self->control);
+            if (!msg)
+                break;
+            router_broker_handle_control(self->broker, self->control, &msg, zclock_mono());
+        }
+        int64_t now = zclock_mono();
+        if (now >= next_tick) {
+            router_broker_tick(self->broker, now);
+            next_tick = now + heartbeat_ms;
+        }
+    }
+}
+
+/* The actor. Protocol on the pipe: after the usual ready signal, one
+   message "OK" endpoint control_endpoint instance, or "ERROR" text; then
+   it runs until "$TERM" (also after an error, so zactor_destroy works the
+   same in both cases). */
+static void s_router_actor(zsock_t *pipe, void *args)
+{
+    char error[512] = "";
+    s_actor_t *self = s_actor_new(pipe, (const tg_config_t *)args, error, sizeof error);
+    zsock_signal(pipe, 0);
+    if (!self) {
+        zstr_sendx(pipe, "ERROR", error, NULL);
+        while (true) {
+            char *command = zstr_recv(pipe);
+            if (!command && zmq_errno() == EINTR)
+                continue;
+            bool term = !command || streq(command, "$TERM");
+            free(command);
+            if (term)
+                break;
+        }
+        return;
+    }
+    zstr_sendx(pipe, "OK", self->endpoint, self->control_endpoint, self->instance, NULL);
+    tg_log_info("router: started instance=%s router=%s control=%s heartbeat_ms=%u hwm=%u",
+                self->instance, self->endpoint, self->control_endpoint, self->cfg.heartbeat_ms,
+                self->cfg.hwm);
+    s_run(self);
+    tg_log_info("router: stopped instance=%s", self->instance);
+    s_actor_destroy(&self);
+}
+
+router_server_t *router_server_new(const tg_config_t *cfg)
+{
+    assert(cfg);
+    router_server_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->actor = zactor_new(s_router_actor, (void *)cfg);
+    if (!self->actor) {
+        free(self);
+        return NULL;
+    }
+    char *status = NULL, *first = NULL, *second = NULL, *third = NULL;
+    int rc = zstr_recvx(self->actor, &status, &first, &second, &third, NULL);
+    bool ok = rc >= 1 && status && streq(status, "OK") && first && second && third;
+    if (ok) {
+        snprintf(self->endpoint, sizeof self->endpoint, "%s", first);
+        snprintf(self->control, sizeof self->control, "%s", second);
+        snprintf(self->instance, sizeof self->instance, "%s", third);
+    } else
+        tg_log_error("%s", first ? first : "router: the actor did not start");
+    zstr_free(&status);
+    zstr_free(&first);
+    zstr_free(&second);
+    zstr_free(&third);
+    if (!ok)
+        router_server_destroy(&self);
+    return self;
+}
+
+void router_server_destroy(router_server_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    router_server_t *self = *self_p;
+    zactor_destroy(&self->actor);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *router_server_endpoint(const router_server_t *self)
+{
+    return self->endpoint;
+}
+
+const char *router_server_control_endpoint(const router_server_t *self)
+{
+    return self->control;
+}
+
+const char *router_server_instance(const router_server_t *self)
+{
+    return self->instance;
+}
+
+zactor_t *router_server_actor(router_server_t *self)
+{
+    return self->actor;
+}
