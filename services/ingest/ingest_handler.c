@@ -1,0 +1,522 @@
+/*  ingest_handler: what ingest does with each message, see ingest_handler.h.
+
+    The hot path is PUBLISH on the PULL socket: one decode (the body frame is
+    moved, never copied), one registry lookup, one body validation, then the
+    same envelope is turned into the EVENT and sent. Nothing else allocates.
+*/
+#include "ingest_handler.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "ingest_pending.h"
+#include "ingest_pubid.h"
+#include "tg_body.h"
+#include "tg_envelope.h"
+#include "tg_event_type.h"
+#include "tg_log.h"
+
+struct _ingest_handler_t {
+    tg_config_t cfg;                            /* our copy */
+    char instance[TG_MAX_ID_STRING + 1];        /* our id, the routing id at the router */
+    char router_instance[TG_MAX_ID_STRING + 1]; /* the router's id, "" until heard */
+    zsock_t *ack;                               /* borrowed: ROUTER for acknowledged clients */
+    zsock_t *router;                            /* borrowed: DEALER to the router */
+    tg_registry_t *registry;                    /* event types known here */
+    ingest_pubid_t *pubid;                      /* publication id generator */
+    ingest_pending_t *pending;                  /* REGISTER requests waiting for the router */
+    uint64_t last_req;                          /* last request id we used towards the router */
+    int64_t started_ms;                         /* zclock_mono at creation, for uptime */
+    int64_t pending_timeout_ms;                 /* how long a REGISTER may wait */
+    ingest_stats_t stats;                       /* counters (gauges filled on demand) */
+    uint64_t rate_events_in;                    /* events_in at the previous heartbeat */
+    uint64_t rate_events_out;                   /* events_out at the previous heartbeat */
+    int64_t rate_ms;                            /* zclock_mono of the previous heartbeat */
+    tg_log_limiter_t bad_input_log;             /* bad messages, any socket */
+    tg_log_limiter_t rejected_log;              /* refusals on the PULL path */
+    tg_log_limiter_t drops_log;                 /* events lost on a full router link */
+    tg_log_limiter_t router_log;                /* refusals and oddities from the router */
+};
+
+ingest_handler_t *ingest_handler_new(const tg_config_t *cfg, const char *instance, zsock_t *ack,
+                                     zsock_t *router)
+{
+    assert(cfg && instance && ack && router);
+    ingest_handler_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    self->cfg = *cfg;
+    snprintf(self->instance, sizeof(self->instance), "%s", instance);
+    self->ack = ack;
+    self->router = router;
+    self->registry = tg_registry_new();
+    self->pubid = ingest_pubid_new();
+    self->pending = ingest_pending_new(INGEST_PENDING_MAX);
+    if (!self->registry || !self->pubid || !self->pending) {
+        ingest_handler_destroy(&self);
+        return NULL;
+    }
+    self->started_ms = zclock_mono();
+    self->rate_ms = self->started_ms;
+    int64_t timeout = (int64_t)cfg->heartbeat_ms * INGEST_PENDING_HEARTBEATS;
+    self->pending_timeout_ms =
+        timeout < INGEST_PENDING_TIMEOUT_MAX_MS ? timeout : INGEST_PENDING_TIMEOUT_MAX_MS;
+    return self;
+}
+
+void ingest_handler_destroy(ingest_handler_t **self_p)
+{
+    assert(self_p);
+    ingest_handler_t *self = *self_p;
+    if (!self)
+        return;
+    tg_registry_destroy(&self->registry);
+    ingest_pubid_destroy(&self->pubid);
+    ingest_pending_destroy(&self->pending);
+    free(self);
+    *self_p = NULL;
+}
+
+int64_t ingest_handler_pending_timeout_ms(const ingest_handler_t *self)
+{
+    assert(self);
+    return self->pending_timeout_ms;
+}
+
+void ingest_handler_stats(const ingest_handler_t *self, ingest_stats_t *stats)
+{
+    assert(self && stats);
+    *stats = self->stats;
+    stats->event_types = tg_registry_size(self->registry);
+    stats->queue_depth = ingest_pending_size(self->pending);
+}
+
+//  A new request id towards the router: never 0 (that means "none"), and
+//  within the protocol's id range.
+static uint64_t s_next_req(ingest_handler_t *self)
+{
+    if (++self->last_req > TG_MAX_ID)
+        self->last_req = 1;
+    return self->last_req;
+}
+
+static void s_bad_input(ingest_handler_t *self, const char *socket, const char *reason)
+{
+    self->stats.bad_input++;
+    tg_log_ratelimited(&self->bad_input_log, INGEST_LOG_INTERVAL_MS,
+                       "ingest: bad_input socket=%s reason=%s", socket,
+                       reason ? reason : "unknown");
+}
+
+/* --- replies to clients on the ack socket ------------------------------ */
+
+//  Sends REJECTED{req, error, message} to routing_id. Does nothing when
+//  there is nobody to answer (PULL: routing_id NULL) or no req to answer to.
+static void s_send_rejected(ingest_handler_t *self, zframe_t *routing_id, uint64_t req,
+                            const char *error, const char *message)
+{
+    if (!routing_id || req == 0)
+        return;
+    tg_envelope_t *reply = tg_envelope_new(TG_CMD_REJECTED);
+    reply->req = req;
+    reply->error = strdup(error);
+    //  The message may quote the client's own text: keep it within the
+    //  protocol's bound and cut on a character boundary.
+    size_t len = strnlen(message, TG_MAX_ERROR_TEXT);
+    while (len > 0 && !tg_utf8_valid(message, len))
+        len--;
+    reply->message = strndup(message, len);
+    if (reply->error && reply->message)
+        tg_envelope_send_to(reply, self->ack, routing_id); //  a client gone: nothing to do
+    tg_envelope_destroy(&reply);
+}
+
+//  A refused request: counted, answered on the ack socket, logged (rate
+//  limited) on the PULL path where nobody else will hear of it.
+static void s_refuse(ingest_handler_t *self, zframe_t *routing_id, uint64_t req, const char *error,
+                     const char *message)
+{
+    self->stats.rejected++;
+    if (routing_id)
+        s_send_rejected(self, routing_id, req, error, message);
+    else {
+        //  The message may quote a publisher's topic: no control characters
+        //  in our log lines.
+        char printable[TG_MAX_ERROR_TEXT];
+        size_t i = 0;
+        for (; message[i] && i + 1 < sizeof(printable); i++)
+            printable[i] = (unsigned char)message[i] < 0x20 ? '?' : message[i];
+        printable[i] = '\0';
+        tg_log_ratelimited(&self->rejected_log, INGEST_LOG_INTERVAL_MS,
+                           "ingest: rejected error=%s message=\"%s\"", error, printable);
+    }
+}
+
+static void s_send_accepted(ingest_handler_t *self, zframe_t *routing_id, uint64_t req,
+                            uint64_t pub_id)
+{
+    if (!routing_id || req == 0)
+        return;
+    tg_envelope_t *reply = tg_envelope_new(TG_CMD_ACCEPTED);
+    reply->req = req;
+    reply->pub_id = pub_id;
+    tg_envelope_send_to(reply, self->ack, routing_id);
+    tg_envelope_destroy(&reply);
+}
+
+/* --- PUBLISH ----------------------------------------------------------- */
+
+//  Checks a PUBLISH and forwards it as an EVENT. Takes ownership of
+//  *env_p. routing_id is the client to answer (ack socket) or NULL (PULL).
+static void s_publish(ingest_handler_t *self, tg_envelope_t **env_p, zframe_t *routing_id)
+{
+    tg_envelope_t *env = *env_p;
+    *env_p = NULL;
+    self->stats.events_in++;
+    uint64_t req = env->req;
+    char message[TG_MAX_ERROR_TEXT];
+
+    const tg_event_type_t *type = tg_registry_get(self->registry, env->topic);
+    if (!type) {
+        snprintf(message, sizeof(message), "unknown event type: %s", env->topic);
+        s_refuse(self, routing_id, req, INGEST_ERROR_UNKNOWN_EVENT, message);
+        goto done;
+    }
+    size_t size = zframe_size(env->body);
+    if (size > self->cfg.max_event) {
+        snprintf(message, sizeof(message), "event body is %zu bytes, the limit is %" PRIu32, size,
+                 self->cfg.max_event);
+        s_refuse(self, routing_id, req, INGEST_ERROR_TOO_LARGE, message);
+        goto done;
+    }
+    if (tg_body_validate(zframe_data(env->body), size, type, message, sizeof(message)) != 0) {
+        s_refuse(self, routing_id, req, INGEST_ERROR_INVALID_EVENT, message);
+        goto done;
+    }
+    int64_t now_us = ingest_pubid_now_us();
+    uint64_t pub_id = ingest_pubid_next(self->pubid, now_us);
+    if (pub_id == 0) {
+        s_refuse(self, routing_id, req, INGEST_ERROR_UNAVAILABLE, "publication ids are exhausted");
+        goto done;
+    }
+    //  The PUBLISH becomes the EVENT: topic, to_users and the body frame
+    //  move over as they are.
+    env->command = TG_CMD_EVENT;
+    env->req = 0;
+    env->pub_id = pub_id;
+    env->ts = now_us > 0 ? (uint64_t)now_us : 0;
+    if (tg_envelope_send(env, self->router) != 0) {
+        if (routing_id)
+            s_refuse(self, routing_id, req, INGEST_ERROR_UNAVAILABLE,
+                     "the router link is full or down");
+        else {
+            self->stats.drops++;
+            tg_log_ratelimited(&self->drops_log, INGEST_LOG_INTERVAL_MS,
+                               "ingest: drop reason=router_link_full topic=%s", env->topic);
+        }
+        goto done;
+    }
+    self->stats.events_out++;
+    s_send_accepted(self, routing_id, req, pub_id);
+done:
+    tg_envelope_destroy(&env);
+}
+
+/* --- REGISTER ---------------------------------------------------------- */
+
+//  Stores a client's REGISTER and forwards it to the router, remembering
+//  whom to answer. Takes ownership of *env_p.
+static void s_register(ingest_handler_t *self, tg_envelope_t **env_p, zframe_t *routing_id)
+{
+    tg_envelope_t *env = *env_p;
+    *env_p = NULL;
+    uint64_t client_req = env->req;
+    const char *reason = NULL;
+    //  Decoding already validated the type; checked again because storing
+    //  an invalid definition would poison every later PUBLISH of it.
+    if (!env->event_type || tg_event_type_validate(env->event_type, &reason) != 0) {
+        s_bad_input(self, routing_id ? "ingest_ack" : "ingest", reason);
+        s_send_rejected(self, routing_id, client_req, INGEST_ERROR_BAD_REQUEST,
+                        reason ? reason : "missing event type");
+        goto done;
+    }
+    tg_event_type_t *copy = tg_event_type_dup(env->event_type);
+    if (copy && tg_registry_put(self->registry, &copy) == 1)
+        tg_log_info("ingest: register type=%s", env->event_type->name);
+    tg_event_type_destroy(&copy);
+
+    uint64_t req = s_next_req(self);
+    int64_t deadline = zclock_mono() + self->pending_timeout_ms;
+    if (ingest_pending_add(self->pending, req, routing_id, client_req, env->event_type->name,
+                           deadline) != 0) {
+        s_refuse(self, routing_id, client_req, INGEST_ERROR_UNAVAILABLE,
+                 "too many registrations waiting for the router");
+        goto done;
+    }
+    env->req = req;
+    if (tg_envelope_send(env, self->router) != 0) {
+        ingest_pending_take(self->pending, req, NULL, NULL);
+        s_refuse(self, routing_id, client_req, INGEST_ERROR_UNAVAILABLE,
+                 "the router link is full or down");
+    }
+done:
+    tg_envelope_destroy(&env);
+}
+
+//  Dispatches a decoded request from a publisher socket.
+static void s_client_request(ingest_handler_t *self, tg_envelope_t **env_p, zframe_t *routing_id,
+                             const char *socket)
+{
+    tg_envelope_t *env = *env_p;
+    if (env->command == TG_CMD_PUBLISH)
+        s_publish(self, env_p, routing_id);
+    else if (env->command == TG_CMD_REGISTER)
+        s_register(self, env_p, routing_id);
+    else {
+        char message[128];
+        snprintf(message, sizeof(message), "unexpected command %s", tg_command_name(env->command));
+        s_bad_input(self, socket, message);
+        s_send_rejected(self, routing_id, env->req, INGEST_ERROR_BAD_REQUEST, message);
+        tg_envelope_destroy(env_p);
+    }
+}
+
+void ingest_handler_on_pull(ingest_handler_t *self, zmsg_t **msg_p)
+{
+    assert(self && msg_p);
+    const char *reason = NULL;
+    tg_envelope_t *env = tg_envelope_decode(msg_p, &reason);
+    if (!env) {
+        s_bad_input(self, "ingest", reason);
+        return;
+    }
+    s_client_request(self, &env, NULL, "ingest");
+}
+
+//  The req of a message that failed to decode, or 0. The header is decoded
+//  again as if it were a STATUS, whose only field is req: the same hardened
+//  decoder reads it, every other (possibly bad) field is ignored.
+static uint64_t s_recover_req(zframe_t **header_p)
+{
+    if (!*header_p)
+        return 0;
+    zmsg_t *probe = zmsg_new();
+    zmsg_addstr(probe, tg_command_name(TG_CMD_STATUS));
+    zmsg_append(probe, header_p);
+    tg_envelope_t *env = tg_envelope_decode(&probe, NULL);
+    uint64_t req = env ? env->req : 0;
+    tg_envelope_destroy(&env);
+    return req;
+}
+
+void ingest_handler_on_ack(ingest_handler_t *self, zmsg_t **msg_p)
+{
+    assert(self && msg_p);
+    zmsg_t *msg = *msg_p;
+    zframe_t *routing_id = zmsg_pop(msg);
+    if (!routing_id || zmsg_size(msg) < 2) {
+        //  No header: no req to answer to.
+        s_bad_input(self, "ingest_ack", "missing header");
+        zframe_destroy(&routing_id);
+        zmsg_destroy(msg_p);
+        return;
+    }
+    //  Kept aside in case decoding fails and we need the req to answer.
+    zmsg_first(msg);
+    zframe_t *header = zframe_dup(zmsg_next(msg));
+    const char *reason = NULL;
+    tg_envelope_t *env = tg_envelope_decode(msg_p, &reason);
+    if (env) {
+        zframe_destroy(&header);
+        s_client_request(self, &env, routing_id, "ingest_ack");
+    } else {
+        s_bad_input(self, "ingest_ack", reason);
+        uint64_t req = s_recover_req(&header);
+        s_send_rejected(self, routing_id, req, INGEST_ERROR_BAD_REQUEST,
+                        reason ? reason : "malformed request");
+        zframe_destroy(&header);
+    }
+    zframe_destroy(&routing_id);
+}
+
+/* --- the router link --------------------------------------------------- */
+
+static void s_send_hello(ingest_handler_t *self)
+{
+    tg_envelope_t *hello = tg_envelope_new(TG_CMD_HELLO);
+    hello->role = strdup("ingest");
+    hello->instance = strdup(self->instance);
+    if (hello->role && hello->instance && tg_envelope_send(hello, self->router) != 0)
+        tg_log_warning("ingest: hello_failed router=%s", self->cfg.router);
+    tg_envelope_destroy(&hello);
+}
+
+void ingest_handler_start(ingest_handler_t *self)
+{
+    assert(self);
+    tg_log_debug("ingest: hello instance=%s router=%s", self->instance, self->cfg.router);
+    s_send_hello(self);
+}
+
+//  Sends one REGISTER of a known type to the router (resync). Its answer
+//  finds no pending entry and is ignored, unless it is a refusal (logged).
+static void s_resend_type(const tg_event_type_t *type, void *arg)
+{
+    ingest_handler_t *self = arg;
+    tg_envelope_t *env = tg_envelope_new(TG_CMD_REGISTER);
+    env->req = s_next_req(self);
+    env->event_type = tg_event_type_dup(type);
+    if (env->event_type)
+        tg_envelope_send(env, self->router); //  a full link: the next resync retries
+    tg_envelope_destroy(&env);
+}
+
+//  The router does not know us (it restarted, or forgot us after silence):
+//  introduce ourselves again and teach it every type we know.
+static void s_resync(ingest_handler_t *self, bool hello)
+{
+    self->stats.resyncs++;
+    tg_log_info("ingest: resync router=%s types=%zu", self->router_instance,
+                tg_registry_size(self->registry));
+    if (hello)
+        s_send_hello(self);
+    tg_registry_foreach(self->registry, s_resend_type, self);
+}
+
+//  WELCOME and HEARTBEAT name the router's instance; a new name means a new
+//  router process, which knows nothing of our types.
+static void s_router_seen(ingest_handler_t *self, const tg_envelope_t *env)
+{
+    bool changed = self->router_instance[0] && strcmp(self->router_instance, env->instance) != 0;
+    snprintf(self->router_instance, sizeof(self->router_instance), "%s", env->instance);
+    if (env->command == TG_CMD_WELCOME) {
+        //  WELCOME answers our HELLO: the router knows us; only the types
+        //  may be missing.
+        if (changed)
+            s_resync(self, false);
+    } else if (!env->known || changed)
+        s_resync(self, true);
+}
+
+typedef struct {
+    ingest_handler_t *self;
+    tg_envelope_t *answer; /* the router's ACCEPTED or REJECTED */
+} s_relay_t;
+
+//  Relays the router's answer to the client that asked (ingest_pending_fn).
+static void s_relay(const ingest_pending_entry_t *entry, void *arg)
+{
+    s_relay_t *relay = arg;
+    ingest_handler_t *self = relay->self;
+    tg_envelope_t *answer = relay->answer;
+    if (answer->command == TG_CMD_ACCEPTED) {
+        s_send_accepted(self, entry->routing_id, entry->client_req, 0);
+        return;
+    }
+    self->stats.rejected++;
+    const char *message = answer->message ? answer->message : "";
+    if (entry->routing_id)
+        s_send_rejected(self, entry->routing_id, entry->client_req, answer->error, message);
+    else
+        tg_log_ratelimited(&self->router_log, INGEST_LOG_INTERVAL_MS,
+                           "ingest: router_rejected type=%s error=%s message=\"%s\"", entry->name,
+                           answer->error, message);
+}
+
+static void s_router_answer(ingest_handler_t *self, tg_envelope_t *answer)
+{
+    s_relay_t relay = {self, answer};
+    if (ingest_pending_take(self->pending, answer->req, s_relay, &relay) == 0)
+        return;
+    //  No one waiting: the answer to a resync REGISTER, or a late one.
+    if (answer->command == TG_CMD_REJECTED)
+        tg_log_ratelimited(&self->router_log, INGEST_LOG_INTERVAL_MS,
+                           "ingest: router_rejected req=%" PRIu64 " error=%s message=\"%s\"",
+                           answer->req, answer->error, answer->message ? answer->message : "");
+}
+
+void ingest_handler_on_router(ingest_handler_t *self, zmsg_t **msg_p)
+{
+    assert(self && msg_p);
+    const char *reason = NULL;
+    tg_envelope_t *env = tg_envelope_decode(msg_p, &reason);
+    if (!env) {
+        s_bad_input(self, "router", reason);
+        return;
+    }
+    switch (env->command) {
+    case TG_CMD_WELCOME:
+    case TG_CMD_HEARTBEAT:
+        s_router_seen(self, env);
+        break;
+    case TG_CMD_REGISTER: {
+        //  The router's registry (after WELCOME, or another ingest's type).
+        char name[TG_MAX_TOPIC + 1];
+        snprintf(name, sizeof(name), "%s", env->event_type->name);
+        if (tg_registry_put(self->registry, &env->event_type) == 1)
+            tg_log_info("ingest: register type=%s source=router", name);
+        break;
+    }
+    case TG_CMD_ACCEPTED:
+    case TG_CMD_REJECTED:
+        s_router_answer(self, env);
+        break;
+    default:
+        s_bad_input(self, "router", "unexpected command");
+        break;
+    }
+    tg_envelope_destroy(&env);
+}
+
+//  Adds the stats of a HEARTBEAT (names shared by every process).
+static void s_add_stats(ingest_handler_t *self, tg_envelope_t *heartbeat, int64_t now_ms)
+{
+    int64_t elapsed = now_ms - self->rate_ms;
+    if (elapsed <= 0)
+        elapsed = 1;
+    int64_t in_per_s = (int64_t)(self->stats.events_in - self->rate_events_in) * 1000 / elapsed;
+    int64_t out_per_s = (int64_t)(self->stats.events_out - self->rate_events_out) * 1000 / elapsed;
+    self->rate_events_in = self->stats.events_in;
+    self->rate_events_out = self->stats.events_out;
+    self->rate_ms = now_ms;
+
+    ingest_stats_t stats;
+    ingest_handler_stats(self, &stats);
+    tg_envelope_add_stat(heartbeat, "events_in", (int64_t)stats.events_in);
+    tg_envelope_add_stat(heartbeat, "events_out", (int64_t)stats.events_out);
+    tg_envelope_add_stat(heartbeat, "events_in_per_s", in_per_s);
+    tg_envelope_add_stat(heartbeat, "events_out_per_s", out_per_s);
+    tg_envelope_add_stat(heartbeat, "rejected", (int64_t)stats.rejected);
+    tg_envelope_add_stat(heartbeat, "drops", (int64_t)stats.drops);
+    tg_envelope_add_stat(heartbeat, "bad_input", (int64_t)stats.bad_input);
+    tg_envelope_add_stat(heartbeat, "event_types", (int64_t)stats.event_types);
+    tg_envelope_add_stat(heartbeat, "queue_depth", (int64_t)stats.queue_depth);
+}
+
+void ingest_handler_heartbeat(ingest_handler_t *self)
+{
+    assert(self);
+    int64_t now_ms = zclock_mono();
+    tg_envelope_t *heartbeat = tg_envelope_new(TG_CMD_HEARTBEAT);
+    heartbeat->instance = strdup(self->instance);
+    heartbeat->uptime_ms = (uint64_t)(now_ms - self->started_ms);
+    s_add_stats(self, heartbeat, now_ms);
+    if (heartbeat->instance)
+        tg_envelope_send(heartbeat, self->router); //  a full link: the router will resync us
+    tg_envelope_destroy(&heartbeat);
+}
+
+//  Answers a client whose REGISTER the router never answered.
+static void s_expired(const ingest_pending_entry_t *entry, void *arg)
+{
+    ingest_handler_t *self = arg;
+    tg_log_warning("ingest: register_timeout type=%s router=%s", entry->name, self->cfg.router);
+    s_refuse(self, entry->routing_id, entry->client_req, INGEST_ERROR_UNAVAILABLE,
+             "router did not answer");
+}
+
+void ingest_handler_expire(ingest_handler_t *self)
+{
+    assert(self);
+    ingest_pending_expire(self->pending, zclock_mono(), s_expired, self);
+}

@@ -1,0 +1,89 @@
+/*  ctl_request: one request and its answer, see ctl_request.h. */
+#include "ctl_request.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <unistd.h>
+
+//  A request id for this run: ids only need to tell our replies apart on a
+//  socket nobody else uses, but a varying one makes logs easier to match.
+static uint64_t s_new_req(void)
+{
+    uint64_t req = ((uint64_t)zclock_usecs() ^ ((uint64_t)getpid() << 20)) & 0xFFFFFFFFu;
+    return req ? req : 1;
+}
+
+int ctl_request_call(const char *endpoint, tg_envelope_t *request, uint32_t timeout_ms,
+                     tg_envelope_t **reply_p)
+{
+    assert(endpoint && request && reply_p);
+    *reply_p = NULL;
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    if (!dealer)
+        return -1;
+    zsock_set_linger(dealer, 0);
+    zpoller_t *poller = NULL;
+    int rc = -1;
+    if (zsock_connect(dealer, "%s", endpoint) == -1)
+        goto done;
+    if (request->req == 0)
+        request->req = s_new_req();
+    //  The DEALER queues the request until the connection is up.
+    if (tg_envelope_send(request, dealer) != 0)
+        goto done;
+    poller = zpoller_new(dealer, NULL);
+    int64_t deadline = zclock_mono() + timeout_ms;
+    while (true) {
+        int64_t left = deadline - zclock_mono();
+        if (left <= 0)
+            break;
+        if (!zpoller_wait(poller, (int)left)) {
+            if (zpoller_terminated(poller))
+                break;
+            continue;
+        }
+        zmsg_t *msg = zmsg_recv(dealer);
+        tg_envelope_t *reply = tg_envelope_decode(&msg, NULL);
+        if (reply && reply->req == request->req) {
+            *reply_p = reply;
+            rc = 0;
+            break;
+        }
+        tg_envelope_destroy(&reply); //  undecodable or not ours: keep waiting
+    }
+done:
+    zpoller_destroy(&poller);
+    zsock_destroy(&dealer);
+    return rc;
+}
+
+int ctl_request_unreachable(const char *peer, const char *endpoint, uint32_t timeout_ms)
+{
+    fprintf(stderr, "%s: no answer from %s at %s within %u ms\n", CTL_PROGRAM, peer, endpoint,
+            (unsigned)timeout_ms);
+    return CTL_EXIT_UNREACHABLE;
+}
+
+int ctl_request_refused(const ctl_context_t *ctx, const char *what, const tg_envelope_t *reply)
+{
+    const char *error = reply->error ? reply->error : "telegraphy.error.unknown";
+    const char *message = reply->message ? reply->message : "";
+    fprintf(stderr, "%s: %s refused: %s%s%s\n", CTL_PROGRAM, what, error, *message ? ": " : "",
+            message);
+    if (ctx->json) {
+        json_t *out = json_pack("{s:s, s:s}", "error", error, "message", message);
+        if (out) {
+            json_dumpf(out, stdout, JSON_COMPACT);
+            fputc('\n', stdout);
+            json_decref(out);
+        }
+    }
+    return CTL_EXIT_REFUSED;
+}
+
+int ctl_request_unexpected(const char *peer, const tg_envelope_t *reply)
+{
+    fprintf(stderr, "%s: unexpected answer %s from %s\n", CTL_PROGRAM,
+            tg_command_name(reply->command), peer);
+    return CTL_EXIT_UNREACHABLE;
+}
