@@ -2,15 +2,18 @@
     EVENT body), shared by ingest (which validates) and edge (which converts
     it to JSON for wamp.2.json sessions).
 
-    Accepted: a map whose keys are UTF-8 strings; values nil, bool, integers
-    (int64 range, or uint64 up to INT64_MAX... see docs), floats (finite),
-    UTF-8 strings, binary, arrays and maps of those, nested at most
-    TG_BODY_MAX_DEPTH. Rejected: ext types, invalid UTF-8, non-string keys,
-    NaN/Infinity, integers above INT64_MAX, trailing bytes.
+    Accepted: a map whose keys are UTF-8 strings without NUL; values nil,
+    bool, integers (int64 range, or uint64 up to INT64_MAX... see docs),
+    floats (finite), UTF-8 strings, binary, arrays and maps of those, nested
+    at most TG_BODY_MAX_DEPTH. Rejected: ext types, invalid UTF-8, non-string
+    keys, NUL in keys, duplicate keys, NaN/Infinity, integers above
+    INT64_MAX, trailing bytes.
 */
 #ifndef TG_BODY_H
 #define TG_BODY_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,5 +34,43 @@ int tg_body_validate(const void *data, size_t size, const tg_event_type_t *type,
    as WAMP's JSON binary convention: a string "\u0000" + base64). Conversion
    goes through jansson. Returns 0, or -1 if data is not a valid body. */
 int tg_body_to_json(const void *data, size_t size, tg_buf_t *out);
+
+/* Converts a validated body to a new jansson object (caller owns), e.g. to
+   embed it in a larger message. NULL if data is not a valid body. */
+json_t *tg_body_to_json_value(const void *data, size_t size);
+
+/* Helpers shared with tg_wamp (both walk untrusted msgpack). */
+
+/* True when s[0..len) is strict UTF-8: no overlong forms, no surrogates
+   (U+D800..U+DFFF), nothing above U+10FFFF, no truncated sequences. */
+bool tg_body_utf8_valid(const void *s, size_t len);
+
+/* Checks the framing of exactly one msgpack value in data[0..size) without
+   allocating: every declared length fits in the remaining bytes (and every
+   declared container count could be satisfied by them), containers nest at
+   most max_depth deep (the outermost counts 1), no ext types, no reserved
+   byte 0xc1, no bytes after the value. Run it before msgpack-c's unpacker,
+   which allocates a container's declared size up front (a 5-byte array
+   header claiming 2^32 elements). Returns 0, or -1 with a reason in err. */
+int tg_body_check_framing(const void *data, size_t size, int max_depth, char *err, size_t errlen);
+
+/* Converts one msgpack value of any type to a new jansson value (caller
+   owns) under the body rules: framing as tg_body_check_framing(), map keys
+   UTF-8 strings without NUL or duplicates, strings strict UTF-8, integers in int64
+   range, floats finite, bin -> WAMP binary string. NULL with a reason in err
+   otherwise. tg_wamp decodes wamp.2.msgpack messages with it. */
+json_t *tg_body_msgpack_to_json(const void *data, size_t size, int max_depth, char *err,
+                                size_t errlen);
+
+/* Standard base64 (RFC 4648, with padding), as WAMP's binary convention
+   uses. Encode appends to out. Decode appends to out and returns 0, or -1
+   (out unchanged) on a character outside the alphabet or bad padding;
+   unpadded input is accepted. */
+void tg_body_base64_encode(const void *data, size_t len, tg_buf_t *out);
+int tg_body_base64_decode(const char *text, size_t len, tg_buf_t *out);
+
+/* A jansson string holding binary data per WAMP's JSON convention: "\0"
+   followed by the base64 of data. Caller owns the result. */
+json_t *tg_body_binary_to_json(const void *data, size_t len);
 
 #endif

@@ -38,15 +38,21 @@ enum {
     TG_WAMP_RESULT = 50,
 };
 
-#define TG_WAMP_MAX_ID 9007199254740992LL /* 2^53 */
-#define TG_WAMP_MAX_DEPTH 32              /* nesting accepted from clients */
+#define TG_WAMP_MAX_ID    9007199254740992LL /* 2^53 */
+#define TG_WAMP_MAX_DEPTH 32                 /* nesting accepted from clients */
 
 /* Decodes one client message. Returns a new JSON array (caller owns,
    json_decref) whose first element is an integer message type, or NULL with
    a short reason in err (e.g. "invalid JSON at column 12", "not an array",
    "invalid UTF-8"). For msgpack: maps with non-string keys, ext types and
    nesting over TG_WAMP_MAX_DEPTH are errors; binary becomes WAMP's JSON
-   binary string. Never asserts on bad bytes. */
+   binary string. Never asserts on bad bytes.
+   Both serializers, alike: the whole input must be strict UTF-8 (JSON) or
+   hold only strict UTF-8 strings (msgpack); nesting is limited to
+   TG_WAMP_MAX_DEPTH containers, the message array included, and checked
+   before any tree is built; a repeated key in one object, a NUL in a key,
+   an integer outside int64, a non-finite float and trailing bytes are
+   errors. JSON "\u0000" is accepted in strings (WAMP binary). */
 json_t *tg_wamp_decode(tg_wamp_serializer_t ser, const void *data, size_t size, char *err,
                        size_t errlen);
 
@@ -59,9 +65,9 @@ int tg_wamp_type(const json_t *msg);
    non-empty strings, dicts objects). */
 typedef struct {
     const char *realm;
-    json_t *details;         /* object */
-    json_t *authmethods;     /* array of strings or NULL */
-    const char *authid;      /* or NULL */
+    json_t *details;     /* object */
+    json_t *authmethods; /* array of strings or NULL */
+    const char *authid;  /* or NULL */
 } tg_wamp_hello_t;
 
 typedef struct {
@@ -76,10 +82,10 @@ typedef struct {
 
 typedef struct {
     int64_t request;
-    json_t *options;         /* object */
+    json_t *options; /* object */
     const char *topic;
-    const char *match;       /* options.match or "exact" */
-    const char *filter;      /* options._filter or NULL */
+    const char *match;  /* options.match or "exact" */
+    const char *filter; /* options._filter or NULL */
 } tg_wamp_subscribe_t;
 
 typedef struct {
@@ -91,24 +97,23 @@ typedef struct {
     int64_t request;
     json_t *options;
     const char *topic;
-    json_t *args;            /* array or NULL */
-    json_t *kwargs;          /* object or NULL */
+    json_t *args;   /* array or NULL */
+    json_t *kwargs; /* object or NULL */
 } tg_wamp_publish_t;
 
 typedef struct {
     int64_t request;
     json_t *options;
     const char *procedure;
-    json_t *args;            /* array or NULL */
-    json_t *kwargs;          /* object or NULL */
+    json_t *args;   /* array or NULL */
+    json_t *kwargs; /* object or NULL */
 } tg_wamp_call_t;
 
 int tg_wamp_parse_hello(const json_t *msg, tg_wamp_hello_t *out, char *err, size_t errlen);
 int tg_wamp_parse_authenticate(const json_t *msg, tg_wamp_authenticate_t *out, char *err,
                                size_t errlen);
 int tg_wamp_parse_goodbye(const json_t *msg, tg_wamp_goodbye_t *out, char *err, size_t errlen);
-int tg_wamp_parse_subscribe(const json_t *msg, tg_wamp_subscribe_t *out, char *err,
-                            size_t errlen);
+int tg_wamp_parse_subscribe(const json_t *msg, tg_wamp_subscribe_t *out, char *err, size_t errlen);
 int tg_wamp_parse_unsubscribe(const json_t *msg, tg_wamp_unsubscribe_t *out, char *err,
                               size_t errlen);
 int tg_wamp_parse_publish(const json_t *msg, tg_wamp_publish_t *out, char *err, size_t errlen);
