@@ -1,0 +1,110 @@
+/*  edge_broker: the edge's WAMP broker, without sockets.
+
+    Owns the sessions' shared state: the local subscription table, the
+    event registry copy, the counters. Connections feed it client bytes
+    (edge_broker_session_input), the router link feeds it router messages
+    (edge_broker_router_message); it answers sessions through their queues
+    and talks to the router through an edge_router_port_t. Because neither
+    side is a socket here, the whole WAMP behaviour is unit-tested
+    in-process.
+
+    Subscription rule ("SUBSCRIBED means live", DESIGN 2.3): a session is
+    told SUBSCRIBED only once the router confirmed the key; one SUBSCRIBE
+    per key goes to the router however many sessions wait; the last local
+    session leaving a key sends UNSUBSCRIBE.
+*/
+#ifndef EDGE_BROKER_H
+#define EDGE_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "edge_metrics.h"
+#include "edge_session.h"
+#include "edge_subs.h"
+#include "tg_config.h"
+#include "tg_envelope.h"
+#include "tg_event_type.h"
+
+/* How long sessions wait for the router's SUBSCRIBED. */
+#define EDGE_SUBSCRIBE_TIMEOUT_MS 10000
+
+typedef struct _edge_broker_t edge_broker_t;
+
+/* The way to the router. */
+typedef struct {
+    /* Sends an envelope (borrowed; its body may be moved out). Returns 0,
+       or -1 when the message was dropped. */
+    int (*send)(void *arg, tg_envelope_t *envelope);
+    /* True once the router welcomed this edge (SUBSCRIBE may be sent). */
+    bool (*ready)(void *arg);
+    void *arg;
+} edge_router_port_t;
+
+/* Caller owns the result. Borrows cfg and transport (they must outlive the
+   broker); copies router. NULL on allocation failure. */
+edge_broker_t *edge_broker_new(const tg_config_t *cfg, const edge_transport_t *transport,
+                               const edge_router_port_t *router);
+
+/* Frees the broker. Every session must be closed first (asserted). Safe on
+   NULL and twice. */
+void edge_broker_destroy(edge_broker_t **self_p);
+
+/* A WebSocket was established with this serializer; handle is the
+   connection. Returns the new session (the broker keeps count; the caller
+   stores it with the connection and hands it back to
+   edge_broker_session_closed), or NULL when max_sessions is reached
+   (counted) or memory ran out: then refuse the connection. */
+edge_session_t *edge_broker_session_open(edge_broker_t *self, tg_wamp_serializer_t serializer,
+                                         void *handle);
+
+/* One complete WebSocket message from the session (borrowed bytes).
+   binary: the frame opcode. Never asserts on the bytes. */
+void edge_broker_session_input(edge_broker_t *self, edge_session_t *session, const void *data,
+                               size_t size, bool binary);
+
+/* Bad input detected below the WAMP layer (e.g. a message over
+   max_message): counts it, ABORTs the session and closes with close_code. */
+void edge_broker_session_reject(edge_broker_t *self, edge_session_t *session, edge_bad_input_t kind,
+                                const char *message, int close_code);
+
+/* The connection is gone: removes the session from every subscription
+   (telling the router about keys nobody holds any more) and destroys it.
+   Nulls *session_p; safe on NULL. */
+void edge_broker_session_closed(edge_broker_t *self, edge_session_t **session_p);
+
+/* A message from the router (borrowed; REGISTER's event type and EVENT's
+   body may be moved out): SUBSCRIBED, SUBSCRIBE_ERROR, EVENT, REGISTER.
+   Anything else is counted as bad internal input. */
+void edge_broker_router_message(edge_broker_t *self, tg_envelope_t *envelope);
+
+/* The router (re)welcomed this edge: re-sends every subscription key with
+   new request ids, so a restarted router rebuilds its index. */
+void edge_broker_resync(edge_broker_t *self);
+
+/* Periodic housekeeping: answers sessions whose SUBSCRIBE the router left
+   unanswered past the timeout. now_ms: zclock_mono(). */
+void edge_broker_tick(edge_broker_t *self, int64_t now_ms);
+
+/* Subscribes a session that passed the WAMP checks (edge_wamp). */
+void edge_broker_subscribe(edge_broker_t *self, edge_session_t *session, int64_t request,
+                           tg_match_t match, const char *topic, const char *filter);
+
+/* Unsubscribes; replies UNSUBSCRIBED or ERROR no_such_subscription. */
+void edge_broker_unsubscribe(edge_broker_t *self, edge_session_t *session, int64_t request,
+                             int64_t subscription);
+
+/* Accessors (borrowed). */
+const tg_config_t *edge_broker_config(const edge_broker_t *self);
+tg_registry_t *edge_broker_registry(edge_broker_t *self);
+edge_metrics_t *edge_broker_metrics(edge_broker_t *self);
+edge_subs_t *edge_broker_subs(edge_broker_t *self);
+size_t edge_broker_session_count(const edge_broker_t *self);
+
+/* Samples the gauges (router_connected is left for the caller to set). */
+void edge_broker_gauges(const edge_broker_t *self, edge_gauges_t *gauges);
+
+/* A random WAMP id in [1, 2^53]. */
+uint64_t edge_broker_random_id(void);
+
+#endif

@@ -1,0 +1,85 @@
+/*  edge_frame: see edge_frame.h. */
+#include "edge_frame.h"
+
+#include <assert.h>
+#include <libwebsockets.h>
+#include <stdlib.h>
+
+struct _edge_frame_t {
+    uint32_t refs;   /* queues (and the creator) holding this frame */
+    bool binary;     /* WebSocket binary opcode (msgpack) rather than text */
+    bool is_event;   /* an EVENT, counted in events_out when written */
+    size_t len;      /* payload bytes */
+    size_t headroom; /* offset of the payload from the start of the frame */
+};
+
+/* The header rounded up so the payload keeps the alignment lws expects. */
+#define S_HEADER_SIZE ((sizeof(struct _edge_frame_t) + 15u) & ~(size_t)15u)
+
+size_t edge_frame_headroom(void)
+{
+    return S_HEADER_SIZE + LWS_PRE;
+}
+
+edge_frame_t *edge_frame_new(tg_buf_t *buf, bool binary, bool is_event)
+{
+    assert(buf);
+    assert(buf->headroom == edge_frame_headroom());
+    size_t headroom = buf->headroom;
+    size_t len = buf->len;
+    assert(len > 0); /* every WAMP message has bytes; an empty frame is misuse */
+    size_t total = 0;
+    uint8_t *memory = tg_buf_detach(buf, &total);
+    assert(memory);
+    edge_frame_t *self = (edge_frame_t *)memory;
+    self->refs = 1;
+    self->binary = binary;
+    self->is_event = is_event;
+    self->len = len;
+    self->headroom = headroom;
+    return self;
+}
+
+edge_frame_t *edge_frame_ref(edge_frame_t *self)
+{
+    assert(self);
+    self->refs++;
+    return self;
+}
+
+void edge_frame_unref(edge_frame_t **self_p)
+{
+    assert(self_p);
+    edge_frame_t *self = *self_p;
+    if (!self)
+        return;
+    *self_p = NULL;
+    assert(self->refs > 0);
+    if (--self->refs == 0)
+        free(self);
+}
+
+uint8_t *edge_frame_payload(const edge_frame_t *self)
+{
+    return (uint8_t *)self + self->headroom;
+}
+
+size_t edge_frame_len(const edge_frame_t *self)
+{
+    return self->len;
+}
+
+bool edge_frame_binary(const edge_frame_t *self)
+{
+    return self->binary;
+}
+
+bool edge_frame_is_event(const edge_frame_t *self)
+{
+    return self->is_event;
+}
+
+uint32_t edge_frame_refs(const edge_frame_t *self)
+{
+    return self->refs;
+}

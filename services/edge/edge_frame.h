@@ -1,0 +1,49 @@
+/*  edge_frame: one encoded WebSocket message, shared by reference.
+
+    The fan-out encodes an EVENT once per (event, subscription, serializer)
+    and every session that must receive it queues the same frame; the frame
+    is freed when the last queue releases it. A frame is a single
+    allocation: its header lives in the buffer's headroom, in front of the
+    LWS_PRE bytes libwebsockets needs before the payload, so queuing costs
+    no allocation and sending needs no copy.
+
+    Not thread-safe: the edge is single-threaded.
+*/
+#ifndef EDGE_FRAME_H
+#define EDGE_FRAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tg_buf.h"
+
+typedef struct _edge_frame_t edge_frame_t;
+
+/* Headroom to give tg_buf_init() for a buffer that will become a frame:
+   room for the frame header plus LWS_PRE. */
+size_t edge_frame_headroom(void);
+
+/* Turns a buffer initialised with tg_buf_init(buf, edge_frame_headroom())
+   into a frame with one reference (the caller's). Takes the buffer's
+   memory: buf is left empty and may be reused; it must hold a non-empty
+   payload. `binary` selects the
+   WebSocket opcode; `is_event` marks EVENT frames for the counters. Never
+   fails (allocation failure aborts, like tg_buf). */
+edge_frame_t *edge_frame_new(tg_buf_t *buf, bool binary, bool is_event);
+
+/* Adds a reference; returns self. */
+edge_frame_t *edge_frame_ref(edge_frame_t *self);
+
+/* Drops the caller's reference and nulls *self_p; the frame is freed with
+   its last reference. Safe on NULL and twice. */
+void edge_frame_unref(edge_frame_t **self_p);
+
+/* The payload, with at least LWS_PRE writable bytes before it. */
+uint8_t *edge_frame_payload(const edge_frame_t *self);
+size_t edge_frame_len(const edge_frame_t *self);
+bool edge_frame_binary(const edge_frame_t *self);
+bool edge_frame_is_event(const edge_frame_t *self);
+uint32_t edge_frame_refs(const edge_frame_t *self);
+
+#endif

@@ -1,0 +1,72 @@
+/*  edge_link: the edge's connection to the router (a ZeroMQ DEALER
+    socket), serviced by the libwebsockets event loop, plus the HELLO /
+    WELCOME / HEARTBEAT conversation that keeps the router's view of this
+    edge current. See the comment at the top of edge_link.c for how the
+    socket is driven from the loop without losing wake-ups.
+*/
+#ifndef EDGE_LINK_H
+#define EDGE_LINK_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+
+#include "edge_metrics.h"
+#include "tg_config.h"
+#include "tg_envelope.h"
+
+typedef struct _edge_link_t edge_link_t;
+
+/* What the link tells its owner (the broker, through the server). */
+typedef struct {
+    /* A router message other than WELCOME/HEARTBEAT (borrowed; the
+       callee may move fields out of it). */
+    void (*on_message)(void *arg, tg_envelope_t *envelope);
+    /* The router (re)welcomed this edge: re-send the subscriptions. */
+    void (*on_welcome)(void *arg);
+    /* Fill a HEARTBEAT with this process's stats. */
+    void (*add_stats)(void *arg, tg_envelope_t *heartbeat);
+    void *arg;
+} edge_link_ops_t;
+
+/* The protocol the link's adopted descriptor runs under; give it its own
+   non-listening vhost. */
+#define EDGE_LINK_PROTOCOL "telegraphy-link"
+
+/* Caller owns the result: a DEALER socket connected (asynchronously) to
+   cfg->router with routing id = a fresh instance id. Borrows cfg and
+   metrics (bad router messages are counted there). NULL when the socket
+   cannot be created or the endpoint is malformed (logged). */
+edge_link_t *edge_link_new(const tg_config_t *cfg, const edge_link_ops_t *ops,
+                           edge_metrics_t *metrics);
+
+/* Hands the socket to the event loop: adopts a dup() of its ZMQ_FD on
+   vhost (protocol EDGE_LINK_PROTOCOL), drains once, sends HELLO and
+   starts the heartbeat timer. Returns 0 or -1. */
+int edge_link_attach(edge_link_t *self, struct lws_context *context, struct lws_vhost *vhost);
+
+/* Stops the timers; call before lws_context_destroy(). Safe twice. */
+void edge_link_detach(edge_link_t *self);
+
+/* Closes the socket and frees the link. Detach first. Safe on NULL and
+   twice. */
+void edge_link_destroy(edge_link_t **self_p);
+
+/* Sends an envelope to the router (borrowed; a body is moved out). Never
+   blocks. Returns 0, or -1 when dropped (router unreachable, high-water
+   mark). */
+int edge_link_send(edge_link_t *self, tg_envelope_t *envelope);
+
+/* True once the router welcomed us and has not gone silent since. */
+bool edge_link_ready(const edge_link_t *self);
+
+/* True when the router was heard within the last three heartbeats. */
+bool edge_link_connected(const edge_link_t *self);
+
+/* This edge's instance id (the routing id). */
+const char *edge_link_instance(const edge_link_t *self);
+
+/* The lws protocol callback of EDGE_LINK_PROTOCOL. */
+int edge_link_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len);
+
+#endif

@@ -1,0 +1,210 @@
+/*  edge_session: see edge_session.h. */
+#include "edge_session.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+edge_session_t *edge_session_new(tg_wamp_serializer_t serializer, uint32_t queue_limit,
+                                 const edge_transport_t *transport, void *handle,
+                                 edge_metrics_t *metrics)
+{
+    assert(transport);
+    assert(metrics);
+    edge_session_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    self->queue = edge_queue_new(queue_limit ? queue_limit : 1);
+    if (!self->queue) {
+        free(self);
+        return NULL;
+    }
+    self->serializer = serializer;
+    self->state = EDGE_SESSION_HANDSHAKE;
+    self->anonymous = true;
+    self->transport = transport;
+    self->handle = handle;
+    self->metrics = metrics;
+    return self;
+}
+
+void edge_session_destroy(edge_session_t **self_p)
+{
+    assert(self_p);
+    edge_session_t *self = *self_p;
+    if (!self)
+        return;
+    *self_p = NULL;
+    assert(self->subs.count == 0);
+    free(self->subs.items);
+    self->metrics->queue_depth -= edge_queue_size(self->queue);
+    edge_queue_destroy(&self->queue);
+    for (size_t i = 0; i < self->groups_count; i++)
+        free(self->groups[i]);
+    free(self->groups);
+    free(self->authid);
+    free(self->authrole);
+    free(self);
+}
+
+/* Remembers why we close, truncated to what a close frame can carry. */
+static void s_set_close(edge_session_t *self, int code, const char *reason)
+{
+    self->close_code = code;
+    snprintf(self->close_reason, sizeof(self->close_reason), "%s", reason ? reason : "");
+}
+
+int edge_session_push(edge_session_t *self, edge_frame_t *frame)
+{
+    assert(self);
+    assert(frame);
+    if (self->state == EDGE_SESSION_CLOSING)
+        return -1;
+    bool was_empty = edge_queue_size(self->queue) == 0;
+    if (edge_queue_push(self->queue, frame) != 0) {
+        /* The peer does not read fast enough: its socket never becomes
+           writeable again, so flushing would wait forever. Kill it. */
+        self->state = EDGE_SESSION_CLOSING;
+        self->killed = true;
+        s_set_close(self, EDGE_CLOSE_POLICY, "slow consumer");
+        self->metrics->slow_consumer_closes++;
+        self->transport->kill(self->handle, self->close_code, self->close_reason);
+        return -1;
+    }
+    self->metrics->queue_depth++;
+    if (edge_queue_size(self->queue) >= edge_queue_limit(self->queue) / 2)
+        self->metrics->queue_pressure++; /* see edge_link.c: time to write */
+    if (was_empty)
+        self->transport->wake(self->handle);
+    return 0;
+}
+
+edge_frame_t *edge_session_pop(edge_session_t *self)
+{
+    assert(self);
+    edge_frame_t *frame = edge_queue_pop(self->queue);
+    if (frame)
+        self->metrics->queue_depth--;
+    return frame;
+}
+
+int edge_session_send(edge_session_t *self, const json_t *msg)
+{
+    assert(self);
+    assert(msg);
+    if (self->state == EDGE_SESSION_CLOSING)
+        return -1;
+    tg_buf_t buf;
+    tg_buf_init(&buf, edge_frame_headroom());
+    if (tg_wamp_encode(self->serializer, msg, &buf) != 0 || buf.len == 0) {
+        tg_buf_release(&buf);
+        return -1;
+    }
+    edge_frame_t *frame = edge_frame_new(&buf, self->serializer == TG_WAMP_MSGPACK, false);
+    tg_buf_release(&buf);
+    int rc = edge_session_push(self, frame);
+    edge_frame_unref(&frame);
+    return rc;
+}
+
+int edge_session_send_error(edge_session_t *self, int request_type, int64_t request,
+                            const char *error, const char *message)
+{
+    assert(self);
+    assert(error);
+    json_t *msg = tg_wamp_error(request_type, request, error, message);
+    if (!msg)
+        return -1;
+    int rc = edge_session_send(self, msg);
+    json_decref(msg);
+    return rc;
+}
+
+void edge_session_abort(edge_session_t *self, const char *reason, const char *message,
+                        int close_code)
+{
+    assert(self);
+    assert(reason);
+    if (self->state == EDGE_SESSION_CLOSING)
+        return;
+    json_t *abort_msg = tg_wamp_abort(reason, message);
+    if (abort_msg) {
+        edge_session_send(self, abort_msg);
+        json_decref(abort_msg);
+    }
+    edge_session_close(self, close_code, message ? message : reason);
+}
+
+void edge_session_close(edge_session_t *self, int close_code, const char *reason)
+{
+    assert(self);
+    if (self->state == EDGE_SESSION_CLOSING)
+        return;
+    self->state = EDGE_SESSION_CLOSING;
+    s_set_close(self, close_code, reason);
+    self->transport->close(self->handle, self->close_code, self->close_reason);
+}
+
+void edge_session_set_identity(edge_session_t *self, uint64_t id, bool anonymous,
+                               const char *authid, const char *authrole)
+{
+    assert(self);
+    self->id = id;
+    self->anonymous = anonymous;
+    free(self->authid);
+    free(self->authrole);
+    self->authid = authid ? strdup(authid) : NULL;
+    self->authrole = authrole ? strdup(authrole) : NULL;
+}
+
+void edge_session_add_group(edge_session_t *self, const char *group)
+{
+    assert(self);
+    assert(group);
+    char **groups = realloc(self->groups, sizeof(*groups) * (self->groups_count + 1));
+    assert(groups);
+    self->groups = groups;
+    self->groups[self->groups_count] = strdup(group);
+    assert(self->groups[self->groups_count]);
+    self->groups_count++;
+}
+
+static bool s_in_group(const edge_session_t *self, const char *group)
+{
+    for (size_t i = 0; i < self->groups_count; i++)
+        if (strcmp(self->groups[i], group) == 0)
+            return true;
+    return false;
+}
+
+bool edge_session_may_see(const edge_session_t *self, const char *audience)
+{
+    assert(self);
+    if (!audience)
+        return false;
+    if (strcmp(audience, "public") == 0)
+        return true;
+    if (self->anonymous)
+        return false;
+    if (strcmp(audience, "authenticated") == 0)
+        return true;
+    if (strcmp(audience, "staff") == 0)
+        return s_in_group(self, "staff") || s_in_group(self, "superuser");
+    if (strncmp(audience, "group:", 6) == 0 && audience[6])
+        return s_in_group(self, audience + 6);
+    return false;
+}
+
+bool edge_session_is_listed(const edge_session_t *self, char *const *users, size_t count)
+{
+    assert(self);
+    if (self->anonymous || !self->authid)
+        return false;
+    /* Linear: only identified sessions get here, and to_users lists are
+       short in practice (DESIGN 2.6: direct notifications). */
+    for (size_t i = 0; i < count; i++)
+        if (users[i] && strcmp(users[i], self->authid) == 0)
+            return true;
+    return false;
+}

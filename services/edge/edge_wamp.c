@@ -1,0 +1,354 @@
+/*  edge_wamp: see edge_wamp.h. */
+#include "edge_wamp.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tg_log.h"
+#include "tg_wamp.h"
+
+/* Room for a reason from the codec plus context. */
+#define S_MESSAGE_MAX 256
+
+/* Counts a protocol violation and ABORTs the session. */
+static void s_violation(edge_broker_t *broker, edge_session_t *session, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void s_violation(edge_broker_t *broker, edge_session_t *session, const char *format, ...)
+{
+    char message[S_MESSAGE_MAX];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(message, sizeof(message), format, args);
+    va_end(args);
+    edge_broker_session_reject(broker, session, EDGE_BAD_PROTOCOL_VIOLATION, message,
+                               EDGE_CLOSE_PROTOCOL_ERROR);
+}
+
+/* Sends ERROR with a formatted message. */
+static void s_error(edge_session_t *session, int request_type, int64_t request, const char *error,
+                    const char *format, ...) __attribute__((format(printf, 5, 6)));
+
+static void s_error(edge_session_t *session, int request_type, int64_t request, const char *error,
+                    const char *format, ...)
+{
+    char message[S_MESSAGE_MAX];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(message, sizeof(message), format, args);
+    va_end(args);
+    edge_session_send_error(session, request_type, request, error, message);
+}
+
+/* The WELCOME details of an anonymous session. */
+static json_t *s_welcome_details(const char *authid)
+{
+    return json_pack("{s:{s:{s:{s:b,s:b,s:b}},s:{s:{}}},s:s,s:s,s:s}", "roles", "broker",
+                     "features", "pattern_based_subscription", 1, "publisher_identification", 1,
+                     "session_meta_api", 0, "dealer", "features", "authid", authid, "authrole",
+                     "anonymous", "authmethod", "anonymous");
+}
+
+static void s_hello(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
+{
+    const tg_config_t *cfg = edge_broker_config(broker);
+    tg_wamp_hello_t hello;
+    char err[S_MESSAGE_MAX];
+    if (tg_wamp_parse_hello(msg, &hello, err, sizeof(err)) != 0) {
+        s_violation(broker, session, "bad HELLO: %s", err);
+        return;
+    }
+    if (strcmp(hello.realm, cfg->realm) != 0) {
+        char message[S_MESSAGE_MAX];
+        snprintf(message, sizeof(message), "no such realm: %.200s", hello.realm);
+        edge_session_abort(session, "wamp.error.no_such_realm", message, EDGE_CLOSE_NORMAL);
+        return;
+    }
+    /* No authmethods (or an empty list) means anonymous, like WAMP's
+       default; "ticket" arrives with the authentication issue. */
+    bool anonymous = !hello.authmethods || json_array_size(hello.authmethods) == 0;
+    bool ticket = false;
+    size_t index;
+    json_t *method;
+    json_array_foreach(hello.authmethods, index, method)
+    {
+        const char *name = json_string_value(method);
+        if (name && strcmp(name, "anonymous") == 0)
+            anonymous = true;
+        else if (name && strcmp(name, "ticket") == 0)
+            ticket = true;
+    }
+    if (!(anonymous && cfg->allow_anonymous)) {
+        if (ticket)
+            edge_session_abort(session, "wamp.error.authentication_failed",
+                               "ticket authentication is not available yet on this gateway",
+                               EDGE_CLOSE_NORMAL);
+        else if (anonymous)
+            edge_session_abort(session, "wamp.error.no_auth_method",
+                               "anonymous sessions are disabled on this gateway",
+                               EDGE_CLOSE_NORMAL);
+        else
+            edge_session_abort(session, "wamp.error.no_auth_method",
+                               "none of the offered authmethods is supported", EDGE_CLOSE_NORMAL);
+        return;
+    }
+    uint64_t id = edge_broker_random_id();
+    char authid[64];
+    snprintf(authid, sizeof(authid), "anonymous-%llu", (unsigned long long)id);
+    edge_session_set_identity(session, id, true, authid, "anonymous");
+    session->state = EDGE_SESSION_OPEN;
+    json_t *welcome = tg_wamp_welcome((int64_t)id, s_welcome_details(authid));
+    if (welcome) {
+        edge_session_send(session, welcome);
+        json_decref(welcome);
+    }
+    tg_log_debug("edge: session open session=%llu serializer=%s", (unsigned long long)id,
+                 session->serializer == TG_WAMP_MSGPACK ? "msgpack" : "json");
+}
+
+static void s_goodbye(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
+{
+    tg_wamp_goodbye_t goodbye;
+    char err[S_MESSAGE_MAX];
+    if (tg_wamp_parse_goodbye(msg, &goodbye, err, sizeof(err)) != 0) {
+        s_violation(broker, session, "bad GOODBYE: %s", err);
+        return;
+    }
+    /* Any reason is fine: we never start a GOODBYE, so this is the peer's
+       and the answer is always the echo. */
+    json_t *reply = tg_wamp_goodbye("wamp.close.goodbye_and_out");
+    if (reply) {
+        edge_session_send(session, reply);
+        json_decref(reply);
+    }
+    edge_session_close(session, EDGE_CLOSE_NORMAL, "goodbye");
+}
+
+/* An unknown options.match in an otherwise well-formed SUBSCRIBE is the
+   client's mistake about one subscription, not a broken session: answer
+   ERROR invalid_argument (the codec would reject the whole message).
+   Returns true when it answered. */
+static bool s_refuse_unknown_match(edge_session_t *session, const json_t *msg)
+{
+    json_t *request = json_array_get(msg, 1);
+    const char *match = json_string_value(json_object_get(json_array_get(msg, 2), "match"));
+    tg_match_t parsed;
+    if (json_array_size(msg) != 4 || !json_is_integer(request) || json_integer_value(request) < 1 ||
+        json_integer_value(request) > TG_WAMP_MAX_ID || !match ||
+        tg_match_parse(match, &parsed) == 0)
+        return false;
+    s_error(session, TG_WAMP_SUBSCRIBE, json_integer_value(request), "wamp.error.invalid_argument",
+            "unknown match policy: %.64s (use exact, prefix or wildcard)", match);
+    return true;
+}
+
+static void s_subscribe(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
+{
+    const tg_config_t *cfg = edge_broker_config(broker);
+    if (s_refuse_unknown_match(session, msg))
+        return;
+    tg_wamp_subscribe_t sub;
+    char err[S_MESSAGE_MAX];
+    if (tg_wamp_parse_subscribe(msg, &sub, err, sizeof(err)) != 0) {
+        s_violation(broker, session, "bad SUBSCRIBE: %s", err);
+        return;
+    }
+    tg_match_t match;
+    if (tg_match_parse(sub.match, &match) != 0) {
+        s_violation(broker, session, "bad SUBSCRIBE: unknown match %.64s", sub.match);
+        return;
+    }
+    if (strlen(sub.topic) > TG_MAX_TOPIC) {
+        s_error(session, TG_WAMP_SUBSCRIBE, sub.request, "wamp.error.invalid_uri",
+                "topic longer than %d bytes", TG_MAX_TOPIC);
+        return;
+    }
+    if (sub.filter && strlen(sub.filter) > cfg->max_filter) {
+        s_error(session, TG_WAMP_SUBSCRIBE, sub.request, "telegraphy.error.invalid_filter",
+                "filter longer than %u bytes (column %u)", cfg->max_filter, cfg->max_filter + 1);
+        return;
+    }
+    if (match == TG_MATCH_EXACT) {
+        /* Pattern subscriptions are checked per event at delivery; an exact
+           one names its type, so refuse what this session may never see. */
+        const tg_event_type_t *type = tg_registry_get(edge_broker_registry(broker), sub.topic);
+        if (!type) {
+            s_error(session, TG_WAMP_SUBSCRIBE, sub.request, "telegraphy.error.unknown_event",
+                    "no such event type: %.200s", sub.topic);
+            return;
+        }
+        if (!edge_session_may_see(session, type->audience)) {
+            s_error(session, TG_WAMP_SUBSCRIBE, sub.request, "wamp.error.not_authorized",
+                    "this session may not subscribe to %.200s (audience %.64s)", sub.topic,
+                    type->audience);
+            return;
+        }
+    }
+    edge_broker_subscribe(broker, session, sub.request, match, sub.topic, sub.filter);
+}
+
+static void s_unsubscribe(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
+{
+    tg_wamp_unsubscribe_t unsub;
+    char err[S_MESSAGE_MAX];
+    if (tg_wamp_parse_unsubscribe(msg, &unsub, err, sizeof(err)) != 0) {
+        s_violation(broker, session, "bad UNSUBSCRIBE: %s", err);
+        return;
+    }
+    edge_broker_unsubscribe(broker, session, unsub.request, unsub.subscription);
+}
+
+static void s_publish(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
+{
+    tg_wamp_publish_t publish;
+    char err[S_MESSAGE_MAX];
+    if (tg_wamp_parse_publish(msg, &publish, err, sizeof(err)) != 0) {
+        s_violation(broker, session, "bad PUBLISH: %s", err);
+        return;
+    }
+    /* WAMP: a broker answers a PUBLISH (PUBLISHED or ERROR) only when the
+       publisher asked for an acknowledgement; clients do not expect an
+       ERROR for an unacknowledged publication (AutobahnJS treats one as a
+       protocol violation). */
+    if (!json_is_true(json_object_get(publish.options, "acknowledge")))
+        return;
+    const tg_event_type_t *type = tg_registry_get(edge_broker_registry(broker), publish.topic);
+    if (type && type->client_publish)
+        s_error(session, TG_WAMP_PUBLISH, publish.request, "wamp.error.not_authorized",
+                "client publishing arrives later");
+    else
+        s_error(session, TG_WAMP_PUBLISH, publish.request, "wamp.error.not_authorized",
+                "browsers may not publish to %.200s", publish.topic);
+}
+
+typedef struct {
+    const edge_session_t *session;
+    json_t *list;
+} s_list_ctx_t;
+
+static void s_list_one(const tg_event_type_t *type, void *arg)
+{
+    s_list_ctx_t *ctx = arg;
+    if (!edge_session_may_see(ctx->session, type->audience))
+        return;
+    json_t *fields = json_null();
+    if (type->has_fields) {
+        fields = json_array();
+        for (size_t i = 0; i < type->fields_count; i++)
+            json_array_append_new(fields, json_string(type->fields[i]));
+    }
+    json_t *item =
+        json_pack("{s:s,s:o,s:s,s:I,s:b}", "name", type->name, "fields", fields, "audience",
+                  type->audience, "ttl", (json_int_t)type->ttl, "guaranteed", type->guaranteed);
+    if (item)
+        json_array_append_new(ctx->list, item);
+}
+
+json_t *edge_wamp_events_list(edge_broker_t *broker, const edge_session_t *session)
+{
+    s_list_ctx_t ctx = {session, json_array()};
+    assert(ctx.list);
+    tg_registry_foreach(edge_broker_registry(broker), s_list_one, &ctx);
+    return ctx.list;
+}
+
+static void s_call(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
+{
+    tg_wamp_call_t call;
+    char err[S_MESSAGE_MAX];
+    if (tg_wamp_parse_call(msg, &call, err, sizeof(err)) != 0) {
+        s_violation(broker, session, "bad CALL: %s", err);
+        return;
+    }
+    if (strcmp(call.procedure, EDGE_PROCEDURE_EVENTS_LIST) != 0) {
+        s_error(session, TG_WAMP_CALL, call.request, "wamp.error.no_such_procedure",
+                "no such procedure: %.200s", call.procedure);
+        return;
+    }
+    json_t *args = json_pack("[o]", edge_wamp_events_list(broker, session));
+    json_t *result = args ? tg_wamp_result(call.request, args) : NULL;
+    if (result) {
+        edge_session_send(session, result);
+        json_decref(result);
+    }
+}
+
+/* Message types clients may not send to a broker (server-only or roles
+   this edge does not offer) all end the same way. */
+static void s_dispatch(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
+{
+    int type = tg_wamp_type(msg);
+    if (type == TG_WAMP_ABORT) {
+        /* The peer gives up; nothing to answer. */
+        edge_session_close(session, EDGE_CLOSE_NORMAL, "aborted by peer");
+        return;
+    }
+    if (session->state == EDGE_SESSION_HANDSHAKE) {
+        if (type == TG_WAMP_HELLO)
+            s_hello(broker, session, msg);
+        else
+            s_violation(broker, session, "expected HELLO, got message type %d", type);
+        return;
+    }
+    switch (type) {
+    case TG_WAMP_HELLO:
+        s_violation(broker, session, "HELLO in an open session");
+        break;
+    case TG_WAMP_GOODBYE:
+        s_goodbye(broker, session, msg);
+        break;
+    case TG_WAMP_SUBSCRIBE:
+        s_subscribe(broker, session, msg);
+        break;
+    case TG_WAMP_UNSUBSCRIBE:
+        s_unsubscribe(broker, session, msg);
+        break;
+    case TG_WAMP_PUBLISH:
+        s_publish(broker, session, msg);
+        break;
+    case TG_WAMP_CALL:
+        s_call(broker, session, msg);
+        break;
+    default:
+        s_violation(broker, session, "unexpected message type %d", type);
+        break;
+    }
+}
+
+void edge_wamp_input(edge_broker_t *broker, edge_session_t *session, const void *data, size_t size,
+                     bool binary)
+{
+    assert(broker);
+    assert(session);
+    if (session->state == EDGE_SESSION_CLOSING)
+        return; /* whatever the peer says now changes nothing */
+    bool msgpack = session->serializer == TG_WAMP_MSGPACK;
+    if (binary && !msgpack) {
+        edge_broker_session_reject(broker, session, EDGE_BAD_BINARY_ON_JSON,
+                                   "binary frame on a wamp.2.json session",
+                                   EDGE_CLOSE_UNSUPPORTED_DATA);
+        return;
+    }
+    if (!binary && msgpack) {
+        edge_broker_session_reject(broker, session, EDGE_BAD_TEXT_ON_MSGPACK,
+                                   "text frame on a wamp.2.msgpack session",
+                                   EDGE_CLOSE_UNSUPPORTED_DATA);
+        return;
+    }
+    char err[S_MESSAGE_MAX];
+    err[0] = '\0';
+    json_t *msg = tg_wamp_decode(session->serializer, data, size, err, sizeof(err));
+    if (!msg) {
+        char message[S_MESSAGE_MAX + 32];
+        snprintf(message, sizeof(message), "invalid %s: %s", msgpack ? "msgpack" : "JSON",
+                 err[0] ? err : "undecodable");
+        edge_broker_session_reject(broker, session,
+                                   msgpack ? EDGE_BAD_INVALID_MSGPACK : EDGE_BAD_INVALID_JSON,
+                                   message, EDGE_CLOSE_PROTOCOL_ERROR);
+        return;
+    }
+    s_dispatch(broker, session, msg);
+    json_decref(msg);
+}

@@ -1,0 +1,34 @@
+/*  edge_wamp: the WAMP state machine of one session (broker role, DESIGN
+    2.3): decodes a client message, checks it against the session's state
+    and answers through the session's queue.
+
+        HANDSHAKE --HELLO ok--> OPEN --GOODBYE--> CLOSING
+            |                     |
+            +--anything else------+--bad/out-of-order input--> ABORT, CLOSING
+
+    Every fault in client bytes ends in ABORT wamp.error.protocol_violation
+    and a close with a reason; none asserts, and no other session notices.
+*/
+#ifndef EDGE_WAMP_H
+#define EDGE_WAMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "edge_broker.h"
+#include "edge_session.h"
+
+/* The procedure answered by the edge itself. */
+#define EDGE_PROCEDURE_EVENTS_LIST "telegraphy.events.list"
+
+/* Handles one complete WebSocket message (borrowed bytes) of session.
+   binary: the frame was binary (msgpack) rather than text (JSON). */
+void edge_wamp_input(edge_broker_t *broker, edge_session_t *session, const void *data, size_t size,
+                     bool binary);
+
+/* Caller owns the result: the event types this session may subscribe to,
+   as telegraphy.events.list returns them (a JSON array of
+   {name, fields, audience, ttl, guaranteed}). */
+json_t *edge_wamp_events_list(edge_broker_t *broker, const edge_session_t *session);
+
+#endif

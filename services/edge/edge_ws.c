@@ -1,0 +1,211 @@
+/*  edge_ws: see edge_ws.h. */
+#include "edge_ws.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "edge_broker.h"
+#include "edge_server.h"
+
+/* A receive buffer that grew past this is freed after its message, so one
+   large message does not pin memory for the connection's lifetime. */
+#define S_RX_KEEP_BYTES 65536
+/* Frames written per WRITEABLE callback at most (fairness between
+   connections); above the router link's drain budget so that a reader
+   that keeps up is never outpaced by one drain pass. */
+#define S_WRITES_PER_CALLBACK 512
+
+static void s_wake(void *handle)
+{
+    lws_callback_on_writable((struct lws *)handle);
+}
+
+static void s_close(void *handle, int code, const char *reason)
+{
+    struct lws *wsi = handle;
+    /* Set now so that any close, even the timeout's, carries it. */
+    lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+    /* The flush may never finish if the peer stops reading: lws drops the
+       connection after a second whatever happens. */
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 1);
+    lws_callback_on_writable(wsi);
+}
+
+static void s_kill(void *handle, int code, const char *reason)
+{
+    struct lws *wsi = handle;
+    /* Best effort: the close frame only goes out if the socket has room. A
+       stuck socket never becomes writeable, hence the asynchronous kill
+       rather than a close from the WRITEABLE callback. */
+    lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+const edge_transport_t edge_ws_transport = {s_wake, s_close, s_kill};
+
+static void s_rx_reset(edge_ws_conn_t *conn)
+{
+    conn->rx_active = false;
+    if (conn->rx.cap > S_RX_KEEP_BYTES) {
+        tg_buf_release(&conn->rx);
+        tg_buf_init(&conn->rx, 0);
+    } else {
+        tg_buf_reset(&conn->rx);
+    }
+}
+
+static int s_established(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *broker)
+{
+    const struct lws_protocols *protocol = lws_get_protocol(wsi);
+    tg_wamp_serializer_t serializer = TG_WAMP_JSON;
+    if (protocol && protocol->name && strcmp(protocol->name, EDGE_WS_MSGPACK) == 0)
+        serializer = TG_WAMP_MSGPACK;
+    memset(conn, 0, sizeof(*conn));
+    tg_buf_init(&conn->rx, 0);
+    conn->session = edge_broker_session_open(broker, serializer, wsi);
+    if (!conn->session) {
+        static const char reason[] = "edge full (max_sessions), try another edge or later";
+        lws_close_reason(wsi, (enum lws_close_status)EDGE_CLOSE_TRY_AGAIN, (unsigned char *)reason,
+                         sizeof(reason) - 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* Gathers a message's fragments (lws also hands a large frame over in
+   pieces) and passes complete messages to the broker. A message that
+   would exceed max_message is refused as soon as its announced size says
+   so, without buffering it. */
+static int s_receive(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *broker,
+                     const uint8_t *data, size_t len)
+{
+    edge_session_t *session = conn->session;
+    if (!session)
+        return -1;
+    size_t remaining = lws_remaining_packet_payload(wsi);
+    bool last = lws_is_final_fragment(wsi) && remaining == 0;
+    if (!conn->rx_active) {
+        conn->rx_active = true;
+        conn->rx_binary = lws_frame_is_binary(wsi) != 0;
+        conn->rx_discard = false;
+    }
+    if (session->state == EDGE_SESSION_CLOSING)
+        conn->rx_discard = true;
+    if (!conn->rx_discard) {
+        uint32_t limit = edge_broker_config(broker)->max_message;
+        if ((uint64_t)conn->rx.len + len + remaining > limit) {
+            char message[96];
+            snprintf(message, sizeof(message), "message too large (limit %u bytes)", limit);
+            conn->rx_discard = true;
+            edge_broker_session_reject(broker, session, EDGE_BAD_TOO_LARGE, message,
+                                       EDGE_CLOSE_TOO_BIG);
+        } else if (last && conn->rx.len == 0) {
+            /* The common case, one piece: no copy. */
+            edge_broker_session_input(broker, session, data, len, conn->rx_binary);
+        } else {
+            tg_buf_append(&conn->rx, data, len);
+            if (last)
+                edge_broker_session_input(broker, session, tg_buf_payload(&conn->rx), conn->rx.len,
+                                          conn->rx_binary);
+        }
+    }
+    if (last) {
+        s_rx_reset(conn);
+        if (session->state == EDGE_SESSION_CLOSING)
+            lws_callback_on_writable(wsi); /* the close waited for this */
+    }
+    return 0;
+}
+
+/* Writes queued frames, one lws_write each, until the queue is empty,
+   lws had to buffer part of a write (the socket is full: wait for the
+   next WRITEABLE), or S_WRITES_PER_CALLBACK frames went out (the other
+   connections get their turn). Writing only one frame per callback would
+   let a fast reader fall behind whenever the router delivers a burst
+   (one drain pass queues up to a budget of events, one poll round would
+   write one), and close it as a slow consumer.
+   Then closes the connection if the session is closing and all is sent. */
+static int s_writeable(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *broker)
+{
+    edge_session_t *session = conn->session;
+    if (!session)
+        return 0;
+    if (session->killed)
+        return -1;
+    edge_metrics_t *metrics = edge_broker_metrics(broker);
+    bool buffered = false;
+    for (int n = 0; n < S_WRITES_PER_CALLBACK && !buffered; n++) {
+        edge_frame_t *frame = edge_session_pop(session);
+        if (!frame)
+            break;
+        size_t len = edge_frame_len(frame);
+        enum lws_write_protocol opcode =
+            edge_frame_binary(frame) ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
+        int written = lws_write(wsi, edge_frame_payload(frame), len, opcode);
+        bool is_event = edge_frame_is_event(frame);
+        edge_frame_unref(&frame);
+        if (written < 0)
+            return -1;
+        metrics->bytes_out += len;
+        if (is_event)
+            metrics->events_out++;
+        buffered = lws_partial_buffered(wsi) != 0;
+    }
+    if (edge_queue_size(session->queue) > 0 || buffered) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    /* Closing: everything is written. If the peer is in the middle of a
+       message (typically the oversized one we refused), wait for its end:
+       lws gives up on data arriving after its close frame and closes the
+       socket with unread bytes, and the peer then gets a reset instead of
+       our ABORT and close frame. The one-second timeout still applies. */
+    if (session->state == EDGE_SESSION_CLOSING && !conn->rx_active)
+        return -1; /* lws sends the close frame set by s_close */
+    return 0;
+}
+
+static void s_release(edge_ws_conn_t *conn, edge_broker_t *broker)
+{
+    if (conn->session)
+        edge_broker_session_closed(broker, &conn->session);
+    tg_buf_release(&conn->rx);
+    memset(&conn->rx, 0, sizeof(conn->rx)); /* CLOSED then WSI_DESTROY: release once */
+}
+
+int edge_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    edge_ws_conn_t *conn = user;
+    edge_server_t *server = edge_server_from_wsi(wsi);
+    edge_broker_t *broker = server ? edge_server_broker(server) : NULL;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        /* WebSockets only at EDGE_WS_PATH. */
+        char uri[64];
+        int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+        return (n > 0 && strcmp(uri, EDGE_WS_PATH) == 0) ? 0 : 1;
+    }
+    case LWS_CALLBACK_ESTABLISHED:
+        if (!conn || !broker)
+            return -1;
+        return s_established(wsi, conn, broker);
+    case LWS_CALLBACK_RECEIVE:
+        if (!conn || !broker)
+            return -1;
+        return s_receive(wsi, conn, broker, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!conn || !broker)
+            return 0;
+        return s_writeable(wsi, conn, broker);
+    case LWS_CALLBACK_CLOSED:
+    case LWS_CALLBACK_WSI_DESTROY:
+        /* Per-connection state is freed here and only here. */
+        if (conn && broker)
+            s_release(conn, broker);
+        return 0;
+    default:
+        return 0;
+    }
+}

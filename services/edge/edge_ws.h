@@ -1,0 +1,41 @@
+/*  edge_ws: the libwebsockets side of a WAMP session — the protocol
+    callback of wamp.2.json and wamp.2.msgpack, and the edge_transport_t
+    that sessions use to reach their connection.
+
+    Per connection: the session (created on ESTABLISHED, destroyed on
+    CLOSED/WSI_DESTROY, nowhere else) and the buffer that gathers a
+    message's fragments up to max_message. A WRITEABLE callback writes
+    queued frames one lws_write each until the socket pushes back; the
+    queue of ready-made frames leaves room for coalescing several frames
+    into one write later (the benchmark issue).
+*/
+#ifndef EDGE_WS_H
+#define EDGE_WS_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+
+#include "edge_session.h"
+#include "tg_buf.h"
+
+#define EDGE_WS_PATH    "/ws"
+#define EDGE_WS_JSON    "wamp.2.json"
+#define EDGE_WS_MSGPACK "wamp.2.msgpack"
+
+/* lws's per-connection user data of the WAMP protocols (zeroed by lws). */
+typedef struct {
+    edge_session_t *session; /* owned; NULL before ESTABLISHED and after CLOSED */
+    tg_buf_t rx;             /* fragments of the message being received */
+    bool rx_active;          /* inside a message */
+    bool rx_binary;          /* its opcode */
+    bool rx_discard;         /* over max_message or session closing: drop the rest */
+} edge_ws_conn_t;
+
+/* How sessions reach their struct lws. */
+extern const edge_transport_t edge_ws_transport;
+
+/* The lws protocol callback of both WAMP subprotocols. */
+int edge_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len);
+
+#endif
