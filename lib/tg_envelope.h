@@ -25,16 +25,16 @@
 #define TG_PROTOCOL_VERSION 1
 
 /* Bounds enforced by decode (and asserted by encode). */
-#define TG_MAX_TOPIC 512          /* bytes of a topic / event name / URI */
-#define TG_MAX_ID_STRING 128      /* instance ids, roles, user ids */
-#define TG_MAX_TO_USERS 10000     /* entries of to_users */
-#define TG_MAX_SUB_IDS 100000     /* subscription ids in one EVENT */
-#define TG_MAX_FILTER_BYTES 65536 /* hard ceiling; the configured limit is lower */
-#define TG_MAX_ERROR_TEXT 1024    /* REJECTED / SUBSCRIBE_ERROR message */
-#define TG_MAX_STATS 128          /* counters in one HEARTBEAT */
-#define TG_MAX_PROCESSES 1024     /* processes in one STATUS_REPLY */
-#define TG_MAX_STAT_NAME 64
-#define TG_MAX_ID 9007199254740992ULL /* 2^53: publication and subscription ids */
+#define TG_MAX_TOPIC        512    /* bytes of a topic / event name / URI */
+#define TG_MAX_ID_STRING    128    /* instance ids, roles, user ids */
+#define TG_MAX_TO_USERS     10000  /* entries of to_users */
+#define TG_MAX_SUB_IDS      100000 /* subscription ids in one EVENT */
+#define TG_MAX_FILTER_BYTES 65536  /* hard ceiling; the configured limit is lower */
+#define TG_MAX_ERROR_TEXT   1024   /* REJECTED / SUBSCRIBE_ERROR message */
+#define TG_MAX_STATS        128    /* counters in one HEARTBEAT */
+#define TG_MAX_PROCESSES    1024   /* processes in one STATUS_REPLY */
+#define TG_MAX_STAT_NAME    64
+#define TG_MAX_ID           9007199254740992ULL /* 2^53: publication and subscription ids */
 
 typedef enum {
     TG_CMD_PUBLISH = 1,     /* publisher -> ingest: topic, to_users, [req], body */
@@ -69,11 +69,11 @@ typedef struct {
 
 /* One process as the router last heard of it (STATUS_REPLY). */
 typedef struct {
-    char *role;             /* "router", "ingest", "edge" */
-    char *instance;         /* the process's instance id */
-    uint64_t uptime_ms;     /* as reported by the process */
-    uint64_t last_seen_ms;  /* ms since the router last heard from it */
-    tg_stat_t *stats;       /* owned array */
+    char *role;            /* "router", "ingest", "edge" */
+    char *instance;        /* the process's instance id */
+    uint64_t uptime_ms;    /* as reported by the process */
+    uint64_t last_seen_ms; /* ms since the router last heard from it */
+    tg_stat_t *stats;      /* owned array */
     size_t stats_count;
 } tg_process_status_t;
 
@@ -83,31 +83,31 @@ typedef struct {
    tg_envelope_destroy(). */
 typedef struct {
     tg_command_t command;
-    uint64_t req;              /* request id chosen by the sender, 0 = none */
-    char *topic;               /* PUBLISH, EVENT, SUBSCRIBE */
-    char **to_users;           /* PUBLISH, EVENT: NULL = everybody */
+    uint64_t req;    /* request id chosen by the sender, 0 = none */
+    char *topic;     /* PUBLISH, EVENT, SUBSCRIBE */
+    char **to_users; /* PUBLISH, EVENT: NULL = everybody */
     size_t to_users_count;
-    uint64_t pub_id;           /* EVENT, ACCEPTED: publication id in [1, 2^53] */
-    uint64_t ts;               /* EVENT: µs since the Unix epoch */
-    char *audience;            /* EVENT (router -> edge): the type's audience */
-    bool guaranteed;           /* EVENT (router -> edge): the type's flag */
-    uint64_t *sub_ids;         /* EVENT (router -> edge): matching subscriptions */
+    uint64_t pub_id;   /* EVENT, ACCEPTED: publication id in [1, 2^53] */
+    uint64_t ts;       /* EVENT: µs since the Unix epoch */
+    char *audience;    /* EVENT (router -> edge): the type's audience */
+    bool guaranteed;   /* EVENT (router -> edge): the type's flag */
+    uint64_t *sub_ids; /* EVENT (router -> edge): matching subscriptions */
     size_t sub_ids_count;
     tg_event_type_t *event_type; /* REGISTER */
-    tg_match_t match;          /* SUBSCRIBE */
-    char *filter;              /* SUBSCRIBE: NULL = no filter */
-    uint64_t sub_id;           /* SUBSCRIBED, UNSUBSCRIBE */
-    char *error;               /* REJECTED, SUBSCRIBE_ERROR: a URI */
-    char *message;             /* REJECTED, SUBSCRIBE_ERROR: human text */
-    char *role;                /* HELLO */
-    char *instance;            /* HELLO, WELCOME, HEARTBEAT */
-    bool known;                /* HEARTBEAT (router -> peer): peer is known */
-    uint64_t uptime_ms;        /* HEARTBEAT (peer -> router) */
-    tg_stat_t *stats;          /* HEARTBEAT (peer -> router) */
+    tg_match_t match;            /* SUBSCRIBE */
+    char *filter;                /* SUBSCRIBE: NULL = no filter ("" is carried as is) */
+    uint64_t sub_id;             /* SUBSCRIBED, UNSUBSCRIBE */
+    char *error;                 /* REJECTED, SUBSCRIBE_ERROR: a URI */
+    char *message;               /* REJECTED, SUBSCRIBE_ERROR: human text */
+    char *role;                  /* HELLO */
+    char *instance;              /* HELLO, WELCOME, HEARTBEAT */
+    bool known;                  /* HEARTBEAT (router -> peer): peer is known */
+    uint64_t uptime_ms;          /* HEARTBEAT (peer -> router) */
+    tg_stat_t *stats;            /* HEARTBEAT (peer -> router) */
     size_t stats_count;
     tg_process_status_t *processes; /* STATUS_REPLY */
     size_t processes_count;
-    zframe_t *body;            /* PUBLISH, EVENT: msgpack map, opaque */
+    zframe_t *body; /* PUBLISH, EVENT: msgpack map, opaque */
 } tg_envelope_t;
 
 /* Caller owns the result: a zeroed envelope for `command`. */
@@ -146,6 +146,11 @@ const char *tg_command_name(tg_command_t command);
    or -1 on an unknown string. */
 const char *tg_match_name(tg_match_t match);
 int tg_match_parse(const char *text, tg_match_t *match);
+
+/* True when data[0..len) is well-formed UTF-8 (no overlong forms, no
+   surrogates, nothing above U+10FFFF). NUL bytes are valid UTF-8: callers
+   that need C strings check for them separately. */
+bool tg_utf8_valid(const char *data, size_t len);
 
 /* Appends (name, value) to self->stats (growing it); at most TG_MAX_STATS. */
 void tg_envelope_add_stat(tg_envelope_t *self, const char *name, int64_t value);

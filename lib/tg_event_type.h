@@ -12,19 +12,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TG_MAX_FIELDS 256
+#define TG_MAX_FIELDS     256
 #define TG_MAX_FIELD_NAME 128
-#define TG_MAX_TTL 31536000 /* one year, in seconds */
+#define TG_MAX_TTL        31536000 /* one year, in seconds */
 
 typedef struct {
-    char *name;            /* the WAMP topic URI, e.g. "shop.order.shipped" */
-    bool has_fields;       /* false: any map is accepted */
-    char **fields;         /* owned; fields_count entries, unique, sorted */
+    char *name;      /* the WAMP topic URI, e.g. "shop.order.shipped" */
+    bool has_fields; /* false: any map is accepted */
+    char **fields;   /* owned; fields_count entries, unique, sorted */
     size_t fields_count;
-    char *audience;        /* "public" | "authenticated" | "staff" | "group:NAME" */
-    uint32_t ttl;          /* seconds retained for replay, 0 = not retained */
+    char *audience; /* "public" | "authenticated" | "staff" | "group:NAME" */
+    uint32_t ttl;   /* seconds retained for replay, 0 = not retained */
     bool guaranteed;
-    bool client_publish;   /* browsers may PUBLISH this type */
+    bool client_publish; /* browsers may PUBLISH this type */
 } tg_event_type_t;
 
 /* Caller owns the result: a type named `name` (copied) with audience

@@ -25,11 +25,19 @@ void tg_log_debug(const char *format, ...) __attribute__((format(printf, 1, 2)))
 /* A per-kind limiter: log the first occurrence, then at most one line per
    interval_ms with the number suppressed meanwhile. Zero-initialise it. */
 typedef struct {
-    int64_t last_ms;       /* when the last line was written */
-    uint64_t suppressed;   /* occurrences not logged since then */
+    int64_t last_ms;     /* when the last line was written */
+    uint64_t suppressed; /* occurrences not logged since then */
 } tg_log_limiter_t;
 
+/* Lines are written at warning level; `interval_ms` 0 logs every call. */
 void tg_log_ratelimited(tg_log_limiter_t *limiter, int64_t interval_ms, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Overrides the level set by tg_log_init (tests, a SIGHUP handler). */
+void tg_log_set_level(tg_log_level_t level);
+
+/* Number of lines written since the process started (all levels, after the
+   level filter): lets tests observe the filter and the limiter. */
+uint64_t tg_log_lines(void);
 
 #endif
