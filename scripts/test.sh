@@ -52,6 +52,11 @@ for t in build-asan/tests/test_*; do
   else
     p=0; f=1
   fi
+  # Criterion reports a test that leaks or trips UBSan as passing: the
+  # sanitizer's own report decides.
+  if grep -aqE 'ERROR: (LeakSanitizer|AddressSanitizer)|runtime error:' "$LOG_DIR/$name.log"; then
+    echo "$name: sanitizer report"; f=$((f + 1))
+  fi
   if ((f > 0)); then tail -30 "$LOG_DIR/$name.log"; fi
   count "unit/$name" "$p" "$f"
 done

@@ -1,0 +1,70 @@
+#!/usr/bin/python3
+"""Writes the seed corpora of the libFuzzer targets (tests/fuzz/seeds/<target>/).
+
+Seeds are small valid messages, so a short fuzz run starts from inside the
+decoders instead of spending its time on the first bytes. Re-run after a
+protocol change: /usr/bin/python3 tests/fuzz/make_seeds.py
+"""
+import json
+import os
+import struct
+
+import msgpack
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+COMMANDS = ["PUBLISH", "REGISTER", "ACCEPTED", "REJECTED", "EVENT", "HELLO", "WELCOME",
+            "HEARTBEAT", "SUBSCRIBE", "SUBSCRIBED", "SUBSCRIBE_ERROR", "UNSUBSCRIBE",
+            "STATUS", "STATUS_REPLY"]
+BODY = {"order_id": 7, "carrier": "dhl", "note": "caf\u00e9", "n": None,
+        "nested": {"a": [1, 2.5, True]}, "big": 2**63 - 1, "neg": -2**63, "bin": b"\x00\x01"}
+
+
+def envelope(command, header, body=None):
+    """fuzz_envelope's input: a byte selecting the command, then length-prefixed frames."""
+    out = bytes([COMMANDS.index(command)])
+    for frame in [msgpack.packb(header)] + ([msgpack.packb(body)] if body is not None else []):
+        out += struct.pack(">H", len(frame)) + frame
+    return out
+
+
+def write(target, name, data):
+    folder = os.path.join(HERE, "seeds", target)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+type_def = {"name": "shop.order.shipped", "fields": ["carrier", "order_id"], "audience": "public",
+            "ttl": 300, "guaranteed": True, "client_publish": False}
+envelopes = {
+    "publish": envelope("PUBLISH", {"v": 1, "topic": "shop.order.shipped", "req": 3, "to_users": ["7"]}, BODY),
+    "event": envelope("EVENT", {"v": 1, "pub_id": 1700000000000000, "ts": 1700000000000000,
+                                "topic": "a.b", "audience": "public", "guaranteed": False,
+                                "sub_ids": [1, 2, 3]}, BODY),
+    "register": envelope("REGISTER", {"v": 1, "req": 1, "type": type_def}),
+    "subscribe": envelope("SUBSCRIBE", {"v": 1, "req": 9, "topic": "a..c", "match": "wildcard"}),
+    "heartbeat": envelope("HEARTBEAT", {"v": 1, "instance": "edge-1", "uptime_ms": 5,
+                                        "stats": {"sessions": 3, "events_in": 10}}),
+    "status_reply": envelope("STATUS_REPLY", {"v": 1, "req": 2, "processes": [
+        {"role": "edge", "instance": "e1", "uptime_ms": 1, "last_seen_ms": 2, "stats": {"drops": 0}}]}),
+    "rejected": envelope("REJECTED", {"v": 1, "req": 4, "error": "telegraphy.error.unknown_event",
+                                      "message": "no such type"}),
+}
+for name, data in envelopes.items():
+    write("fuzz_envelope", name, data)
+
+wamp = {
+    "hello": [1, "telegraphy", {"roles": {"subscriber": {}}, "authmethods": ["anonymous"]}],
+    "subscribe": [32, 1, {"match": "prefix", "_filter": "room == \"lobby\""}, "chat"],
+    "unsubscribe": [34, 2, 12345],
+    "call": [48, 3, {}, "telegraphy.events.list", [], {}],
+    "publish": [16, 4, {"acknowledge": True}, "chat.message", [1], {"text": "hi"}],
+    "goodbye": [6, {}, "wamp.close.close_realm"],
+    "authenticate": [5, "v1.abc.def", {}],
+}
+for name, message in wamp.items():
+    write("fuzz_wamp_json", name, json.dumps(message))
+    write("fuzz_wamp_msgpack", name, msgpack.packb(message))
+write("fuzz_body", "body", msgpack.packb(BODY))
+write("fuzz_body", "empty", msgpack.packb({}))
+write("fuzz_body", "deep", msgpack.packb({"a": {"b": {"c": [[[{"d": 1.5}]]]}}}))
