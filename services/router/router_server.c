@@ -43,10 +43,17 @@ static void s_actor_destroy(s_actor_t **self_p)
     *self_p = NULL;
 }
 
+/* Largest frame accepted from a peer: twice the event limit plus room for
+   the header (the same rule as ingest's publisher sockets). 0 = no limit. */
+static int64_t s_max_frame(uint32_t max_event)
+{
+    return max_event ? (int64_t)max_event * 2 + 65536 : 0;
+}
+
 /* A ROUTER bound on endpoint; the resolved endpoint goes to `resolved`.
    NULL with a message in `error` on failure. */
-static zsock_t *s_bind(const char *endpoint, uint32_t hwm, bool mandatory, char *resolved,
-                       size_t resolved_size, char *error, size_t error_size)
+static zsock_t *s_bind(const char *endpoint, uint32_t hwm, int64_t max_frame, bool mandatory,
+                       char *resolved, size_t resolved_size, char *error, size_t error_size)
 {
     zsock_t *sock = zsock_new(ZMQ_ROUTER);
     if (!sock) {
@@ -64,6 +71,11 @@ static zsock_t *s_bind(const char *endpoint, uint32_t hwm, bool mandatory, char 
     zsock_set_sndtimeo(sock, 0);
     if (mandatory)
         zsock_set_router_mandatory(sock, 1);
+    /* Bounds what one peer can make us buffer: an event body is at most
+       max_event at ingest, headers are small. A larger frame drops that
+       peer's connection inside libzmq (it reconnects), never our memory. */
+    if (max_frame > 0)
+        zsock_set_maxmsgsize(sock, (int)max_frame);
     /* A peer reconnecting under the same routing id (its instance id)
        replaces its old connection instead of being refused. */
     zsock_set_router_handover(sock, 1);
@@ -92,11 +104,11 @@ static s_actor_t *s_actor_new(zsock_t *pipe, const tg_config_t *cfg, char *error
     snprintf(self->instance, sizeof self->instance, "router-%.16s", uuid ? zuuid_str(uuid) : "0");
     zuuid_destroy(&uuid);
 
-    self->router = s_bind(cfg->router, cfg->hwm, true, self->endpoint, sizeof self->endpoint, error,
-                          error_size);
+    self->router = s_bind(cfg->router, cfg->hwm, s_max_frame(cfg->max_event), true, self->endpoint,
+                          sizeof self->endpoint, error, error_size);
     if (!self->router)
         goto err;
-    self->control = s_bind(cfg->control, cfg->hwm, false, self->control_endpoint,
+    self->control = s_bind(cfg->control, cfg->hwm, 65536, false, self->control_endpoint,
                            sizeof self->control_endpoint, error, error_size);
     if (!self->control)
         goto err;
