@@ -1,0 +1,258 @@
+/*  tg_envelope_encode: tg_envelope_t -> the message another process decodes.
+    See tg_envelope.h and docs/protocol.md.
+
+    Encoding trusts its caller: the envelope comes from our own code, so a
+    missing required field or a value out of bounds is a bug and asserts
+    (decode, facing other processes' bytes, never does).
+*/
+#include "tg_envelope.h"
+#include "tg_envelope_wire.h"
+
+#include <msgpack.h>
+#include <string.h>
+
+static void s_pack_string(msgpack_packer *pk, const char *text)
+{
+    size_t len = strlen(text);
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, text, len);
+}
+
+static void s_pack_stats(msgpack_packer *pk, const tg_stat_t *stats, size_t count)
+{
+    assert(count <= TG_MAX_STATS);
+    assert(stats || count == 0);
+    msgpack_pack_map(pk, count);
+    for (size_t i = 0; i < count; i++) {
+        assert(strnlen(stats[i].name, TG_MAX_STAT_NAME) < TG_MAX_STAT_NAME);
+        assert(stats[i].name[0]);
+        s_pack_string(pk, stats[i].name);
+        msgpack_pack_int64(pk, stats[i].value);
+    }
+}
+
+static void s_pack_event_type(msgpack_packer *pk, const tg_event_type_t *type)
+{
+    assert(tg_event_type_validate(type, NULL) == 0);
+    msgpack_pack_map(pk, type->has_fields ? 6 : 5);
+    s_pack_string(pk, "name");
+    s_pack_string(pk, type->name);
+    if (type->has_fields) {
+        s_pack_string(pk, "fields");
+        msgpack_pack_array(pk, type->fields_count);
+        for (size_t i = 0; i < type->fields_count; i++)
+            s_pack_string(pk, type->fields[i]);
+    }
+    s_pack_string(pk, "audience");
+    s_pack_string(pk, type->audience);
+    s_pack_string(pk, "ttl");
+    msgpack_pack_uint32(pk, type->ttl);
+    s_pack_string(pk, "guaranteed");
+    if (type->guaranteed)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+    s_pack_string(pk, "client_publish");
+    if (type->client_publish)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
+static void s_pack_processes(msgpack_packer *pk, const tg_envelope_t *self)
+{
+    assert(self->processes_count <= TG_MAX_PROCESSES);
+    msgpack_pack_array(pk, self->processes_count);
+    for (size_t i = 0; i < self->processes_count; i++) {
+        const tg_process_status_t *process = &self->processes[i];
+        assert(process->role && process->instance);
+        msgpack_pack_map(pk, 5);
+        s_pack_string(pk, "role");
+        s_pack_string(pk, process->role);
+        s_pack_string(pk, "instance");
+        s_pack_string(pk, process->instance);
+        s_pack_string(pk, "uptime_ms");
+        msgpack_pack_uint64(pk, process->uptime_ms);
+        s_pack_string(pk, "last_seen_ms");
+        msgpack_pack_uint64(pk, process->last_seen_ms);
+        s_pack_string(pk, "stats");
+        s_pack_stats(pk, process->stats, process->stats_count);
+    }
+}
+
+/* True when `field` of self holds a value worth encoding. */
+static bool s_field_set(const tg_envelope_t *self, tg_envelope_field_t field)
+{
+    switch (field) {
+    case TG_FIELD_V:
+    case TG_FIELD_TS:
+    case TG_FIELD_MATCH:
+    case TG_FIELD_GUARANTEED:
+    case TG_FIELD_KNOWN:
+    case TG_FIELD_UPTIME_MS:
+    case TG_FIELD_PROCESSES:
+        return true; /* always on the wire when the command carries them */
+    case TG_FIELD_REQ:
+        return self->req != 0;
+    case TG_FIELD_TOPIC:
+        return self->topic != NULL;
+    case TG_FIELD_TO_USERS:
+        return self->to_users != NULL;
+    case TG_FIELD_PUB_ID:
+        return self->pub_id != 0;
+    case TG_FIELD_AUDIENCE:
+        return self->audience != NULL;
+    case TG_FIELD_SUB_IDS:
+        return self->sub_ids_count > 0;
+    case TG_FIELD_TYPE:
+        return self->event_type != NULL;
+    case TG_FIELD_FILTER:
+        return self->filter != NULL;
+    case TG_FIELD_SUB_ID:
+        return self->sub_id != 0;
+    case TG_FIELD_ERROR:
+        return self->error != NULL;
+    case TG_FIELD_MESSAGE:
+        return self->message != NULL;
+    case TG_FIELD_ROLE:
+        return self->role != NULL;
+    case TG_FIELD_INSTANCE:
+        return self->instance != NULL;
+    case TG_FIELD_STATS:
+        return self->stats_count > 0;
+    case TG_FIELD_COUNT:
+        break;
+    }
+    return false;
+}
+
+static void s_pack_bounded(msgpack_packer *pk, const char *text, size_t min, size_t max)
+{
+    size_t len = strlen(text);
+    assert(len >= min && len <= max);
+    s_pack_string(pk, text);
+}
+
+static void s_pack_field(msgpack_packer *pk, const tg_envelope_t *self, tg_envelope_field_t field)
+{
+    s_pack_string(pk, tg_envelope_fields[field].key);
+    switch (field) {
+    case TG_FIELD_V:
+        msgpack_pack_uint32(pk, TG_PROTOCOL_VERSION);
+        break;
+    case TG_FIELD_REQ:
+        assert(self->req <= TG_MAX_ID);
+        msgpack_pack_uint64(pk, self->req);
+        break;
+    case TG_FIELD_TOPIC:
+        s_pack_bounded(pk, self->topic, 1, TG_MAX_TOPIC);
+        break;
+    case TG_FIELD_TO_USERS:
+        assert(self->to_users_count <= TG_MAX_TO_USERS);
+        msgpack_pack_array(pk, self->to_users_count);
+        for (size_t i = 0; i < self->to_users_count; i++)
+            s_pack_bounded(pk, self->to_users[i], 1, TG_MAX_ID_STRING);
+        break;
+    case TG_FIELD_PUB_ID:
+        assert(self->pub_id <= TG_MAX_ID);
+        msgpack_pack_uint64(pk, self->pub_id);
+        break;
+    case TG_FIELD_TS:
+        assert(self->ts <= TG_MAX_ID);
+        msgpack_pack_uint64(pk, self->ts);
+        break;
+    case TG_FIELD_AUDIENCE:
+        assert(tg_audience_validate(self->audience) == 0);
+        s_pack_string(pk, self->audience);
+        break;
+    case TG_FIELD_GUARANTEED:
+        if (self->guaranteed)
+            msgpack_pack_true(pk);
+        else
+            msgpack_pack_false(pk);
+        break;
+    case TG_FIELD_SUB_IDS:
+        assert(self->sub_ids && self->sub_ids_count <= TG_MAX_SUB_IDS);
+        msgpack_pack_array(pk, self->sub_ids_count);
+        for (size_t i = 0; i < self->sub_ids_count; i++) {
+            assert(self->sub_ids[i] >= 1 && self->sub_ids[i] <= TG_MAX_ID);
+            msgpack_pack_uint64(pk, self->sub_ids[i]);
+        }
+        break;
+    case TG_FIELD_TYPE:
+        s_pack_event_type(pk, self->event_type);
+        break;
+    case TG_FIELD_MATCH:
+        assert((int)self->match >= TG_MATCH_EXACT && (int)self->match <= TG_MATCH_WILDCARD);
+        s_pack_string(pk, tg_match_name(self->match));
+        break;
+    case TG_FIELD_FILTER:
+        s_pack_bounded(pk, self->filter, 0, TG_MAX_FILTER_BYTES);
+        break;
+    case TG_FIELD_SUB_ID:
+        assert(self->sub_id <= TG_MAX_ID);
+        msgpack_pack_uint64(pk, self->sub_id);
+        break;
+    case TG_FIELD_ERROR:
+        s_pack_bounded(pk, self->error, 1, TG_MAX_TOPIC);
+        break;
+    case TG_FIELD_MESSAGE:
+        s_pack_bounded(pk, self->message, 0, TG_MAX_ERROR_TEXT);
+        break;
+    case TG_FIELD_ROLE:
+        s_pack_bounded(pk, self->role, 1, TG_MAX_ID_STRING);
+        break;
+    case TG_FIELD_INSTANCE:
+        s_pack_bounded(pk, self->instance, 1, TG_MAX_ID_STRING);
+        break;
+    case TG_FIELD_KNOWN:
+        if (self->known)
+            msgpack_pack_true(pk);
+        else
+            msgpack_pack_false(pk);
+        break;
+    case TG_FIELD_UPTIME_MS:
+        assert(self->uptime_ms <= TG_MAX_ID);
+        msgpack_pack_uint64(pk, self->uptime_ms);
+        break;
+    case TG_FIELD_STATS:
+        s_pack_stats(pk, self->stats, self->stats_count);
+        break;
+    case TG_FIELD_PROCESSES:
+        s_pack_processes(pk, self);
+        break;
+    case TG_FIELD_COUNT:
+        assert(false);
+    }
+}
+
+zmsg_t *tg_envelope_encode(tg_envelope_t *self)
+{
+    assert(self);
+    const tg_envelope_command_info_t *info = tg_envelope_command_info(self->command);
+    assert(info);
+    uint32_t present = TG_FIELD_BIT(TG_FIELD_V);
+    for (int f = 0; f < TG_FIELD_COUNT; f++)
+        if ((info->allowed & TG_FIELD_BIT(f)) && s_field_set(self, (tg_envelope_field_t)f))
+            present |= TG_FIELD_BIT(f);
+    /* A required field left unset is a bug in the caller. */
+    assert((info->required & present) == info->required);
+    assert(info->has_body == (self->body != NULL));
+
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    msgpack_packer packer;
+    msgpack_packer_init(&packer, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map(&packer, (size_t)__builtin_popcount(present));
+    for (int f = 0; f < TG_FIELD_COUNT; f++)
+        if (present & TG_FIELD_BIT(f))
+            s_pack_field(&packer, self, (tg_envelope_field_t)f);
+
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, info->name);
+    zmsg_addmem(msg, buffer.data, buffer.size);
+    msgpack_sbuffer_destroy(&buffer);
+    if (self->body)
+        zmsg_append(msg, &self->body); /* moved: nulls self->body */
+    return msg;
+}
