@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the gateway in the foreground: router, ingest, edge from build/bin/.
-# Output lines are prefixed with the process name. A process that dies is
-# restarted with backoff (1 s doubling to 10 s). SIGINT/SIGTERM stop every
+# Output lines are prefixed with the process name. A process that crashes is
+# restarted with backoff (1 s doubling to 10 s); one that exits 0 was asked
+# to stop (Ctrl-C reaches the whole process group). SIGINT/SIGTERM stop every
 # child by PID (SIGTERM, then SIGKILL after 5 s) and exit.
 #   scripts/gateway.sh          make gateway
 #   scripts/gateway.sh --run    make run (prints the URLs for a first try)
@@ -79,6 +80,12 @@ while ((STOPPING == 0)); do
     if ! kill -0 "$pid" 2>/dev/null; then
       wait "$pid" 2>/dev/null; rc=$?
       ((STOPPING)) && break
+      # Status 0 means the process was asked to stop (a Ctrl-C reaches the
+      # whole process group): stop the rest too. Anything else is a crash.
+      if ((rc == 0)); then
+        echo "gateway: $name stopped"
+        stop_all
+      fi
       echo "gateway: $name exited (status $rc), restarting in ${BACKOFF[$name]} s"
       sleep "${BACKOFF[$name]}"
       BACKOFF[$name]=$((BACKOFF[$name] * 2 > 10 ? 10 : BACKOFF[$name] * 2))
