@@ -3,6 +3,8 @@
 */
 #include "router_server.h"
 
+#include <openssl/crypto.h>
+
 #include <errno.h>
 #include <string.h>
 
@@ -205,6 +207,11 @@ static void s_router_actor(zsock_t *pipe, void *args)
     s_run(self);
     tg_log_info("router: stopped instance=%s", self->instance);
     s_actor_destroy(&self);
+    /* The index hashes subscription keys with OpenSSL in this thread. Free
+       OpenSSL's per-thread state now, before zactor tells the main thread
+       we are done: left to the thread-exit destructor it races the main
+       thread's atexit OPENSSL_cleanup (a double free / leak under ASan). */
+    OPENSSL_thread_stop();
 }
 
 router_server_t *router_server_new(const tg_config_t *cfg)
