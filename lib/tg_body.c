@@ -100,7 +100,22 @@ static uint64_t s_be(const uint8_t *p, size_t n)
     return v;
 }
 
+/* msgpackr's `undefined`: fixext1 (0xd4), ext type 0, one data byte 0. */
+static bool s_is_undefined_at(const uint8_t *p, size_t size, size_t pos)
+{
+    return pos + 3 <= size && p[pos] == 0xD4 && p[pos + 1] == 0x00 && p[pos + 2] == 0x00;
+}
+
+static int s_check_framing(const void *data, size_t size, int max_depth, unsigned flags, char *err,
+                           size_t errlen);
+
 int tg_body_check_framing(const void *data, size_t size, int max_depth, char *err, size_t errlen)
+{
+    return s_check_framing(data, size, max_depth, 0, err, errlen);
+}
+
+static int s_check_framing(const void *data, size_t size, int max_depth, unsigned flags, char *err,
+                           size_t errlen)
 {
     const uint8_t *p = data;
     uint64_t left[64];    /* children still owed by each open container */
@@ -138,6 +153,8 @@ int tg_body_check_framing(const void *data, size_t size, int max_depth, char *er
         else if (c == 0xC1) {
             s_err(err, errlen, "invalid msgpack byte 0xc1 at offset %zu", pos - 1);
             return -1;
+        } else if ((flags & TG_BODY_UNDEFINED_AS_ABSENT) && s_is_undefined_at(p, size, pos - 1)) {
+            skip = 2; /* the type byte and the data byte */
         } else if ((c >= 0xC7 && c <= 0xC9) || (c >= 0xD4 && c <= 0xD8)) {
             s_err(err, errlen, "msgpack ext type not allowed at depth %d", depth);
             return -1;
@@ -285,8 +302,17 @@ static const char *s_ptr(const char *ptr)
 typedef struct {
     char *err;
     size_t errlen;
-    int max_depth; /* containers nested at most this deep */
+    int max_depth;  /* containers nested at most this deep */
+    unsigned flags; /* TG_BODY_UNDEFINED_AS_ABSENT or 0 */
 } s_walk_t;
+
+/* True for msgpackr's `undefined` (fixext1, type 0, data 0) when the
+   reader was asked to take it as "absent". */
+static bool s_undefined(const s_walk_t *w, const msgpack_object *o)
+{
+    return (w->flags & TG_BODY_UNDEFINED_AS_ABSENT) && o->type == MSGPACK_OBJECT_EXT &&
+           o->via.ext.type == 0 && o->via.ext.size == 1 && o->via.ext.ptr[0] == 0;
+}
 
 static int s_walk(s_walk_t *w, const msgpack_object *o, int depth, json_t **out);
 
@@ -342,10 +368,12 @@ static int s_check_duplicates(s_walk_t *w, const msgpack_object_map *map, int de
 static int s_walk_map(s_walk_t *w, const msgpack_object_map *map, int depth, json_t **out)
 {
     json_t *object = out ? json_object() : NULL;
+    bool dropped = false; /* a key whose value is `undefined` */
     if (out && !object)
         goto oom;
     for (uint32_t i = 0; i < map->size; i++) {
         const msgpack_object *key = &map->ptr[i].key;
+        dropped = dropped || s_undefined(w, &map->ptr[i].val);
         if (key->type != MSGPACK_OBJECT_STR) {
             s_err(w->err, w->errlen, "map key is not a string at depth %d", depth);
             goto fail;
@@ -360,12 +388,15 @@ static int s_walk_map(s_walk_t *w, const msgpack_object_map *map, int depth, jso
             goto fail;
         }
     }
-    if (!out && s_check_duplicates(w, map, depth))
+    /* Conversion finds duplicates as it inserts, except among dropped keys. */
+    if ((!out || dropped) && s_check_duplicates(w, map, depth))
         goto fail;
     for (uint32_t i = 0; i < map->size; i++) {
         const msgpack_object_str *key = &map->ptr[i].key.via.str;
         const char *key_ptr = s_ptr(key->ptr);
         json_t *value = NULL;
+        if (s_undefined(w, &map->ptr[i].val))
+            continue; /* the key is absent, as in the sender's object */
         if (s_walk(w, &map->ptr[i].val, depth, out ? &value : NULL))
             goto fail;
         if (!out)
@@ -454,7 +485,14 @@ static int s_walk(s_walk_t *w, const msgpack_object *o, int depth, json_t **out)
             return -1;
         }
         return s_walk_map(w, &o->via.map, depth + 1, out);
-    default: /* ext, and anything a newer msgpack-c may add */
+    case MSGPACK_OBJECT_EXT:
+        if (s_undefined(w, o)) {
+            value = out ? json_null() : NULL;
+            break;
+        }
+        s_err(w->err, w->errlen, "unsupported msgpack type at depth %d", depth);
+        return -1;
+    default: /* anything a newer msgpack-c may add */
         s_err(w->err, w->errlen, "unsupported msgpack type at depth %d", depth);
         return -1;
     }
@@ -509,11 +547,11 @@ static int s_check_fields(const msgpack_object_map *map, const tg_event_type_t *
 
 /* Checks framing and unpacks one msgpack value into *unpacked (the caller
    destroys it, also on failure). */
-static int s_unpack(const void *data, size_t size, int max_depth, msgpack_unpacked *unpacked,
-                    char *err, size_t errlen)
+static int s_unpack(const void *data, size_t size, int max_depth, unsigned flags,
+                    msgpack_unpacked *unpacked, char *err, size_t errlen)
 {
     msgpack_unpacked_init(unpacked);
-    if (!data || tg_body_check_framing(data, size, max_depth, err, errlen))
+    if (!data || s_check_framing(data, size, max_depth, flags, err, errlen))
         return -1;
     size_t offset = 0;
     msgpack_unpack_return rc = msgpack_unpack_next(unpacked, data, size, &offset);
@@ -527,10 +565,16 @@ static int s_unpack(const void *data, size_t size, int max_depth, msgpack_unpack
 json_t *tg_body_msgpack_to_json(const void *data, size_t size, int max_depth, char *err,
                                 size_t errlen)
 {
+    return tg_body_msgpack_to_json_flags(data, size, max_depth, 0, err, errlen);
+}
+
+json_t *tg_body_msgpack_to_json_flags(const void *data, size_t size, int max_depth, unsigned flags,
+                                      char *err, size_t errlen)
+{
     msgpack_unpacked unpacked;
     json_t *value = NULL;
-    s_walk_t w = {err, errlen, max_depth};
-    if (s_unpack(data, size, max_depth, &unpacked, err, errlen) == 0)
+    s_walk_t w = {err, errlen, max_depth, flags};
+    if (s_unpack(data, size, max_depth, flags, &unpacked, err, errlen) == 0)
         if (s_walk(&w, &unpacked.data, 0, &value))
             value = NULL;
     msgpack_unpacked_destroy(&unpacked);
@@ -543,14 +587,14 @@ json_t *tg_body_msgpack_to_json(const void *data, size_t size, int max_depth, ch
 static int s_body_walk(const void *data, size_t size, const tg_event_type_t *type,
                        msgpack_unpacked *unpacked, json_t **out, char *err, size_t errlen)
 {
-    if (s_unpack(data, size, TG_BODY_MAX_DEPTH, unpacked, err, errlen))
+    if (s_unpack(data, size, TG_BODY_MAX_DEPTH, 0, unpacked, err, errlen))
         return -1;
     const msgpack_object *root = &unpacked->data;
     if (root->type != MSGPACK_OBJECT_MAP) {
         s_err(err, errlen, "body is not a map");
         return -1;
     }
-    s_walk_t w = {err, errlen, TG_BODY_MAX_DEPTH};
+    s_walk_t w = {err, errlen, TG_BODY_MAX_DEPTH, 0};
     if (s_walk(&w, root, 0, out))
         return -1;
     if (type && type->has_fields && s_check_fields(&root->via.map, type, err, errlen)) {

@@ -62,6 +62,19 @@ int tg_body_check_framing(const void *data, size_t size, int max_depth, char *er
 json_t *tg_body_msgpack_to_json(const void *data, size_t size, int max_depth, char *err,
                                 size_t errlen);
 
+/* Flags of tg_body_msgpack_to_json_flags(). */
+/* msgpackr (wampy's msgpack serializer) packs a JavaScript `undefined`
+   as fixext1 with ext type 0 and data byte 0 (d4 00 00), e.g. in SUBSCRIBE
+   options {match: undefined}. With this flag exactly that value reads as
+   "absent": a map entry holding it is dropped, anywhere else it is null.
+   Every other ext stays refused. Never used for event bodies. */
+#define TG_BODY_UNDEFINED_AS_ABSENT 1u
+
+/* tg_body_msgpack_to_json() with flags (0 = the same rules). Caller owns
+   the result; NULL with a reason in err. */
+json_t *tg_body_msgpack_to_json_flags(const void *data, size_t size, int max_depth, unsigned flags,
+                                      char *err, size_t errlen);
+
 /* Standard base64 (RFC 4648, with padding), as WAMP's binary convention
    uses. Encode appends to out. Decode appends to out and returns 0, or -1
    (out unchanged) on a character outside the alphabet or bad padding;

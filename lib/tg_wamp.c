@@ -89,7 +89,9 @@ json_t *tg_wamp_decode(tg_wamp_serializer_t ser, const void *data, size_t size, 
     if (ser == TG_WAMP_JSON)
         msg = s_decode_json(data, size, err, errlen);
     else if (ser == TG_WAMP_MSGPACK)
-        msg = tg_body_msgpack_to_json(data, size, TG_WAMP_MAX_DEPTH, err, errlen);
+        /* wampy (msgpackr) sends `undefined` option values: read as absent. */
+        msg = tg_body_msgpack_to_json_flags(data, size, TG_WAMP_MAX_DEPTH,
+                                            TG_BODY_UNDEFINED_AS_ABSENT, err, errlen);
     else {
         s_err(err, errlen, "unknown serializer");
         return NULL;

@@ -46,7 +46,10 @@ enum {
    a short reason in err (e.g. "invalid JSON at column 12", "not an array",
    "invalid UTF-8"). For msgpack: maps with non-string keys, ext types and
    nesting over TG_WAMP_MAX_DEPTH are errors; binary becomes WAMP's JSON
-   binary string. Never asserts on bad bytes.
+   binary string; the one exception to "no ext" is msgpackr's `undefined`
+   (fixext1, type 0, data 0, as wampy sends it), which reads as absent: a
+   map entry holding it is dropped, elsewhere it becomes null. Never
+   asserts on bad bytes.
    Both serializers, alike: the whole input must be strict UTF-8 (JSON) or
    hold only strict UTF-8 strings (msgpack); nesting is limited to
    TG_WAMP_MAX_DEPTH containers, the message array included, and checked

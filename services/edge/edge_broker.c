@@ -24,6 +24,8 @@ struct _edge_broker_t {
     uint64_t next_req;                             /* last request id sent to the router */
     tg_log_limiter_t bad_limiters[EDGE_BAD_COUNT]; /* one log line per kind per interval */
     tg_log_limiter_t refused_limiter;              /* max_sessions refusals */
+    tg_log_limiter_t resync_limiter;               /* keys the router refused at resync */
+    int64_t next_retry_ms;                         /* when resyncing keys are re-sent next */
 };
 
 /* How often a kind of bad input may be logged. */
@@ -187,10 +189,13 @@ void edge_broker_subscribe(edge_broker_t *self, edge_session_t *session, int64_t
     assert(session);
     assert(topic);
     edge_sub_t *sub = edge_subs_lookup(self->subs, match, topic, filter);
-    if (sub && edge_sub_state(sub) == EDGE_SUB_LIVE) {
+    bool member = sub && edge_sub_state(sub) == EDGE_SUB_LIVE &&
+                  edge_subs_refs_has(&session->subs, edge_sub_id(sub));
+    /* A resyncing key is not at the router: a newcomer waits for the
+       router's answer like on a pending key (SUBSCRIBED means live). */
+    if (sub && edge_sub_state(sub) == EDGE_SUB_LIVE && (member || !edge_sub_resyncing(sub))) {
         /* The router already has it: live at once, same id (a second
            SUBSCRIBE of the same key by a session is answered the same). */
-        bool member = edge_subs_refs_has(&session->subs, edge_sub_id(sub));
         if (!member && s_at_limit(self, session)) {
             edge_session_send_error(session, TG_WAMP_SUBSCRIBE, request,
                                     "telegraphy.error.too_many_subscriptions",
@@ -290,6 +295,10 @@ static void s_on_subscribed(edge_broker_t *self, const tg_envelope_t *envelope)
         s_release_if_unused(self, sub, now_ms);
         return;
     }
+    if (edge_sub_resyncing(sub)) {
+        edge_subs_set_resyncing(self->subs, sub, false);
+        tg_log_info("edge: router accepted resync topic=%s", edge_sub_topic(sub));
+    }
     size_t count = 0;
     const edge_sub_waiter_t *waiters = edge_sub_waiters(sub, &count);
     for (size_t i = 0; i < count; i++) {
@@ -314,12 +323,42 @@ static void s_on_subscribe_error(edge_broker_t *self, const tg_envelope_t *envel
     const char *error = envelope->error ? envelope->error : "telegraphy.error.unavailable";
     s_fail_waiters(sub, error, envelope->message);
     if (edge_sub_state(sub) == EDGE_SUB_LIVE) {
-        /* A resync refused: the sessions keep what they have; say so. */
-        tg_log_warning("edge: router refused resync topic=%s error=%s", edge_sub_topic(sub), error);
-        s_release_if_unused(self, sub, zclock_mono());
+        /* A resync refused, typically unknown_event: the restarted router
+           heard our SUBSCRIBE before the ingest re-registered the type.
+           The sessions keep their subscription and notice nothing; the
+           key is asked again on every heartbeat tick, and at once when the
+           type's REGISTER comes, until the router accepts it. */
+        if (edge_sub_unused(sub)) {
+            s_release_if_unused(self, sub, zclock_mono());
+        } else {
+            edge_subs_set_resyncing(self->subs, sub, true);
+            tg_log_ratelimited(&self->resync_limiter, S_LOG_INTERVAL_MS,
+                               "edge: router refused resync, retrying topic=%s error=%s "
+                               "resyncing=%zu",
+                               edge_sub_topic(sub), error, edge_subs_resyncing_count(self->subs));
+        }
     } else {
         edge_subs_remove(self->subs, sub);
     }
+}
+
+/* A type the router now knows: its exact key, if refused at resync
+   (unknown_event, most likely), is asked again now rather than at the next
+   heartbeat tick. */
+static void s_retry_registered(edge_broker_t *self, const char *name)
+{
+    if (!name || edge_subs_resyncing_count(self->subs) == 0 ||
+        !self->router.ready(self->router.arg))
+        return;
+    edge_sub_t *sub = edge_subs_lookup(self->subs, TG_MATCH_EXACT, name, NULL);
+    if (sub && edge_sub_resyncing(sub))
+        s_send_subscribe(self, sub);
+}
+
+static void s_retry_one(edge_sub_t *sub, void *arg)
+{
+    if (edge_sub_resyncing(sub))
+        s_send_subscribe(arg, sub);
 }
 
 void edge_broker_router_message(edge_broker_t *self, tg_envelope_t *envelope)
@@ -337,8 +376,10 @@ void edge_broker_router_message(edge_broker_t *self, tg_envelope_t *envelope)
         s_on_subscribe_error(self, envelope);
         break;
     case TG_CMD_REGISTER:
-        if (envelope->event_type)
+        if (envelope->event_type) {
+            s_retry_registered(self, envelope->event_type->name);
             tg_registry_put(self->registry, &envelope->event_type);
+        }
         break;
     default:
         self->metrics.bad_input[EDGE_BAD_INTERNAL]++;
@@ -404,6 +445,12 @@ void edge_broker_tick(edge_broker_t *self, int64_t now_ms)
     assert(self);
     s_expire_ctx_t ctx = {self, now_ms};
     edge_subs_expire(self->subs, now_ms, s_expire_one, &ctx);
+    /* Keys refused at resync: once per heartbeat interval. */
+    if (edge_subs_resyncing_count(self->subs) > 0 && now_ms >= self->next_retry_ms &&
+        self->router.ready(self->router.arg)) {
+        self->next_retry_ms = now_ms + (int64_t)self->cfg->heartbeat_ms;
+        edge_subs_foreach(self->subs, s_retry_one, self);
+    }
 }
 
 static void s_on_left(edge_sub_t *sub, void *arg)

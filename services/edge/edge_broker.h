@@ -75,7 +75,10 @@ void edge_broker_session_closed(edge_broker_t *self, edge_session_t **session_p)
 
 /* A message from the router (borrowed; REGISTER's event type and EVENT's
    body may be moved out): SUBSCRIBED, SUBSCRIBE_ERROR, EVENT, REGISTER.
-   Anything else is counted as bad internal input. */
+   Anything else is counted as bad internal input. A SUBSCRIBE_ERROR for a
+   key that was live (a refused resync) leaves the key live and
+   "resyncing": re-sent by edge_broker_tick() and when a REGISTER of its
+   topic arrives, until the router accepts it. */
 void edge_broker_router_message(edge_broker_t *self, tg_envelope_t *envelope);
 
 /* The router (re)welcomed this edge: re-sends every subscription key with
@@ -83,7 +86,9 @@ void edge_broker_router_message(edge_broker_t *self, tg_envelope_t *envelope);
 void edge_broker_resync(edge_broker_t *self);
 
 /* Periodic housekeeping: answers sessions whose SUBSCRIBE the router left
-   unanswered past the timeout. now_ms: zclock_mono(). */
+   unanswered past the timeout, and, at most once per heartbeat_ms,
+   re-sends the keys the router refused at resync (they stay live for
+   their sessions until the router takes them back). now_ms: zclock_mono(). */
 void edge_broker_tick(edge_broker_t *self, int64_t now_ms);
 
 /* Subscribes a session that passed the WAMP checks (edge_wamp). */

@@ -75,6 +75,12 @@ void edge_metrics_render(const edge_metrics_t *self, const edge_gauges_t *gauges
              self->queue_depth > 0 ? (uint64_t)self->queue_depth : 0);
     s_metric(out, "router_connected", "gauge", "1 when the router answered recently.",
              gauges->router_connected ? 1 : 0);
+    s_metric(out, "events_in_per_s", "gauge",
+             "Events received from the router per second, over the last heartbeat interval.",
+             self->events_in_per_s > 0 ? (uint64_t)self->events_in_per_s : 0);
+    s_metric(out, "events_out_per_s", "gauge",
+             "Event messages written to sessions per second, over the last heartbeat interval.",
+             self->events_out_per_s > 0 ? (uint64_t)self->events_out_per_s : 0);
     s_metric(out, "events_in_total", "counter", "Events received from the router.",
              self->events_in);
     s_metric(out, "events_out_total", "counter", "Event messages written to sessions.",
@@ -117,6 +123,8 @@ void edge_metrics_add_stats(edge_metrics_t *self, const edge_gauges_t *gauges, i
     self->rate_events_in = self->events_in;
     self->rate_events_out = self->events_out;
     self->rate_at_ms = now_ms;
+    self->events_in_per_s = in_per_s;
+    self->events_out_per_s = out_per_s;
 
     tg_envelope_add_stat(heartbeat, "events_in", s_clamp(self->events_in));
     tg_envelope_add_stat(heartbeat, "events_out", s_clamp(self->events_out));

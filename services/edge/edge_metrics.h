@@ -42,10 +42,14 @@ typedef struct {
     uint64_t queue_pressure; /* frames queued on a queue at least half
                                 full: the router link yields to the
                                 writers when this moves */
-    /* Rates: the counters as of the last HEARTBEAT. */
+    /* Rates: the counters as of the last HEARTBEAT, and the per-second
+       rates over the interval that ended there (also on /metrics, so that
+       both show the same numbers). */
     uint64_t rate_events_in;
     uint64_t rate_events_out;
     int64_t rate_at_ms;
+    int64_t events_in_per_s;
+    int64_t events_out_per_s;
 } edge_metrics_t;
 
 /* Values owned elsewhere, sampled when rendering. */

@@ -242,12 +242,33 @@ void edge_server_destroy(edge_server_t **self_p)
     free(self);
 }
 
+/* Shutdown: every session closes with 1001 "going away" (clients see a
+   clean close and reconnect elsewhere) instead of the bare TCP close of
+   lws_context_destroy() (1006). Bounded: each connection is dropped
+   EDGE_WS_CLOSE_MS after its close began, and the loop always has a timer
+   due within S_TICK_MS to check the deadline. */
+static void s_close_sessions(edge_server_t *self)
+{
+    if (edge_broker_session_count(self->broker) == 0)
+        return;
+    tg_log_info("edge: closing sessions=%zu", edge_broker_session_count(self->broker));
+    edge_ws_close_all(self->vhost);
+    int64_t deadline = zclock_mono() + EDGE_WS_CLOSE_MS + S_TICK_MS;
+    while (edge_broker_session_count(self->broker) > 0 && zclock_mono() < deadline)
+        if (lws_service(self->context, 0) < 0)
+            break;
+}
+
 int edge_server_run(edge_server_t *self)
 {
     assert(self);
     while (!self->stopping)
-        if (lws_service(self->context, 0) < 0)
-            return self->stopping ? 0 : -1;
+        if (lws_service(self->context, 0) < 0) {
+            if (!self->stopping)
+                return -1;
+            break;
+        }
+    s_close_sessions(self);
     return 0;
 }
 
@@ -256,6 +277,11 @@ void edge_server_stop(edge_server_t *self)
     self->stopping = 1;
     if (self->context)
         lws_cancel_service(self->context);
+}
+
+bool edge_server_stopping(const edge_server_t *self)
+{
+    return self->stopping != 0;
 }
 
 int edge_server_port(const edge_server_t *self)

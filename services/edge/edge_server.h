@@ -32,6 +32,9 @@ int edge_server_run(edge_server_t *self);
    wakes the loop with lws_cancel_service). */
 void edge_server_stop(edge_server_t *self);
 
+/* True once edge_server_stop() was called: sessions are being closed. */
+bool edge_server_stopping(const edge_server_t *self);
+
 /* The port actually listened on. */
 int edge_server_port(const edge_server_t *self);
 

@@ -27,6 +27,7 @@
 
 /* WebSocket close codes the edge uses (RFC 6455 7.4.1). */
 #define EDGE_CLOSE_NORMAL           1000
+#define EDGE_CLOSE_GOING_AWAY       1001
 #define EDGE_CLOSE_PROTOCOL_ERROR   1002
 #define EDGE_CLOSE_UNSUPPORTED_DATA 1003
 #define EDGE_CLOSE_POLICY           1008

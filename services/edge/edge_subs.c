@@ -12,6 +12,7 @@ struct _edge_sub_t {
     char *topic;                /* owned */
     char *filter;               /* owned, NULL = no filter */
     edge_sub_state_t state;     /* PENDING until the router's SUBSCRIBED */
+    bool resyncing;             /* LIVE, but refused by the router at resync */
     uint64_t sub_id;            /* the router's id once LIVE, else 0 */
     uint64_t req;               /* outstanding router request, 0 = none */
     int64_t deadline_ms;        /* PENDING: when the waiters give up */
@@ -24,11 +25,12 @@ struct _edge_sub_t {
 };
 
 struct _edge_subs_t {
-    zhashx_t *by_key;      /* key -> entry; owns the entries */
-    zhashx_t *by_id;       /* sub_id -> LIVE entry */
-    zhashx_t *by_req;      /* outstanding router request -> entry */
-    size_t live_count;     /* LIVE entries */
-    uint64_t member_total; /* memberships over all entries */
+    zhashx_t *by_key;       /* key -> entry; owns the entries */
+    zhashx_t *by_id;        /* sub_id -> LIVE entry */
+    zhashx_t *by_req;       /* outstanding router request -> entry */
+    size_t live_count;      /* LIVE entries */
+    size_t resyncing_count; /* LIVE entries marked resyncing */
+    uint64_t member_total;  /* memberships over all entries */
 };
 
 /* uint64_t keys for zhashx: the key is a pointer to the number. */
@@ -175,6 +177,8 @@ void edge_subs_remove(edge_subs_t *self, edge_sub_t *sub)
         zhashx_delete(self->by_id, &sub->sub_id);
         self->live_count--;
     }
+    if (sub->resyncing)
+        self->resyncing_count--;
     /* by_key's destructor frees the entry (and the key it points to). */
     zhashx_delete(self->by_key, sub->key);
 }
@@ -227,6 +231,20 @@ int edge_subs_set_live(edge_subs_t *self, edge_sub_t *sub, uint64_t sub_id)
     assert(rc == 0);
     (void)rc;
     return 0;
+}
+
+void edge_subs_set_resyncing(edge_subs_t *self, edge_sub_t *sub, bool resyncing)
+{
+    assert(self);
+    assert(sub);
+    assert(!resyncing || sub->state == EDGE_SUB_LIVE);
+    if (sub->resyncing == resyncing)
+        return;
+    sub->resyncing = resyncing;
+    if (resyncing)
+        self->resyncing_count++;
+    else
+        self->resyncing_count--;
 }
 
 void edge_subs_set_deadline(edge_sub_t *sub, int64_t deadline_ms)
@@ -381,7 +399,7 @@ size_t edge_subs_expire(edge_subs_t *self, int64_t now_ms, edge_subs_fn *fn, voi
     zlistx_t *expired = zlistx_new();
     assert(expired);
     for (edge_sub_t *sub = zhashx_first(self->by_key); sub; sub = zhashx_next(self->by_key))
-        if (sub->state == EDGE_SUB_PENDING && sub->deadline_ms <= now_ms)
+        if ((sub->state == EDGE_SUB_PENDING || sub->waiter_count > 0) && sub->deadline_ms <= now_ms)
             zlistx_add_end(expired, sub);
     size_t count = zlistx_size(expired);
     for (edge_sub_t *sub = zlistx_first(expired); sub; sub = zlistx_next(expired))
@@ -403,6 +421,11 @@ size_t edge_subs_live_count(const edge_subs_t *self)
 uint64_t edge_subs_member_total(const edge_subs_t *self)
 {
     return self->member_total;
+}
+
+size_t edge_subs_resyncing_count(const edge_subs_t *self)
+{
+    return self->resyncing_count;
 }
 
 edge_sub_state_t edge_sub_state(const edge_sub_t *sub)
@@ -438,6 +461,11 @@ const char *edge_sub_filter(const edge_sub_t *sub)
 int64_t edge_sub_deadline(const edge_sub_t *sub)
 {
     return sub->deadline_ms;
+}
+
+bool edge_sub_resyncing(const edge_sub_t *sub)
+{
+    return sub->resyncing;
 }
 
 const edge_sub_member_t *edge_sub_members(const edge_sub_t *sub, size_t *count)

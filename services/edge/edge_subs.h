@@ -13,6 +13,11 @@
     session) of the entries it belongs to, and each side records its
     position in the other's array.
 
+    A LIVE entry may also be "resyncing": the router refused it when the
+    edge re-sent it after a router restart (typically unknown_event, the
+    ingest not having re-registered the type yet). Its sessions keep it;
+    the broker keeps asking the router until it accepts.
+
     This module only keeps the data; the broker decides what to tell the
     router and the sessions.
 */
@@ -93,6 +98,10 @@ void edge_subs_set_request(edge_subs_t *self, edge_sub_t *sub, uint64_t req);
    changes). */
 int edge_subs_set_live(edge_subs_t *self, edge_sub_t *sub, uint64_t sub_id);
 
+/* Marks a LIVE entry as refused by the router at resync (true) or
+   accepted again (false); counted in edge_subs_resyncing_count(). */
+void edge_subs_set_resyncing(edge_subs_t *self, edge_sub_t *sub, bool resyncing);
+
 /* Sets the waiters' deadline (pending entries). */
 void edge_subs_set_deadline(edge_sub_t *sub, int64_t deadline_ms);
 
@@ -131,7 +140,8 @@ bool edge_subs_refs_has(const edge_sub_refs_t *refs, uint64_t sub_id);
 typedef void(edge_subs_fn)(edge_sub_t *sub, void *arg);
 void edge_subs_foreach(edge_subs_t *self, edge_subs_fn *fn, void *arg);
 
-/* Calls fn for every PENDING entry whose deadline is <= now_ms; fn may
+/* Calls fn for every entry whose deadline is <= now_ms and that is
+   PENDING or has waiters (a resyncing LIVE entry can have some); fn may
    remove the entry. Returns how many expired. */
 size_t edge_subs_expire(edge_subs_t *self, int64_t now_ms, edge_subs_fn *fn, void *arg);
 
@@ -139,6 +149,8 @@ size_t edge_subs_expire(edge_subs_t *self, int64_t now_ms, edge_subs_fn *fn, voi
 size_t edge_subs_count(const edge_subs_t *self);
 size_t edge_subs_live_count(const edge_subs_t *self);
 uint64_t edge_subs_member_total(const edge_subs_t *self);
+/* LIVE entries the router has not accepted again since a resync. */
+size_t edge_subs_resyncing_count(const edge_subs_t *self);
 
 /* Entry accessors. */
 edge_sub_state_t edge_sub_state(const edge_sub_t *sub);
@@ -148,6 +160,7 @@ tg_match_t edge_sub_match(const edge_sub_t *sub);
 const char *edge_sub_topic(const edge_sub_t *sub);
 const char *edge_sub_filter(const edge_sub_t *sub);
 int64_t edge_sub_deadline(const edge_sub_t *sub);
+bool edge_sub_resyncing(const edge_sub_t *sub);
 /* The members, a dense array valid until the next join/leave. */
 const edge_sub_member_t *edge_sub_members(const edge_sub_t *sub, size_t *count);
 const edge_sub_waiter_t *edge_sub_waiters(const edge_sub_t *sub, size_t *count);

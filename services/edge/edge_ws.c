@@ -21,14 +21,32 @@ static void s_wake(void *handle)
     lws_callback_on_writable((struct lws *)handle);
 }
 
+static void s_kill_late(lws_sorted_usec_list_t *sul)
+{
+    edge_ws_conn_t *conn = lws_container_of(sul, edge_ws_conn_t, kill_sul);
+    conn->kill_armed = false;
+    lws_set_timeout(conn->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* Closing is: flush the queue (ABORT, ...), wait for the end of a message
+   the peer is still sending (see s_writeable), then lws sends our close
+   frame and waits for the peer's. Any step can stall on a bad peer, and
+   lws's own timeouts for the close handshake are 5 s each, replacing any
+   lws_set_timeout of ours; so one timer of our own, outside the wsi's
+   timeout slot, drops the connection EDGE_WS_CLOSE_MS after the decision. */
 static void s_close(void *handle, int code, const char *reason)
 {
     struct lws *wsi = handle;
     /* Set now so that any close, even the timeout's, carries it. */
     lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
-    /* The flush may never finish if the peer stops reading: lws drops the
-       connection after a second whatever happens. */
-    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 1);
+    edge_ws_conn_t *conn = lws_wsi_user(wsi);
+    if (conn && conn->wsi == wsi && !conn->kill_armed) {
+        conn->kill_armed = true;
+        lws_sul_schedule(lws_get_context(wsi), 0, &conn->kill_sul, s_kill_late,
+                         EDGE_WS_CLOSE_MS * LWS_US_PER_MS);
+    } else if (!conn || conn->wsi != wsi) {
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 1);
+    }
     lws_callback_on_writable(wsi);
 }
 
@@ -62,7 +80,15 @@ static int s_established(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *b
     if (protocol && protocol->name && strcmp(protocol->name, EDGE_WS_MSGPACK) == 0)
         serializer = TG_WAMP_MSGPACK;
     memset(conn, 0, sizeof(*conn));
+    conn->wsi = wsi;
     tg_buf_init(&conn->rx, 0);
+    edge_server_t *server = edge_server_from_wsi(wsi);
+    if (server && edge_server_stopping(server)) {
+        static const char reason[] = "edge shutting down";
+        lws_close_reason(wsi, (enum lws_close_status)EDGE_CLOSE_GOING_AWAY, (unsigned char *)reason,
+                         sizeof(reason) - 1);
+        return -1;
+    }
     conn->session = edge_broker_session_open(broker, serializer, wsi);
     if (!conn->session) {
         static const char reason[] = "edge full (max_sessions), try another edge or later";
@@ -133,6 +159,10 @@ static int s_writeable(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *bro
         return 0;
     if (session->killed)
         return -1;
+    edge_server_t *server = edge_server_from_wsi(wsi);
+    bool stopping = server && edge_server_stopping(server);
+    if (stopping && session->state != EDGE_SESSION_CLOSING)
+        edge_session_close(session, EDGE_CLOSE_GOING_AWAY, "edge shutting down");
     edge_metrics_t *metrics = edge_broker_metrics(broker);
     bool buffered = false;
     for (int n = 0; n < S_WRITES_PER_CALLBACK && !buffered; n++) {
@@ -160,18 +190,34 @@ static int s_writeable(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *bro
        message (typically the oversized one we refused), wait for its end:
        lws gives up on data arriving after its close frame and closes the
        socket with unread bytes, and the peer then gets a reset instead of
-       our ABORT and close frame. The one-second timeout still applies. */
-    if (session->state == EDGE_SESSION_CLOSING && !conn->rx_active)
+       our ABORT and close frame. The one-second timer still applies. At
+       shutdown nobody waits: the close frame goes at once. */
+    if (session->state == EDGE_SESSION_CLOSING && (!conn->rx_active || stopping))
         return -1; /* lws sends the close frame set by s_close */
     return 0;
 }
 
 static void s_release(edge_ws_conn_t *conn, edge_broker_t *broker)
 {
+    if (conn->kill_armed) {
+        lws_sul_cancel(&conn->kill_sul);
+        conn->kill_armed = false;
+    }
     if (conn->session)
         edge_broker_session_closed(broker, &conn->session);
     tg_buf_release(&conn->rx);
     memset(&conn->rx, 0, sizeof(conn->rx)); /* CLOSED then WSI_DESTROY: release once */
+}
+
+void edge_ws_close_all(struct lws_vhost *vhost)
+{
+    static const char *const names[] = {EDGE_WS_JSON, EDGE_WS_MSGPACK};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        /* The vhost's own copy of the protocol: lws compares pointers. */
+        const struct lws_protocols *protocol = lws_vhost_name_to_protocol(vhost, names[i]);
+        if (protocol)
+            lws_callback_on_writable_all_protocol_vhost(vhost, protocol);
+    }
 }
 
 int edge_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

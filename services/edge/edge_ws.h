@@ -24,15 +24,30 @@
 
 /* lws's per-connection user data of the WAMP protocols (zeroed by lws). */
 typedef struct {
-    edge_session_t *session; /* owned; NULL before ESTABLISHED and after CLOSED */
-    tg_buf_t rx;             /* fragments of the message being received */
-    bool rx_active;          /* inside a message */
-    bool rx_binary;          /* its opcode */
-    bool rx_discard;         /* over max_message or session closing: drop the rest */
+    edge_session_t *session;         /* owned; NULL before ESTABLISHED and after CLOSED */
+    struct lws *wsi;                 /* the connection this is the user data of */
+    tg_buf_t rx;                     /* fragments of the message being received */
+    bool rx_active;                  /* inside a message */
+    bool rx_binary;                  /* its opcode */
+    bool rx_discard;                 /* over max_message or session closing: drop the rest */
+    bool kill_armed;                 /* kill_sul is scheduled */
+    lws_sorted_usec_list_t kill_sul; /* drops a closing connection after EDGE_WS_CLOSE_MS */
 } edge_ws_conn_t;
+
+/* A closing connection is gone this long after the session decided to
+   close, whatever the peer does (DESIGN 4: "dropped within a second"). */
+#define EDGE_WS_CLOSE_MS 1000
 
 /* How sessions reach their struct lws. */
 extern const edge_transport_t edge_ws_transport;
+
+/* Shutdown (edge_server_stopping() is true): starts a clean close of every
+   WAMP connection of vhost. Each session flushes what is queued and closes
+   with 1001 "going away" (no WAMP GOODBYE: AutobahnJS does not reconnect
+   after one), within EDGE_WS_CLOSE_MS; new connections are refused with
+   1001. The caller keeps servicing the loop until the broker counts no
+   session. */
+void edge_ws_close_all(struct lws_vhost *vhost);
 
 /* The lws protocol callback of both WAMP subprotocols. */
 int edge_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

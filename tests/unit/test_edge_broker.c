@@ -208,6 +208,137 @@ Test(edge_broker, resync_resends_every_key_and_sessions_see_nothing)
     json_decref(h_expect(s, TG_WAMP_EVENT));
 }
 
+/* The router refuses request req with error. */
+static void s_subscribe_error(uint64_t req, const char *error)
+{
+    tg_envelope_t *envelope = tg_envelope_new(TG_CMD_SUBSCRIBE_ERROR);
+    envelope->req = req;
+    envelope->error = strdup(error);
+    envelope->message = strdup("refused");
+    edge_broker_router_message(h.broker, envelope);
+    tg_envelope_destroy(&envelope);
+}
+
+/* Makes the live exact key "demo.hello" (id 21) of a new session
+   resyncing: a router restart, and the router refuses the re-sent key
+   because the ingest has not re-registered the type yet. */
+static edge_session_t *s_refused_at_resync(void)
+{
+    edge_session_t *s = h_welcomed(&h, TG_WAMP_JSON);
+    h_subscribe_live(&h, s, 1, "exact", "demo.hello", 21);
+    edge_broker_resync(h.broker);
+    cr_assert_eq(h_last_sent(&h)->command, TG_CMD_SUBSCRIBE);
+    s_subscribe_error(h_last_sent(&h)->req, "telegraphy.error.unknown_event");
+    return s;
+}
+
+/* A live key the router refuses at resync stays in the table (still live
+   for its sessions, who are told nothing) and is asked again on the next
+   tick, then at most once per heartbeat interval, until the router
+   accepts it; then the retries stop and events flow again. */
+Test(edge_broker, live_key_refused_at_resync_is_retried_every_heartbeat)
+{
+    edge_session_t *s = s_refused_at_resync();
+    h_expect_nothing(s);
+    edge_subs_t *subs = edge_broker_subs(h.broker);
+    edge_sub_t *sub = edge_subs_find_id(subs, 21);
+    cr_assert_not_null(sub, "the refused key left the table");
+    cr_assert(edge_sub_resyncing(sub));
+    cr_assert_eq(s->subs.count, 1);
+    cr_assert_eq(edge_subs_live_count(subs), 1);
+
+    int64_t now = zclock_mono();
+    size_t before = h_count_sent(&h, TG_CMD_SUBSCRIBE);
+    edge_broker_tick(h.broker, now);
+    cr_assert_eq(h_count_sent(&h, TG_CMD_SUBSCRIBE), before + 1);
+    s_subscribe_error(h_last_sent(&h)->req, "telegraphy.error.unknown_event");
+    edge_broker_tick(h.broker, now + h.cfg.heartbeat_ms / 2);
+    cr_assert_eq(h_count_sent(&h, TG_CMD_SUBSCRIBE), before + 1, "retried within one heartbeat");
+    edge_broker_tick(h.broker, now + h.cfg.heartbeat_ms);
+    cr_assert_eq(h_count_sent(&h, TG_CMD_SUBSCRIBE), before + 2);
+    cr_assert_eq(h_last_sent(&h)->match, TG_MATCH_EXACT);
+    cr_assert_str_eq(h_last_sent(&h)->topic, "demo.hello");
+
+    h_subscribed(&h, h_last_sent(&h)->req, 21);
+    cr_assert_not(edge_sub_resyncing(sub));
+    edge_broker_tick(h.broker, now + 5 * h.cfg.heartbeat_ms);
+    cr_assert_eq(h_count_sent(&h, TG_CMD_SUBSCRIBE), before + 2, "retried after acceptance");
+    h_expect_nothing(s);
+    uint64_t ids[] = {21};
+    h_event(&h, "demo.hello", "public", false, ids, 1, h_body, sizeof(h_body), NULL, 0);
+    json_decref(h_expect(s, TG_WAMP_EVENT));
+}
+
+/* The REGISTER of a resyncing key's topic (the ingest re-registered the
+   type) sends the key again at once, without waiting for a tick. */
+Test(edge_broker, register_of_a_resyncing_topic_resends_its_key_at_once)
+{
+    edge_session_t *s = s_refused_at_resync();
+    size_t before = h_count_sent(&h, TG_CMD_SUBSCRIBE);
+    h_register(&h, "demo.other", "public", false);
+    cr_assert_eq(h_count_sent(&h, TG_CMD_SUBSCRIBE), before, "sent for another type");
+    h_register(&h, "demo.hello", "public", false);
+    cr_assert_eq(h_count_sent(&h, TG_CMD_SUBSCRIBE), before + 1);
+    cr_assert_str_eq(h_last_sent(&h)->topic, "demo.hello");
+    h_subscribed(&h, h_last_sent(&h)->req, 21);
+    cr_assert_eq(edge_subs_resyncing_count(edge_broker_subs(h.broker)), 0);
+    h_expect_nothing(s);
+}
+
+/* A session new to a resyncing key is not told SUBSCRIBED before the
+   router has the key; a refusal reaches it as ERROR, while the sessions
+   that held the key keep it. */
+Test(edge_broker, newcomer_to_a_resyncing_key_waits_for_the_router)
+{
+    edge_session_t *old = s_refused_at_resync();
+    edge_session_t *b = h_welcomed(&h, TG_WAMP_JSON);
+    size_t before = h_count_sent(&h, TG_CMD_SUBSCRIBE);
+    h_input(&h, b, "[32, 9, {}, \"demo.hello\"]");
+    h_expect_nothing(b);
+    cr_assert_eq(h_count_sent(&h, TG_CMD_SUBSCRIBE), before + 1);
+    s_subscribe_error(h_last_sent(&h)->req, "telegraphy.error.unknown_event");
+    h_expect_error(b, TG_WAMP_SUBSCRIBE, 9, "telegraphy.error.unknown_event");
+    cr_assert_eq(b->pending, 0);
+    h_expect_nothing(old);
+    cr_assert_eq(old->subs.count, 1);
+    cr_assert(edge_sub_resyncing(edge_subs_find_id(edge_broker_subs(h.broker), 21)));
+
+    h_input(&h, b, "[32, 10, {}, \"demo.hello\"]");
+    h_subscribed(&h, h_last_sent(&h)->req, 21);
+    json_t *reply = h_expect(b, TG_WAMP_SUBSCRIBED);
+    cr_assert_eq(json_integer_value(json_array_get(reply, 2)), 21);
+    json_decref(reply);
+}
+
+/* A newcomer to a resyncing key that the router leaves unanswered times
+   out as unavailable; the sessions holding the key keep it. */
+Test(edge_broker, newcomer_to_a_resyncing_key_times_out_as_unavailable)
+{
+    edge_session_t *old = s_refused_at_resync();
+    edge_session_t *b = h_welcomed(&h, TG_WAMP_JSON);
+    h_input(&h, b, "[32, 9, {}, \"demo.hello\"]");
+    edge_broker_tick(h.broker, zclock_mono() + EDGE_SUBSCRIBE_TIMEOUT_MS + 1);
+    h_expect_error(b, TG_WAMP_SUBSCRIBE, 9, "telegraphy.error.unavailable");
+    cr_assert_eq(b->pending, 0);
+    cr_assert_eq(old->subs.count, 1);
+    cr_assert_not_null(edge_subs_find_id(edge_broker_subs(h.broker), 21));
+}
+
+/* A refused resync of a key whose sessions have all gone is simply
+   dropped: nothing is retried. */
+Test(edge_broker, refused_resync_of_an_abandoned_key_is_dropped)
+{
+    edge_session_t *s = h_welcomed(&h, TG_WAMP_JSON);
+    h_subscribe_live(&h, s, 1, "exact", "demo.hello", 21);
+    edge_broker_resync(h.broker);
+    uint64_t req = h_last_sent(&h)->req;
+    h_input(&h, s, "[34, 2, 21]");
+    json_decref(h_expect(s, TG_WAMP_UNSUBSCRIBED));
+    s_subscribe_error(req, "telegraphy.error.unknown_event");
+    cr_assert_eq(edge_subs_count(edge_broker_subs(h.broker)), 0);
+    cr_assert_eq(edge_subs_resyncing_count(edge_broker_subs(h.broker)), 0);
+}
+
 /* While the router has not welcomed us, SUBSCRIBE waits for the resync
    instead of going nowhere. */
 Test(edge_broker, subscribe_before_the_router_is_ready_is_sent_at_resync)

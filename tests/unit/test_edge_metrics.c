@@ -86,3 +86,30 @@ Test(edge_metrics, heartbeat_stats_carry_shared_names_and_rates)
     tg_envelope_destroy(&first);
     tg_envelope_destroy(&second);
 }
+
+/* /metrics shows the rates of the last heartbeat interval as gauges, the
+   same numbers the HEARTBEAT carried (0 before the first interval). */
+Test(edge_metrics, prometheus_rates_match_the_last_heartbeat)
+{
+    edge_metrics_t metrics;
+    edge_metrics_init(&metrics);
+    edge_gauges_t gauges = {0};
+    char *text = s_render(&metrics, &gauges);
+    cr_assert_not_null(strstr(text, "\ntelegraphy_events_in_per_s 0\n"), "%s", text);
+    cr_assert_not_null(strstr(text, "# TYPE telegraphy_events_out_per_s gauge\n"), "%s", text);
+    free(text);
+    tg_envelope_t *first = tg_envelope_new(TG_CMD_HEARTBEAT);
+    edge_metrics_add_stats(&metrics, &gauges, 1000, first);
+    metrics.events_in = 30;
+    metrics.events_out = 90;
+    tg_envelope_t *second = tg_envelope_new(TG_CMD_HEARTBEAT);
+    edge_metrics_add_stats(&metrics, &gauges, 4000, second);
+    metrics.events_in = 1000; /* after the heartbeat: not in the rate yet */
+    text = s_render(&metrics, &gauges);
+    cr_assert_not_null(strstr(text, "\ntelegraphy_events_in_per_s 10\n"), "%s", text);
+    cr_assert_not_null(strstr(text, "\ntelegraphy_events_out_per_s 30\n"), "%s", text);
+    cr_assert_eq(s_stat(second, "events_out_per_s"), 30);
+    free(text);
+    tg_envelope_destroy(&first);
+    tg_envelope_destroy(&second);
+}

@@ -170,8 +170,8 @@ static void s_remove(edge_sub_t *sub, void *arg)
     edge_subs_remove((edge_subs_t *)arg, sub);
 }
 
-/* Only PENDING entries past their deadline expire, and the callback may
-   remove them. */
+/* Only PENDING entries past their deadline expire (and LIVE ones with
+   waiters, below), and the callback may remove them. */
 Test(edge_subs, expire_reports_pending_entries_past_deadline)
 {
     edge_subs_insert(subs, TG_MATCH_EXACT, "old", NULL, 100);
@@ -182,6 +182,40 @@ Test(edge_subs, expire_reports_pending_entries_past_deadline)
     cr_assert_null(edge_subs_lookup(subs, TG_MATCH_EXACT, "old", NULL));
     cr_assert_not_null(edge_subs_lookup(subs, TG_MATCH_EXACT, "new", NULL));
     cr_assert_eq(edge_subs_count(subs), 2);
+}
+
+/* A LIVE entry with waiters (newcomers to a key being resynced) expires
+   like a pending one, so that its waiters are answered. */
+Test(edge_subs, expire_reports_live_entries_with_waiters_past_deadline)
+{
+    edge_sub_t *live = s_live(TG_MATCH_EXACT, "live", NULL, 8);
+    edge_subs_add_waiter(live, &sessions[0], 1);
+    edge_subs_set_deadline(live, 100);
+    cr_assert_eq(edge_subs_expire(subs, 99, s_remove, subs), 0);
+    cr_assert_eq(edge_subs_expire(subs, 100, s_remove, subs), 1);
+    cr_assert_eq(edge_subs_count(subs), 0);
+    live = s_live(TG_MATCH_EXACT, "live", NULL, 8); /* no waiters: never expires */
+    edge_subs_set_deadline(live, 100);
+    cr_assert_eq(edge_subs_expire(subs, 1000, s_remove, subs), 0);
+}
+
+/* Resyncing LIVE entries are counted while marked; the mark is
+   idempotent, and removing a marked entry uncounts it. */
+Test(edge_subs, resyncing_entries_are_counted_until_cleared_or_removed)
+{
+    edge_sub_t *a = s_live(TG_MATCH_EXACT, "a", NULL, 1);
+    edge_sub_t *b = s_live(TG_MATCH_PREFIX, "b", NULL, 2);
+    edge_subs_set_resyncing(subs, a, true);
+    edge_subs_set_resyncing(subs, a, true);
+    edge_subs_set_resyncing(subs, b, true);
+    cr_assert_eq(edge_subs_resyncing_count(subs), 2);
+    cr_assert(edge_sub_resyncing(a));
+    edge_subs_set_resyncing(subs, a, false);
+    cr_assert_not(edge_sub_resyncing(a));
+    cr_assert_eq(edge_subs_resyncing_count(subs), 1);
+    edge_subs_remove(subs, b);
+    cr_assert_eq(edge_subs_resyncing_count(subs), 0);
+    cr_assert_eq(edge_subs_live_count(subs), 1);
 }
 
 /* Removing a session's waiters leaves the others' alone. */

@@ -1,6 +1,8 @@
 /*  Unit tests for tg_wamp: decoding, parsing and encoding WAMP v2 messages. */
 #include "tg_wamp.h"
 
+#include "tg_body.h"
+
 #include <criterion/criterion.h>
 #include <msgpack.h>
 #include <stdlib.h>
@@ -178,6 +180,84 @@ Test(tg_wamp, msgpack_ext_is_rejected)
 {
     cr_assert_null(decode_msgpack_raw("\x93\x01\xd4\x01\x00\x80", 6));
     cr_assert(strstr(err, "ext"), "%s", err);
+}
+
+/* wampy (msgpackr) packs JavaScript `undefined` option values as fixext1
+   type 0 data 0; these are its exact bytes for SUBSCRIBE with
+   {match: undefined, get_retained: undefined}. The keys read as absent, so
+   the subscription is the default exact one. */
+Test(tg_wamp, msgpack_undefined_option_values_read_as_absent_keys)
+{
+    static const char wampy[] = "\x94\x20\x01\xde\x00\x02\xa5\x6d\x61\x74\x63\x68\xd4\x00\x00\xac"
+                                "\x67\x65\x74\x5f\x72\x65\x74\x61\x69\x6e\x65\x64\xd4\x00\x00\xa3"
+                                "\x61\x2e\x62";
+    json_t *msg = decode_msgpack_raw(wampy, sizeof wampy - 1);
+    cr_assert_not_null(msg, "%s", err);
+    assert_json_equal(msg, "[32,1,{},\"a.b\"]");
+    tg_wamp_subscribe_t sub;
+    cr_assert_eq(tg_wamp_parse_subscribe(msg, &sub, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(sub.match, "exact");
+    json_decref(msg);
+}
+
+/* Outside a map, `undefined` is null (here in CALL's Arguments), and a
+   nested map drops its undefined entries too. */
+Test(tg_wamp, msgpack_undefined_outside_a_map_reads_as_null)
+{
+    static const char bytes[] = "\x96\x30\x02\xde\x00\x00\xa1\x70\x92\xd4\x00\x00\x01\xde\x00\x02"
+                                "\xa1\x6b\xd4\x00\x00\xa1\x6a\x02";
+    json_t *msg = decode_msgpack_raw(bytes, sizeof bytes - 1);
+    cr_assert_not_null(msg, "%s", err);
+    assert_json_equal(msg, "[48,2,{},\"p\",[null,1],{\"j\":2}]");
+    json_decref(msg);
+}
+
+/* Only that exact value is `undefined`: any other ext type, data byte or
+   ext size is still refused, and so is a truncated one. */
+Test(tg_wamp, msgpack_other_ext_values_are_still_rejected)
+{
+    static const struct {
+        const char *bytes;
+        size_t len;
+    } bad[] = {
+        {"\x93\x01\xa1r\xd4\x00\x01", 7},           /* type 0, data 1 */
+        {"\x93\x01\xa1r\xd4\x7f\x00", 7},           /* type 127, data 0 */
+        {"\x93\x01\xa1r\xd4\xff\x00", 7},           /* type -1 (timestamp family) */
+        {"\x93\x01\xa1r\xd5\x00\x00\x00", 8},       /* fixext2 */
+        {"\x93\x01\xa1r\xc7\x01\x00\x00", 8},       /* ext8 of one byte */
+        {"\x93\x01\xa1r\x81\xa1k\xd4\x00\x01", 10}, /* in a map */
+        {"\x93\x01\xa1r\xd4\x00", 6},               /* truncated */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *msg = decode_msgpack_raw(bad[i].bytes, bad[i].len);
+        cr_assert_null(msg, "case %zu accepted", i);
+        json_decref(msg);
+        cr_assert(strstr(err, "ext") || strstr(err, "truncated"), "case %zu: %s", i, err);
+    }
+}
+
+/* Dropping an undefined entry does not hide a repeated key. */
+Test(tg_wamp, msgpack_repeated_key_with_an_undefined_value_is_rejected)
+{
+    json_t *msg =
+        decode_msgpack_raw("\x94\x20\x01\x82\xa1k\xd4\x00\x00\xa1k\x01\xa3\x61\x2e\x62", 16);
+    cr_assert_null(msg);
+    cr_assert(strstr(err, "duplicate key"), "%s", err);
+}
+
+/* The exception is tg_wamp's: an event body (tg_body, shared with the
+   ingest) still refuses `undefined` like every ext. */
+Test(tg_wamp, event_bodies_still_refuse_undefined)
+{
+    char body_err[128];
+    cr_assert_eq(tg_body_validate("\x81\xa1k\xd4\x00\x00", 6, NULL, body_err, sizeof body_err), -1);
+    cr_assert(strstr(body_err, "ext"), "%s", body_err);
+    tg_buf_t out;
+    tg_buf_init(&out, 0);
+    cr_assert_eq(tg_body_to_json("\x81\xa1k\xd4\x00\x00", 6, &out), -1);
+    tg_buf_release(&out);
+    cr_assert_null(
+        tg_body_msgpack_to_json("\x92\x01\xd4\x00\x00", 5, 8, body_err, sizeof body_err));
 }
 
 /* Map keys must be strings. */
