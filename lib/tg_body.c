@@ -1,37 +1,27 @@
 /*  tg_body: validation and JSON rendering of event bodies (see tg_body.h).
 
-    Untrusted msgpack goes through two passes: tg_body_check_framing() walks
-    the bytes without allocating (lengths, depth, ext, trailing bytes), then
-    msgpack-c unpacks into a zone and one recursive walk checks the values
-    and, when asked, builds the jansson tree. The framing pass bounds what
-    msgpack-c allocates: it reserves a container's declared size up front.
+    Untrusted msgpack goes through two passes: tg_msgpack_frame_check()
+    walks the bytes without allocating (lengths, depth, ext, trailing
+    bytes), then msgpack-c unpacks into a zone and one recursive walk checks
+    the values and, when asked, builds the jansson tree. The framing pass
+    bounds what msgpack-c allocates: it reserves a container's declared size
+    up front.
 */
 #include "tg_body.h"
 
 #include <math.h>
 #include <msgpack.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "tg_error.h"
+#include "tg_msgpack_frame.h"
+#include "tg_utf8.h"
 
 /* Jansson flags for every JSON text we produce: precision 17 makes doubles
    round-trip exactly, and jansson appends ".0" to integral reals, so 1.0
    stays a float for the reader. */
 #define TG_BODY_JSON_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17))
-
-static void s_err(char *err, size_t errlen, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_err(char *err, size_t errlen, const char *format, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list args;
-    va_start(args, format);
-    vsnprintf(err, errlen, format, args);
-    va_end(args);
-}
 
 /* Copies a key for an error message: at most 64 bytes, cut on a character
    boundary, control characters replaced, so that a hostile key cannot
@@ -48,172 +38,6 @@ static void s_printable(const char *key, size_t len, char *out, size_t outlen)
         out[n++] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
     }
     out[n] = '\0';
-}
-
-bool tg_body_utf8_valid(const void *data, size_t len)
-{
-    const uint8_t *s = data;
-    size_t i = 0;
-    while (i < len) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        uint8_t lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-        if (c < 0xC2)
-            return false; /* stray continuation byte or overlong 2-byte form */
-        else if (c < 0xE0)
-            need = 1;
-        else if (c < 0xF0) {
-            need = 2;
-            if (c == 0xE0)
-                lo = 0xA0; /* overlong 3-byte form */
-            else if (c == 0xED)
-                hi = 0x9F; /* surrogates */
-        } else if (c < 0xF5) {
-            need = 3;
-            if (c == 0xF0)
-                lo = 0x90; /* overlong 4-byte form */
-            else if (c == 0xF4)
-                hi = 0x8F; /* above U+10FFFF */
-        } else
-            return false;
-        if (len - i - 1 < need)
-            return false;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return false;
-        for (size_t k = 2; k <= need; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-        i += need + 1;
-    }
-    return true;
-}
-
-static uint64_t s_be(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-/* msgpackr's `undefined`: fixext1 (0xd4), ext type 0, one data byte 0. */
-static bool s_is_undefined_at(const uint8_t *p, size_t size, size_t pos)
-{
-    return pos + 3 <= size && p[pos] == 0xD4 && p[pos + 1] == 0x00 && p[pos + 2] == 0x00;
-}
-
-static int s_check_framing(const void *data, size_t size, int max_depth, unsigned flags, char *err,
-                           size_t errlen);
-
-int tg_body_check_framing(const void *data, size_t size, int max_depth, char *err, size_t errlen)
-{
-    return s_check_framing(data, size, max_depth, 0, err, errlen);
-}
-
-static int s_check_framing(const void *data, size_t size, int max_depth, unsigned flags, char *err,
-                           size_t errlen)
-{
-    const uint8_t *p = data;
-    uint64_t left[64];    /* children still owed by each open container */
-    uint64_t pending = 0; /* sum of left[]: each needs at least one byte */
-    int depth = 0;
-    size_t pos = 0;
-    if (max_depth > 64)
-        max_depth = 64;
-    if (size == 0) {
-        s_err(err, errlen, "empty msgpack");
-        return -1;
-    }
-    for (;;) {
-        if (depth > 0) {
-            left[depth - 1]--;
-            pending--;
-        }
-        if (pos >= size)
-            goto truncated;
-        uint8_t c = p[pos++];
-        uint64_t skip = 0;     /* payload bytes after the header */
-        uint64_t children = 0; /* values inside, for a container */
-        bool container = false;
-        size_t lenbytes = 0; /* size of the big-endian length/count field */
-        if (c <= 0x7F || c >= 0xE0 || c == 0xC0 || c == 0xC2 || c == 0xC3)
-            ;
-        else if (c <= 0x8F) {
-            container = true;
-            children = 2u * (c & 0x0F);
-        } else if (c <= 0x9F) {
-            container = true;
-            children = c & 0x0F;
-        } else if (c <= 0xBF)
-            skip = c & 0x1F;
-        else if (c == 0xC1) {
-            s_err(err, errlen, "invalid msgpack byte 0xc1 at offset %zu", pos - 1);
-            return -1;
-        } else if ((flags & TG_BODY_UNDEFINED_AS_ABSENT) && s_is_undefined_at(p, size, pos - 1)) {
-            skip = 2; /* the type byte and the data byte */
-        } else if ((c >= 0xC7 && c <= 0xC9) || (c >= 0xD4 && c <= 0xD8)) {
-            s_err(err, errlen, "msgpack ext type not allowed at depth %d", depth);
-            return -1;
-        } else if (c == 0xC4 || c == 0xD9)
-            lenbytes = 1;
-        else if (c == 0xC5 || c == 0xDA || c == 0xDC || c == 0xDE)
-            lenbytes = 2;
-        else if (c == 0xC6 || c == 0xDB || c == 0xDD || c == 0xDF)
-            lenbytes = 4;
-        else if (c == 0xCA)
-            skip = 4;
-        else if (c == 0xCB)
-            skip = 8;
-        else if (c >= 0xCC && c <= 0xCF)
-            skip = 1u << (c - 0xCC);
-        else /* 0xD0 .. 0xD3 */
-            skip = 1u << (c - 0xD0);
-        if (lenbytes) {
-            if (size - pos < lenbytes)
-                goto truncated;
-            uint64_t n = s_be(p + pos, lenbytes);
-            pos += lenbytes;
-            if (c == 0xDC || c == 0xDD) {
-                container = true;
-                children = n;
-            } else if (c == 0xDE || c == 0xDF) {
-                container = true;
-                children = 2 * n;
-            } else
-                skip = n;
-        }
-        if (skip > size - pos)
-            goto truncated;
-        pos += (size_t)skip;
-        if (container) {
-            if (depth + 1 > max_depth) {
-                s_err(err, errlen, "nesting deeper than %d", max_depth);
-                return -1;
-            }
-            if (children > 0) {
-                if (children > size - pos - pending)
-                    goto truncated;
-                pending += children;
-                left[depth++] = children;
-            }
-        }
-        while (depth > 0 && left[depth - 1] == 0)
-            depth--;
-        if (depth == 0)
-            break;
-    }
-    if (pos != size) {
-        s_err(err, errlen, "trailing bytes after msgpack value at offset %zu", pos);
-        return -1;
-    }
-    return 0;
-truncated:
-    s_err(err, errlen, "truncated msgpack (declared length exceeds data)");
-    return -1;
 }
 
 static const char s_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -345,7 +169,7 @@ static int s_check_duplicates(s_walk_t *w, const msgpack_object_map *map, int de
     if (!dup) {
         sorted = malloc(map->size * sizeof *sorted);
         if (!sorted) {
-            s_err(w->err, w->errlen, "out of memory");
+            tg_error_set(w->err, w->errlen, "out of memory");
             return -1;
         }
         memcpy(sorted, map->ptr, map->size * sizeof *sorted);
@@ -358,7 +182,7 @@ static int s_check_duplicates(s_walk_t *w, const msgpack_object_map *map, int de
     if (dup) {
         char key[80];
         s_printable(s_ptr(dup->key.via.str.ptr), dup->key.via.str.size, key, sizeof key);
-        s_err(w->err, w->errlen, "duplicate key at depth %d: %s", depth, key);
+        tg_error_set(w->err, w->errlen, "duplicate key at depth %d: %s", depth, key);
         rc = -1;
     }
     free(sorted);
@@ -375,16 +199,16 @@ static int s_walk_map(s_walk_t *w, const msgpack_object_map *map, int depth, jso
         const msgpack_object *key = &map->ptr[i].key;
         dropped = dropped || s_undefined(w, &map->ptr[i].val);
         if (key->type != MSGPACK_OBJECT_STR) {
-            s_err(w->err, w->errlen, "map key is not a string at depth %d", depth);
+            tg_error_set(w->err, w->errlen, "map key is not a string at depth %d", depth);
             goto fail;
         }
-        if (!tg_body_utf8_valid(key->via.str.ptr, key->via.str.size)) {
-            s_err(w->err, w->errlen, "invalid UTF-8 in key at depth %d", depth);
+        if (!tg_utf8_valid(key->via.str.ptr, key->via.str.size)) {
+            tg_error_set(w->err, w->errlen, "invalid UTF-8 in key at depth %d", depth);
             goto fail;
         }
         /* jansson refuses NUL in JSON keys, and field names are C strings. */
         if (memchr(s_ptr(key->via.str.ptr), 0, key->via.str.size)) {
-            s_err(w->err, w->errlen, "NUL in key at depth %d", depth);
+            tg_error_set(w->err, w->errlen, "NUL in key at depth %d", depth);
             goto fail;
         }
     }
@@ -404,7 +228,7 @@ static int s_walk_map(s_walk_t *w, const msgpack_object_map *map, int depth, jso
         if (json_object_getn(object, key_ptr, key->size)) {
             char text[80];
             s_printable(key_ptr, key->size, text, sizeof text);
-            s_err(w->err, w->errlen, "duplicate key at depth %d: %s", depth, text);
+            tg_error_set(w->err, w->errlen, "duplicate key at depth %d: %s", depth, text);
             json_decref(value);
             goto fail;
         }
@@ -415,7 +239,7 @@ static int s_walk_map(s_walk_t *w, const msgpack_object_map *map, int depth, jso
         *out = object;
     return 0;
 oom:
-    s_err(w->err, w->errlen, "out of memory");
+    tg_error_set(w->err, w->errlen, "out of memory");
 fail:
     json_decref(object);
     return -1;
@@ -433,7 +257,7 @@ static int s_walk(s_walk_t *w, const msgpack_object *o, int depth, json_t **out)
         break;
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         if (o->via.u64 > (uint64_t)INT64_MAX) {
-            s_err(w->err, w->errlen, "integer above INT64_MAX at depth %d", depth);
+            tg_error_set(w->err, w->errlen, "integer above INT64_MAX at depth %d", depth);
             return -1;
         }
         value = out ? json_integer((json_int_t)o->via.u64) : NULL;
@@ -444,14 +268,14 @@ static int s_walk(s_walk_t *w, const msgpack_object *o, int depth, json_t **out)
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
         if (!isfinite(o->via.f64)) {
-            s_err(w->err, w->errlen, "non-finite float at depth %d", depth);
+            tg_error_set(w->err, w->errlen, "non-finite float at depth %d", depth);
             return -1;
         }
         value = out ? json_real(o->via.f64) : NULL;
         break;
     case MSGPACK_OBJECT_STR:
-        if (!tg_body_utf8_valid(o->via.str.ptr, o->via.str.size)) {
-            s_err(w->err, w->errlen, "invalid UTF-8 in string at depth %d", depth);
+        if (!tg_utf8_valid(o->via.str.ptr, o->via.str.size)) {
+            tg_error_set(w->err, w->errlen, "invalid UTF-8 in string at depth %d", depth);
             return -1;
         }
         value = out ? json_stringn(s_ptr(o->via.str.ptr), o->via.str.size) : NULL;
@@ -461,7 +285,7 @@ static int s_walk(s_walk_t *w, const msgpack_object *o, int depth, json_t **out)
         break;
     case MSGPACK_OBJECT_ARRAY:
         if (depth + 1 > w->max_depth) {
-            s_err(w->err, w->errlen, "nesting deeper than %d", w->max_depth);
+            tg_error_set(w->err, w->errlen, "nesting deeper than %d", w->max_depth);
             return -1;
         }
         if (out && !(value = json_array()))
@@ -481,7 +305,7 @@ static int s_walk(s_walk_t *w, const msgpack_object *o, int depth, json_t **out)
         break;
     case MSGPACK_OBJECT_MAP:
         if (depth + 1 > w->max_depth) {
-            s_err(w->err, w->errlen, "nesting deeper than %d", w->max_depth);
+            tg_error_set(w->err, w->errlen, "nesting deeper than %d", w->max_depth);
             return -1;
         }
         return s_walk_map(w, &o->via.map, depth + 1, out);
@@ -490,15 +314,15 @@ static int s_walk(s_walk_t *w, const msgpack_object *o, int depth, json_t **out)
             value = out ? json_null() : NULL;
             break;
         }
-        s_err(w->err, w->errlen, "unsupported msgpack type at depth %d", depth);
+        tg_error_set(w->err, w->errlen, "unsupported msgpack type at depth %d", depth);
         return -1;
     default: /* anything a newer msgpack-c may add */
-        s_err(w->err, w->errlen, "unsupported msgpack type at depth %d", depth);
+        tg_error_set(w->err, w->errlen, "unsupported msgpack type at depth %d", depth);
         return -1;
     }
     if (out) {
         if (!value) {
-            s_err(w->err, w->errlen, "out of memory");
+            tg_error_set(w->err, w->errlen, "out of memory");
             return -1;
         }
         *out = value;
@@ -526,7 +350,7 @@ static int s_check_fields(const msgpack_object_map *map, const tg_event_type_t *
         if (at == count) {
             char text[80];
             s_printable(s_ptr(key->ptr), key->size, text, sizeof text);
-            s_err(err, errlen, "unknown field: %s", text);
+            tg_error_set(err, errlen, "unknown field: %s", text);
             return -1;
         }
         if (!seen[at]) {
@@ -539,7 +363,7 @@ static int s_check_fields(const msgpack_object_map *map, const tg_event_type_t *
             if (!seen[f]) {
                 char text[80];
                 s_printable(type->fields[f], strlen(type->fields[f]), text, sizeof text);
-                s_err(err, errlen, "missing field: %s", text);
+                tg_error_set(err, errlen, "missing field: %s", text);
                 return -1;
             }
     return 0;
@@ -551,12 +375,13 @@ static int s_unpack(const void *data, size_t size, int max_depth, unsigned flags
                     msgpack_unpacked *unpacked, char *err, size_t errlen)
 {
     msgpack_unpacked_init(unpacked);
-    if (!data || s_check_framing(data, size, max_depth, flags, err, errlen))
+    bool allow_undefined = flags & TG_BODY_UNDEFINED_AS_ABSENT;
+    if (!data || tg_msgpack_frame_check(data, size, max_depth, allow_undefined, err, errlen))
         return -1;
     size_t offset = 0;
     msgpack_unpack_return rc = msgpack_unpack_next(unpacked, data, size, &offset);
     if (rc != MSGPACK_UNPACK_SUCCESS || offset != size) {
-        s_err(err, errlen, "malformed msgpack");
+        tg_error_set(err, errlen, "malformed msgpack");
         return -1;
     }
     return 0;
@@ -591,7 +416,7 @@ static int s_body_walk(const void *data, size_t size, const tg_event_type_t *typ
         return -1;
     const msgpack_object *root = &unpacked->data;
     if (root->type != MSGPACK_OBJECT_MAP) {
-        s_err(err, errlen, "body is not a map");
+        tg_error_set(err, errlen, "body is not a map");
         return -1;
     }
     s_walk_t w = {err, errlen, TG_BODY_MAX_DEPTH, 0};

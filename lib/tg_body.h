@@ -41,24 +41,12 @@ json_t *tg_body_to_json_value(const void *data, size_t size);
 
 /* Helpers shared with tg_wamp (both walk untrusted msgpack). */
 
-/* True when s[0..len) is strict UTF-8: no overlong forms, no surrogates
-   (U+D800..U+DFFF), nothing above U+10FFFF, no truncated sequences. */
-bool tg_body_utf8_valid(const void *s, size_t len);
-
-/* Checks the framing of exactly one msgpack value in data[0..size) without
-   allocating: every declared length fits in the remaining bytes (and every
-   declared container count could be satisfied by them), containers nest at
-   most max_depth deep (the outermost counts 1), no ext types, no reserved
-   byte 0xc1, no bytes after the value. Run it before msgpack-c's unpacker,
-   which allocates a container's declared size up front (a 5-byte array
-   header claiming 2^32 elements). Returns 0, or -1 with a reason in err. */
-int tg_body_check_framing(const void *data, size_t size, int max_depth, char *err, size_t errlen);
-
 /* Converts one msgpack value of any type to a new jansson value (caller
-   owns) under the body rules: framing as tg_body_check_framing(), map keys
-   UTF-8 strings without NUL or duplicates, strings strict UTF-8, integers in int64
-   range, floats finite, bin -> WAMP binary string. NULL with a reason in err
-   otherwise. tg_wamp decodes wamp.2.msgpack messages with it. */
+   owns) under the body rules: framing as tg_msgpack_frame_check(), map
+   keys UTF-8 strings without NUL or duplicates, strings strict UTF-8
+   (tg_utf8_valid()), integers in int64 range, floats finite, bin -> WAMP
+   binary string. NULL with a reason in err otherwise. tg_wamp decodes
+   wamp.2.msgpack messages with it. */
 json_t *tg_body_msgpack_to_json(const void *data, size_t size, int max_depth, char *err,
                                 size_t errlen);
 

@@ -116,41 +116,6 @@ int tg_match_parse(const char *text, tg_match_t *match)
     return tg_envelope_match_parse_n(text, strlen(text), match);
 }
 
-bool tg_utf8_valid(const char *data, size_t len)
-{
-    const uint8_t *s = (const uint8_t *)data;
-    size_t i = 0;
-    while (i < len) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        uint32_t cp;
-        uint32_t min;
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1, cp = c & 0x1f, min = 0x80;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2, cp = c & 0x0f, min = 0x800;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3, cp = c & 0x07, min = 0x10000;
-        } else
-            return false; /* continuation byte, overlong lead or > U+10FFFF */
-        if (len - i - 1 < n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += n + 1;
-    }
-    return true;
-}
-
 tg_envelope_t *tg_envelope_new(tg_command_t command)
 {
     assert(tg_envelope_command_info(command));

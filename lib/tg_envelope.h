@@ -147,11 +147,6 @@ const char *tg_command_name(tg_command_t command);
 const char *tg_match_name(tg_match_t match);
 int tg_match_parse(const char *text, tg_match_t *match);
 
-/* True when data[0..len) is well-formed UTF-8 (no overlong forms, no
-   surrogates, nothing above U+10FFFF). NUL bytes are valid UTF-8: callers
-   that need C strings check for them separately. */
-bool tg_utf8_valid(const char *data, size_t len);
-
 /* Appends (name, value) to self->stats (growing it); at most TG_MAX_STATS. */
 void tg_envelope_add_stat(tg_envelope_t *self, const char *name, int64_t value);
 

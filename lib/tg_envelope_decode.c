@@ -9,6 +9,7 @@
 */
 #include "tg_envelope.h"
 #include "tg_envelope_wire.h"
+#include "tg_utf8.h"
 
 #include <msgpack.h>
 #include <string.h>

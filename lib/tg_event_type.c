@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tg_envelope.h"
+#include "tg_utf8.h"
 
 tg_event_type_t *tg_event_type_new(const char *name)
 {

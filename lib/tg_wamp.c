@@ -3,12 +3,14 @@
     Decoding is strict because every byte comes from a browser: the whole
     text must be UTF-8, nesting is bounded before any tree is built, JSON
     objects may not repeat a key (a repeated "match" would be ambiguous), and
-    msgpack goes through tg_body's framing check and converter (no ext, string
-    keys, int64 range, bin -> WAMP binary string).
+    msgpack goes through tg_body's converter (framing checked first, no
+    ext, string keys, int64 range, bin -> WAMP binary string).
 */
 #include "tg_wamp.h"
 
 #include "tg_body.h"
+#include "tg_error.h"
+#include "tg_utf8.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -21,19 +23,6 @@
 #define TG_WAMP_JSON_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17))
 /* Server messages are ours, but bound the recursion of the msgpack encoder. */
 #define TG_WAMP_ENCODE_MAX_DEPTH 64
-
-static void s_err(char *err, size_t errlen, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_err(char *err, size_t errlen, const char *format, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list args;
-    va_start(args, format);
-    vsnprintf(err, errlen, format, args);
-    va_end(args);
-}
 
 /* True when JSON text nests arrays/objects at most max deep. Runs before
    jansson so that a nesting bomb is refused without building a tree;
@@ -62,19 +51,19 @@ static bool s_json_depth_ok(const char *text, size_t size, int max)
 
 static json_t *s_decode_json(const char *text, size_t size, char *err, size_t errlen)
 {
-    if (!tg_body_utf8_valid(text, size)) {
-        s_err(err, errlen, "invalid UTF-8");
+    if (!tg_utf8_valid(text, size)) {
+        tg_error_set(err, errlen, "invalid UTF-8");
         return NULL;
     }
     if (!s_json_depth_ok(text, size, TG_WAMP_MAX_DEPTH)) {
-        s_err(err, errlen, "nesting deeper than %d", TG_WAMP_MAX_DEPTH);
+        tg_error_set(err, errlen, "nesting deeper than %d", TG_WAMP_MAX_DEPTH);
         return NULL;
     }
     json_error_t error;
     /* JSON_ALLOW_NUL: "\u0000" starts every WAMP binary string. */
     json_t *msg = json_loadb(text, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &error);
     if (!msg)
-        s_err(err, errlen, "invalid JSON at column %d: %s", error.column, error.text);
+        tg_error_set(err, errlen, "invalid JSON at column %d: %s", error.column, error.text);
     return msg;
 }
 
@@ -82,7 +71,7 @@ json_t *tg_wamp_decode(tg_wamp_serializer_t ser, const void *data, size_t size, 
                        size_t errlen)
 {
     if (!data || size == 0) {
-        s_err(err, errlen, "empty message");
+        tg_error_set(err, errlen, "empty message");
         return NULL;
     }
     json_t *msg;
@@ -93,18 +82,18 @@ json_t *tg_wamp_decode(tg_wamp_serializer_t ser, const void *data, size_t size, 
         msg = tg_body_msgpack_to_json_flags(data, size, TG_WAMP_MAX_DEPTH,
                                             TG_BODY_UNDEFINED_AS_ABSENT, err, errlen);
     else {
-        s_err(err, errlen, "unknown serializer");
+        tg_error_set(err, errlen, "unknown serializer");
         return NULL;
     }
     if (!msg)
         return NULL;
     if (!json_is_array(msg) || json_array_size(msg) == 0) {
-        s_err(err, errlen, "not a non-empty array");
+        tg_error_set(err, errlen, "not a non-empty array");
         json_decref(msg);
         return NULL;
     }
     if (!json_is_integer(json_array_get(msg, 0))) {
-        s_err(err, errlen, "message type is not an integer");
+        tg_error_set(err, errlen, "message type is not an integer");
         json_decref(msg);
         return NULL;
     }
@@ -126,12 +115,12 @@ static bool s_check_head(const json_t *msg, int type, const char *name, size_t m
                          char *err, size_t errlen)
 {
     if (tg_wamp_type(msg) != type) {
-        s_err(err, errlen, "not a %s message", name);
+        tg_error_set(err, errlen, "not a %s message", name);
         return false;
     }
     size_t size = json_array_size(msg);
     if (size < min || size > max) {
-        s_err(err, errlen, "%s: wrong number of elements (%zu)", name, size);
+        tg_error_set(err, errlen, "%s: wrong number of elements (%zu)", name, size);
         return false;
     }
     return true;
@@ -143,7 +132,7 @@ static bool s_get_id(const json_t *msg, size_t index, const char *name, const ch
     json_t *value = json_array_get(msg, index);
     if (!json_is_integer(value) || json_integer_value(value) < 1 ||
         json_integer_value(value) > TG_WAMP_MAX_ID) {
-        s_err(err, errlen, "%s: %s must be an integer in [1, 2^53]", name, what);
+        tg_error_set(err, errlen, "%s: %s must be an integer in [1, 2^53]", name, what);
         return false;
     }
     *out = json_integer_value(value);
@@ -155,7 +144,7 @@ static bool s_get_object(const json_t *msg, size_t index, const char *name, cons
 {
     json_t *value = json_array_get(msg, index);
     if (!json_is_object(value)) {
-        s_err(err, errlen, "%s: %s must be a dict", name, what);
+        tg_error_set(err, errlen, "%s: %s must be a dict", name, what);
         return false;
     }
     *out = value;
@@ -167,7 +156,7 @@ static bool s_get_string(const json_t *msg, size_t index, const char *name, cons
 {
     json_t *value = json_array_get(msg, index);
     if (!json_is_string(value)) {
-        s_err(err, errlen, "%s: %s must be a string", name, what);
+        tg_error_set(err, errlen, "%s: %s must be a string", name, what);
         return false;
     }
     *out = json_string_value(value);
@@ -207,7 +196,7 @@ static bool s_get_uri(const json_t *msg, size_t index, const char *name, const c
     if (!s_get_string(msg, index, name, what, out, err, errlen))
         return false;
     if (!s_uri_valid(json_array_get(msg, index), rule)) {
-        s_err(err, errlen, "%s: %s is not a valid URI", name, what);
+        tg_error_set(err, errlen, "%s: %s is not a valid URI", name, what);
         return false;
     }
     return true;
@@ -220,11 +209,11 @@ static bool s_get_payload(const json_t *msg, const char *name, json_t **args, js
     *args = json_array_get(msg, 4);
     *kwargs = json_array_get(msg, 5);
     if (*args && !json_is_array(*args)) {
-        s_err(err, errlen, "%s: Arguments must be a list", name);
+        tg_error_set(err, errlen, "%s: Arguments must be a list", name);
         return false;
     }
     if (*kwargs && !json_is_object(*kwargs)) {
-        s_err(err, errlen, "%s: ArgumentsKw must be a dict", name);
+        tg_error_set(err, errlen, "%s: ArgumentsKw must be a dict", name);
         return false;
     }
     return true;
@@ -243,7 +232,7 @@ int tg_wamp_parse_hello(const json_t *msg, tg_wamp_hello_t *out, char *err, size
         for (size_t i = 0; ok && i < json_array_size(methods); i++)
             ok = json_is_string(json_array_get(methods, i));
         if (!ok) {
-            s_err(err, errlen, "HELLO: authmethods must be a list of strings");
+            tg_error_set(err, errlen, "HELLO: authmethods must be a list of strings");
             return -1;
         }
         out->authmethods = methods;
@@ -251,7 +240,7 @@ int tg_wamp_parse_hello(const json_t *msg, tg_wamp_hello_t *out, char *err, size
     json_t *authid = json_object_get(out->details, "authid");
     if (authid && !json_is_null(authid)) {
         if (!json_is_string(authid)) {
-            s_err(err, errlen, "HELLO: authid must be a string");
+            tg_error_set(err, errlen, "HELLO: authid must be a string");
             return -1;
         }
         out->authid = json_string_value(authid);
@@ -297,7 +286,8 @@ int tg_wamp_parse_subscribe(const json_t *msg, tg_wamp_subscribe_t *out, char *e
         else if (value && strcmp(value, "wildcard") == 0)
             rule = S_URI_WILDCARD;
         else if (!value || strcmp(value, "exact") != 0) {
-            s_err(err, errlen, "SUBSCRIBE: match must be \"exact\", \"prefix\" or \"wildcard\"");
+            tg_error_set(err, errlen,
+                         "SUBSCRIBE: match must be \"exact\", \"prefix\" or \"wildcard\"");
             return -1;
         }
         out->match = value;
@@ -306,7 +296,7 @@ int tg_wamp_parse_subscribe(const json_t *msg, tg_wamp_subscribe_t *out, char *e
     if (filter) {
         if (!json_is_string(filter) ||
             strlen(json_string_value(filter)) != json_string_length(filter)) {
-            s_err(err, errlen, "SUBSCRIBE: _filter must be a string");
+            tg_error_set(err, errlen, "SUBSCRIBE: _filter must be a string");
             return -1;
         }
         out->filter = json_string_value(filter);

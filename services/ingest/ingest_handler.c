@@ -15,6 +15,7 @@
 #include "tg_envelope.h"
 #include "tg_event_type.h"
 #include "tg_log.h"
+#include "tg_utf8.h"
 
 struct _ingest_handler_t {
     tg_config_t cfg;                            /* our copy */

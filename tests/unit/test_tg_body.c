@@ -156,24 +156,6 @@ Test(tg_body, string_with_invalid_utf8_is_rejected)
     }
 }
 
-/* The validator accepts the boundaries of each sequence length. */
-Test(tg_body, utf8_validator_accepts_boundary_code_points)
-{
-    cr_assert(tg_body_utf8_valid("\x7f", 1));
-    cr_assert(tg_body_utf8_valid("\xc2\x80", 2));
-    cr_assert(tg_body_utf8_valid("\xdf\xbf", 2));
-    cr_assert(tg_body_utf8_valid("\xe0\xa0\x80", 3));
-    cr_assert(tg_body_utf8_valid("\xed\x9f\xbf", 3)); /* U+D7FF */
-    cr_assert(tg_body_utf8_valid("\xee\x80\x80", 3)); /* U+E000 */
-    cr_assert(tg_body_utf8_valid("\xef\xbf\xbf", 3));
-    cr_assert(tg_body_utf8_valid("\xf0\x90\x80\x80", 4));
-    cr_assert(tg_body_utf8_valid("\xf4\x8f\xbf\xbf", 4)); /* U+10FFFF */
-    cr_assert(tg_body_utf8_valid("a\0b", 3));
-    cr_assert_not(tg_body_utf8_valid("\xc1\xbf", 2));
-    cr_assert_not(tg_body_utf8_valid("\xed\xbf\xbf", 3)); /* U+DFFF */
-    cr_assert_not(tg_body_utf8_valid("\xf0\x90\x80", 3));
-}
-
 /* Ext types have no JSON form and are refused (fixext and ext8). */
 Test(tg_body, ext_type_is_rejected)
 {

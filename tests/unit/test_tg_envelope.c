@@ -1084,19 +1084,3 @@ Test(tg_envelope, names_map_both_ways)
     cr_assert_eq(tg_match_parse(NULL, &match), -1);
     cr_assert_str_eq(tg_match_name(TG_MATCH_PREFIX), "prefix");
 }
-
-/* The UTF-8 check accepts every well-formed sequence length and refuses
-   overlongs, surrogates, truncation and code points above U+10FFFF. */
-Test(tg_envelope, utf8_check_follows_the_standard)
-{
-    cr_assert(tg_utf8_valid("", 0));
-    cr_assert(tg_utf8_valid("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10));
-    cr_assert(tg_utf8_valid("\xf4\x8f\xbf\xbf", 4));
-    cr_assert_not(tg_utf8_valid("\xc1\xbf", 2));
-    cr_assert_not(tg_utf8_valid("\xe0\x80\xaf", 3));
-    cr_assert_not(tg_utf8_valid("\xf0\x80\x80\xaf", 4));
-    cr_assert_not(tg_utf8_valid("\xed\xbf\xbf", 3));
-    cr_assert_not(tg_utf8_valid("\xf5\x80\x80\x80", 4));
-    cr_assert_not(tg_utf8_valid("\xe2\x82", 2));
-    cr_assert_not(tg_utf8_valid("\xff", 1));
-}

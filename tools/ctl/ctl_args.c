@@ -1,4 +1,4 @@
-/*  ctl_args: helpers for the commands' own arguments, see ctl_args.h. */
+/*  ctl_args: the commands' own arguments, see ctl_args.h. */
 #include "ctl_args.h"
 
 #include <assert.h>
@@ -71,5 +71,59 @@ int ctl_args_usage_error(const char *command, const char *format, ...)
     vfprintf(stderr, format, args);
     va_end(args);
     fprintf(stderr, " (see %s %s --help)\n", CTL_PROGRAM, command);
-    return CTL_EXIT_USAGE;
+    return CTL_ARGS_USAGE;
+}
+
+void ctl_args_begin(void)
+{
+    optind = 0; //  glibc: full re-initialisation, permuting options after operands
+    opterr = 0; //  the messages are ours
+}
+
+int ctl_args_next(ctl_context_t *ctx, const ctl_args_command_t *command, int argc, char **argv)
+{
+    assert(ctx && command);
+    while (true) {
+        int option = getopt_long(argc, argv, ":h", command->options, NULL);
+        switch (option) {
+        case -1:
+            return CTL_ARGS_DONE;
+        case CTL_ARGS_OPT_JSON:
+            ctx->json = true;
+            break;
+        case CTL_ARGS_OPT_HELP:
+        case 'h':
+            command->usage(stdout);
+            return CTL_ARGS_HELP;
+        case ':':
+            return ctl_args_usage_error(command->name, "%s needs a value", argv[optind - 1]);
+        case '?':
+            return ctl_args_usage_error(command->name, "unknown option \"%s\"", argv[optind - 1]);
+        default:
+            return option;
+        }
+    }
+}
+
+int ctl_args_operand(const ctl_args_command_t *command, int argc, char **argv, const char *name,
+                     const char **operand_p)
+{
+    assert(command);
+    if (!name) {
+        if (optind != argc)
+            return ctl_args_usage_error(command->name, "unexpected argument \"%s\"", argv[optind]);
+        return CTL_ARGS_DONE;
+    }
+    assert(operand_p);
+    if (optind == argc)
+        return ctl_args_usage_error(command->name, "%s is missing", name);
+    if (optind != argc - 1)
+        return ctl_args_usage_error(command->name, "one %s expected", name);
+    *operand_p = argv[optind];
+    return CTL_ARGS_DONE;
+}
+
+int ctl_args_exit_code(int outcome)
+{
+    return outcome == CTL_ARGS_HELP ? CTL_EXIT_OK : CTL_EXIT_USAGE;
 }

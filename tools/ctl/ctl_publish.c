@@ -11,6 +11,7 @@
 #include "ctl_kwargs.h"
 #include "ctl_request.h"
 #include "tg_envelope.h"
+#include "tg_utf8.h"
 
 static void s_usage(FILE *out)
 {
@@ -33,56 +34,40 @@ typedef struct {
     const char *to_users; /* comma-separated, NULL = everybody */
 } s_args_t;
 
-//  Returns 0, -1 after a usage error, or 1 after printing help.
+enum { S_OPT_KWARGS = CTL_ARGS_OPT_OWN, S_OPT_TO_USERS };
+
+static const struct option s_options[] = {
+    {"kwargs", required_argument, NULL, S_OPT_KWARGS},
+    {"to-users", required_argument, NULL, S_OPT_TO_USERS},
+    {"json", no_argument, NULL, CTL_ARGS_OPT_JSON},
+    {"help", no_argument, NULL, CTL_ARGS_OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static const ctl_args_command_t s_command = {"publish", s_usage, s_options};
+
+//  Returns CTL_ARGS_DONE, or how parsing ended otherwise (ctl_args.h).
 static int s_parse(ctl_context_t *ctx, int argc, char **argv, s_args_t *args)
 {
-    enum { O_KWARGS = 1, O_TO_USERS, O_JSON, O_HELP };
-    static const struct option options[] = {
-        {"kwargs", required_argument, NULL, O_KWARGS},
-        {"to-users", required_argument, NULL, O_TO_USERS},
-        {"json", no_argument, NULL, O_JSON},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0},
-    };
     args->kwargs = "{}";
     args->to_users = NULL;
-    optind = 0; //  glibc: full re-initialisation, permuting options after NAME
-    opterr = 0;
+    ctl_args_begin();
     int option;
-    while ((option = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        switch (option) {
-        case O_KWARGS:
+    while ((option = ctl_args_next(ctx, &s_command, argc, argv)) > 0) {
+        if (option == S_OPT_KWARGS)
             args->kwargs = optarg;
-            break;
-        case O_TO_USERS:
+        else if (option == S_OPT_TO_USERS)
             args->to_users = optarg;
-            break;
-        case O_JSON:
-            ctx->json = true;
-            break;
-        case O_HELP:
-        case 'h':
-            s_usage(stdout);
-            return 1;
-        case ':':
-            ctl_args_usage_error("publish", "%s needs a value", argv[optind - 1]);
-            return -1;
-        default:
-            ctl_args_usage_error("publish", "unknown option \"%s\"", argv[optind - 1]);
-            return -1;
-        }
     }
-    if (optind != argc - 1) {
-        ctl_args_usage_error("publish", optind == argc ? "NAME is missing" : "one NAME expected");
-        return -1;
-    }
-    args->name = argv[optind];
+    if (option != CTL_ARGS_DONE)
+        return option;
+    int rc = ctl_args_operand(&s_command, argc, argv, "NAME", &args->name);
+    if (rc != CTL_ARGS_DONE)
+        return rc;
     size_t len = strlen(args->name);
-    if (len == 0 || len > TG_MAX_TOPIC || !tg_utf8_valid(args->name, len)) {
-        ctl_args_usage_error("publish", "NAME must be 1 to %d bytes of UTF-8", TG_MAX_TOPIC);
-        return -1;
-    }
-    return 0;
+    if (len == 0 || len > TG_MAX_TOPIC || !tg_utf8_valid(args->name, len))
+        return ctl_args_usage_error("publish", "NAME must be 1 to %d bytes of UTF-8", TG_MAX_TOPIC);
+    return CTL_ARGS_DONE;
 }
 
 //  Fills request->to_users from "a,b". Returns 0 or -1 (usage error printed).
@@ -111,8 +96,8 @@ int ctl_publish_run(ctl_context_t *ctx, int argc, char **argv)
 {
     s_args_t args;
     int parsed = s_parse(ctx, argc, argv, &args);
-    if (parsed != 0)
-        return parsed > 0 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
+    if (parsed != CTL_ARGS_DONE)
+        return ctl_args_exit_code(parsed);
 
     char err[512];
     zframe_t *body = ctl_kwargs_to_msgpack(args.kwargs, err, sizeof(err));
@@ -129,20 +114,13 @@ int ctl_publish_run(ctl_context_t *ctx, int argc, char **argv)
     }
 
     tg_envelope_t *reply = NULL;
-    int rc;
-    if (ctl_request_call(ctx->cfg.ingest_ack, request, ctx->cfg.timeout_ms, &reply) != 0)
-        rc = ctl_request_unreachable("ingest", ctx->cfg.ingest_ack, ctx->cfg.timeout_ms);
-    else if (reply->command == TG_CMD_REJECTED)
-        rc = ctl_request_refused(ctx, "publish", reply);
-    else if (reply->command != TG_CMD_ACCEPTED || reply->pub_id == 0)
+    int rc = ctl_request_ask(ctx, CTL_PEER_INGEST, "publish", request, TG_CMD_ACCEPTED, &reply);
+    if (rc == CTL_EXIT_OK && reply->pub_id == 0)
         rc = ctl_request_unexpected("ingest", reply);
-    else {
-        if (ctx->json)
-            printf("{\"pub_id\":%" PRIu64 "}\n", reply->pub_id);
-        else
-            printf("%" PRIu64 "\n", reply->pub_id);
-        rc = CTL_EXIT_OK;
-    }
+    else if (rc == CTL_EXIT_OK && ctx->json)
+        printf("{\"pub_id\":%" PRIu64 "}\n", reply->pub_id);
+    else if (rc == CTL_EXIT_OK)
+        printf("%" PRIu64 "\n", reply->pub_id);
     tg_envelope_destroy(&reply);
     tg_envelope_destroy(&request);
     return rc;

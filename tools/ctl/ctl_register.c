@@ -31,81 +31,72 @@ static void s_usage(FILE *out)
                  "\n" CTL_EXIT_CODES_HELP);
 }
 
-//  Fills *type from the command line. Returns 0, -1 after printing a
-//  usage error, or 1 after printing help.
+enum {
+    S_OPT_AUDIENCE = CTL_ARGS_OPT_OWN,
+    S_OPT_TTL,
+    S_OPT_GUARANTEED,
+    S_OPT_FIELDS,
+    S_OPT_CLIENT_PUBLISH,
+};
+
+static const struct option s_options[] = {
+    {"audience", required_argument, NULL, S_OPT_AUDIENCE},
+    {"ttl", required_argument, NULL, S_OPT_TTL},
+    {"guaranteed", no_argument, NULL, S_OPT_GUARANTEED},
+    {"fields", required_argument, NULL, S_OPT_FIELDS},
+    {"client-publish", no_argument, NULL, S_OPT_CLIENT_PUBLISH},
+    {"json", no_argument, NULL, CTL_ARGS_OPT_JSON},
+    {"help", no_argument, NULL, CTL_ARGS_OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static const ctl_args_command_t s_command = {"register", s_usage, s_options};
+
+//  Fills *type_p from the command line. Returns CTL_ARGS_DONE, or how
+//  parsing ended otherwise (ctl_args.h).
 static int s_parse(ctl_context_t *ctx, int argc, char **argv, tg_event_type_t **type_p)
 {
-    enum { O_AUDIENCE = 1, O_TTL, O_GUARANTEED, O_FIELDS, O_CLIENT_PUBLISH, O_JSON, O_HELP };
-    static const struct option options[] = {
-        {"audience", required_argument, NULL, O_AUDIENCE},
-        {"ttl", required_argument, NULL, O_TTL},
-        {"guaranteed", no_argument, NULL, O_GUARANTEED},
-        {"fields", required_argument, NULL, O_FIELDS},
-        {"client-publish", no_argument, NULL, O_CLIENT_PUBLISH},
-        {"json", no_argument, NULL, O_JSON},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0},
-    };
     const char *audience = "public";
     uint64_t ttl = 0;
     bool guaranteed = false;
     bool client_publish = false;
     const char *fields = NULL;
-    optind = 0; //  glibc: full re-initialisation, permuting options after NAME
-    opterr = 0;
+    ctl_args_begin();
     int option;
-    while ((option = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+    while ((option = ctl_args_next(ctx, &s_command, argc, argv)) > 0) {
         switch (option) {
-        case O_AUDIENCE:
+        case S_OPT_AUDIENCE:
             audience = optarg;
             break;
-        case O_TTL:
-            if (ctl_args_uint(optarg, 0, TG_MAX_TTL, &ttl) != 0) {
-                ctl_args_usage_error("register", "--ttl wants seconds in [0, %d], not \"%s\"",
-                                     TG_MAX_TTL, optarg);
-                return -1;
-            }
+        case S_OPT_TTL:
+            if (ctl_args_uint(optarg, 0, TG_MAX_TTL, &ttl) != 0)
+                return ctl_args_usage_error(
+                    "register", "--ttl wants seconds in [0, %d], not \"%s\"", TG_MAX_TTL, optarg);
             break;
-        case O_GUARANTEED:
+        case S_OPT_GUARANTEED:
             guaranteed = true;
             break;
-        case O_FIELDS:
+        case S_OPT_FIELDS:
             fields = optarg;
             break;
-        case O_CLIENT_PUBLISH:
+        case S_OPT_CLIENT_PUBLISH:
             client_publish = true;
             break;
-        case O_JSON:
-            ctx->json = true;
-            break;
-        case O_HELP:
-        case 'h':
-            s_usage(stdout);
-            return 1;
-        case ':':
-            ctl_args_usage_error("register", "%s needs a value", argv[optind - 1]);
-            return -1;
-        default:
-            ctl_args_usage_error("register", "unknown option \"%s\"", argv[optind - 1]);
-            return -1;
         }
     }
-    if (optind != argc - 1) {
-        ctl_args_usage_error("register", optind == argc ? "NAME is missing" : "one NAME expected");
-        return -1;
-    }
-    const char *name = argv[optind];
-    if (strlen(name) > TG_MAX_TOPIC) {
-        ctl_args_usage_error("register", "NAME is longer than %d bytes", TG_MAX_TOPIC);
-        return -1;
-    }
-    if (tg_audience_validate(audience) != 0) {
-        ctl_args_usage_error("register",
-                             "--audience wants public, authenticated, staff or group:NAME, "
-                             "not \"%s\"",
-                             audience);
-        return -1;
-    }
+    if (option != CTL_ARGS_DONE)
+        return option;
+    const char *name = NULL;
+    int rc = ctl_args_operand(&s_command, argc, argv, "NAME", &name);
+    if (rc != CTL_ARGS_DONE)
+        return rc;
+    if (strlen(name) > TG_MAX_TOPIC)
+        return ctl_args_usage_error("register", "NAME is longer than %d bytes", TG_MAX_TOPIC);
+    if (tg_audience_validate(audience) != 0)
+        return ctl_args_usage_error("register",
+                                    "--audience wants public, authenticated, staff or group:NAME, "
+                                    "not \"%s\"",
+                                    audience);
     tg_event_type_t *type = tg_event_type_new(name);
     free(type->audience);
     type->audience = strdup(audience);
@@ -119,11 +110,10 @@ static int s_parse(ctl_context_t *ctx, int argc, char **argv, tg_event_type_t **
             count > TG_MAX_FIELDS) {
             ctl_args_free_list(&list, count);
             tg_event_type_destroy(&type);
-            ctl_args_usage_error("register",
-                                 "--fields wants names separated by commas (at most %d, "
-                                 "each 1 to %d bytes)",
-                                 TG_MAX_FIELDS, TG_MAX_FIELD_NAME);
-            return -1;
+            return ctl_args_usage_error("register",
+                                        "--fields wants names separated by commas (at most %d, "
+                                        "each 1 to %d bytes)",
+                                        TG_MAX_FIELDS, TG_MAX_FIELD_NAME);
         }
         tg_event_type_set_fields(type, (const char *const *)list, count);
         ctl_args_free_list(&list, count);
@@ -133,40 +123,31 @@ static int s_parse(ctl_context_t *ctx, int argc, char **argv, tg_event_type_t **
         ctl_args_usage_error("register", "invalid event type \"%s\": %s", name,
                              reason ? reason : "invalid");
         tg_event_type_destroy(&type);
-        return -1;
+        return CTL_ARGS_USAGE;
     }
     *type_p = type;
-    return 0;
+    return CTL_ARGS_DONE;
 }
 
 int ctl_register_run(ctl_context_t *ctx, int argc, char **argv)
 {
     tg_event_type_t *type = NULL;
     int parsed = s_parse(ctx, argc, argv, &type);
-    if (parsed != 0)
-        return parsed > 0 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
+    if (parsed != CTL_ARGS_DONE)
+        return ctl_args_exit_code(parsed);
 
     tg_envelope_t *request = tg_envelope_new(TG_CMD_REGISTER);
     request->event_type = type;
     tg_envelope_t *reply = NULL;
-    int rc;
-    if (ctl_request_call(ctx->cfg.ingest_ack, request, ctx->cfg.timeout_ms, &reply) != 0)
-        rc = ctl_request_unreachable("ingest", ctx->cfg.ingest_ack, ctx->cfg.timeout_ms);
-    else if (reply->command == TG_CMD_REJECTED)
-        rc = ctl_request_refused(ctx, "register", reply);
-    else if (reply->command != TG_CMD_ACCEPTED)
-        rc = ctl_request_unexpected("ingest", reply);
-    else {
-        if (ctx->json) {
-            json_t *out = json_pack("{s:s}", "registered", type->name);
-            if (out)
-                json_dumpf(out, stdout, JSON_COMPACT);
-            fputc('\n', stdout);
-            json_decref(out);
-        } else
-            printf("registered %s\n", type->name);
-        rc = CTL_EXIT_OK;
-    }
+    int rc = ctl_request_ask(ctx, CTL_PEER_INGEST, "register", request, TG_CMD_ACCEPTED, &reply);
+    if (rc == CTL_EXIT_OK && ctx->json) {
+        json_t *out = json_pack("{s:s}", "registered", type->name);
+        if (out)
+            json_dumpf(out, stdout, JSON_COMPACT);
+        fputc('\n', stdout);
+        json_decref(out);
+    } else if (rc == CTL_EXIT_OK)
+        printf("registered %s\n", type->name);
     tg_envelope_destroy(&reply);
     tg_envelope_destroy(&request);
     return rc;

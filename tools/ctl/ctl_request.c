@@ -57,14 +57,14 @@ done:
     return rc;
 }
 
-int ctl_request_unreachable(const char *peer, const char *endpoint, uint32_t timeout_ms)
+static int s_unreachable(const char *peer, const char *endpoint, uint32_t timeout_ms)
 {
     fprintf(stderr, "%s: no answer from %s at %s within %u ms\n", CTL_PROGRAM, peer, endpoint,
             (unsigned)timeout_ms);
     return CTL_EXIT_UNREACHABLE;
 }
 
-int ctl_request_refused(const ctl_context_t *ctx, const char *what, const tg_envelope_t *reply)
+static int s_refused(const ctl_context_t *ctx, const char *what, const tg_envelope_t *reply)
 {
     const char *error = reply->error ? reply->error : "telegraphy.error.unknown";
     const char *message = reply->message ? reply->message : "";
@@ -86,4 +86,24 @@ int ctl_request_unexpected(const char *peer, const tg_envelope_t *reply)
     fprintf(stderr, "%s: unexpected answer %s from %s\n", CTL_PROGRAM,
             tg_command_name(reply->command), peer);
     return CTL_EXIT_UNREACHABLE;
+}
+
+int ctl_request_ask(const ctl_context_t *ctx, ctl_peer_t peer, const char *what,
+                    tg_envelope_t *request, tg_command_t expected, tg_envelope_t **reply_p)
+{
+    assert(ctx && what && request && reply_p);
+    const char *name = peer == CTL_PEER_ROUTER ? "router" : "ingest";
+    const char *endpoint = peer == CTL_PEER_ROUTER ? ctx->cfg.control : ctx->cfg.ingest_ack;
+    tg_envelope_t *reply = NULL;
+    int rc = CTL_EXIT_OK;
+    if (ctl_request_call(endpoint, request, ctx->cfg.timeout_ms, &reply) != 0)
+        rc = s_unreachable(name, endpoint, ctx->cfg.timeout_ms);
+    else if (reply->command == TG_CMD_REJECTED)
+        rc = s_refused(ctx, what, reply);
+    else if (reply->command != expected)
+        rc = ctl_request_unexpected(name, reply);
+    if (rc != CTL_EXIT_OK)
+        tg_envelope_destroy(&reply);
+    *reply_p = reply;
+    return rc;
 }

@@ -24,37 +24,23 @@ static void s_usage(FILE *out)
                  "\n" CTL_EXIT_CODES_HELP);
 }
 
-//  Returns 0, -1 after a usage error, or 1 after printing help.
+static const struct option s_options[] = {
+    {"json", no_argument, NULL, CTL_ARGS_OPT_JSON},
+    {"help", no_argument, NULL, CTL_ARGS_OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static const ctl_args_command_t s_command = {"status", s_usage, s_options};
+
+//  Returns CTL_ARGS_DONE, or how parsing ended otherwise (ctl_args.h).
 static int s_parse(ctl_context_t *ctx, int argc, char **argv)
 {
-    enum { O_JSON = 1, O_HELP };
-    static const struct option options[] = {
-        {"json", no_argument, NULL, O_JSON},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0},
-    };
-    optind = 0;
-    opterr = 0;
-    int option;
-    while ((option = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        switch (option) {
-        case O_JSON:
-            ctx->json = true;
-            break;
-        case O_HELP:
-        case 'h':
-            s_usage(stdout);
-            return 1;
-        default:
-            ctl_args_usage_error("status", "unknown option \"%s\"", argv[optind - 1]);
-            return -1;
-        }
-    }
-    if (optind != argc) {
-        ctl_args_usage_error("status", "unexpected argument \"%s\"", argv[optind]);
-        return -1;
-    }
-    return 0;
+    ctl_args_begin();
+    //  No options of its own: the first answer says how parsing ended.
+    int outcome = ctl_args_next(ctx, &s_command, argc, argv);
+    if (outcome != CTL_ARGS_DONE)
+        return outcome;
+    return ctl_args_operand(&s_command, argc, argv, NULL, NULL);
 }
 
 static void s_print_json(const tg_envelope_t *reply)
@@ -174,20 +160,14 @@ static void s_print_table(const tg_envelope_t *reply)
 int ctl_status_run(ctl_context_t *ctx, int argc, char **argv)
 {
     int parsed = s_parse(ctx, argc, argv);
-    if (parsed != 0)
-        return parsed > 0 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
+    if (parsed != CTL_ARGS_DONE)
+        return ctl_args_exit_code(parsed);
     tg_envelope_t *request = tg_envelope_new(TG_CMD_STATUS);
     tg_envelope_t *reply = NULL;
-    int rc = CTL_EXIT_OK;
-    if (ctl_request_call(ctx->cfg.control, request, ctx->cfg.timeout_ms, &reply) != 0)
-        rc = ctl_request_unreachable("router", ctx->cfg.control, ctx->cfg.timeout_ms);
-    else if (reply->command == TG_CMD_REJECTED)
-        rc = ctl_request_refused(ctx, "status", reply);
-    else if (reply->command != TG_CMD_STATUS_REPLY)
-        rc = ctl_request_unexpected("router", reply);
-    else if (ctx->json)
+    int rc = ctl_request_ask(ctx, CTL_PEER_ROUTER, "status", request, TG_CMD_STATUS_REPLY, &reply);
+    if (rc == CTL_EXIT_OK && ctx->json)
         s_print_json(reply);
-    else
+    else if (rc == CTL_EXIT_OK)
         s_print_table(reply);
     tg_envelope_destroy(&reply);
     tg_envelope_destroy(&request);
