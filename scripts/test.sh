@@ -39,6 +39,14 @@ count build 1 0
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# --- formatting: the committed .clang-format is the house style -----------
+if make check-format >"$LOG_DIR/format.log" 2>&1; then
+  count format 1 0
+else
+  grep -a 'warning' "$LOG_DIR/format.log" | head -10
+  count format 0 1
+fi
+
 # --- C unit tests ---------------------------------------------------------
 for t in build-asan/tests/test_*; do
   [[ -x $t ]] || continue

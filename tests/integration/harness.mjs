@@ -201,6 +201,32 @@ export class Proc {
     }
   }
 
+  // The current run's part of the log (since the last start()).
+  runLog() {
+    const log = this.log();
+    return Buffer.from(log, 'utf8').subarray(this.logOffset).toString('utf8');
+  }
+
+  // The instance id this run announced in its log ("instance=ID" on an
+  // info line at start: the ingest's "listening", the edge's "router link"),
+  // or undefined while it has not logged it yet.
+  instanceId() {
+    const m = / instance=(\S+)/.exec(this.runLog());
+    return m ? m[1] : undefined;
+  }
+
+  // Waits for the instance id of the current run (see instanceId).
+  async waitInstanceId(timeoutMs = 10000) {
+    return waitFor(`${this.name} to log its instance id`, () => {
+      if (!this.running) {
+        const e = new Error(`${this.name} is not running (exit ${JSON.stringify(this.exit)})`);
+        e.fatal = true;
+        throw e;
+      }
+      return this.instanceId();
+    }, { timeoutMs, intervalMs: 20 });
+  }
+
   logTail(lines = 40) {
     return this.log().split('\n').slice(-lines).join('\n');
   }
@@ -509,6 +535,52 @@ export class Gateway {
     this.router.start();
   }
 
+  async killIngest() {
+    await this.ingest.kill9();
+  }
+
+  // Same flags, same ports as before.
+  restartIngest() {
+    this.ingest.start();
+  }
+
+  async killEdge(i) {
+    await this.edges[i].kill9();
+  }
+
+  // Same flags, same port as before.
+  restartEdge(i) {
+    this.edges[i].start();
+  }
+
+  // Waits until edge i answers /healthz with the router connected.
+  async waitEdgeHealthy(i, { timeoutMs = 15000 } = {}) {
+    await waitFor(`edge${i} /healthz with the router connected`, async () => {
+      this.assertAlive();
+      return this.edgeHealthy(i);
+    }, { timeoutMs, intervalMs: 50 });
+  }
+
+  // Publishes `count` events of `topic` through the ingest's acknowledged
+  // path (a python3-zmq DEALER, as telegraphy-ctl speaks it, but one
+  // process for the whole burst): bodies {seq, pad} with seq from `first`
+  // and pad a string of padBytes; at most `window` requests in flight, in
+  // order on one connection. Resolves {accepted, rejected: [{seq, error,
+  // message}], pubIds} once every request is answered; rejects if the
+  // script fails or a reply is missing after its deadline.
+  async publishBurst(topic, count, { first = 0, padBytes = 0, window = 64, timeoutMs = 60000 } = {}) {
+    const args = ['-c', PUBLISH_BURST_PY, this.ingestAckEndpoint, topic, String(count), String(first),
+      String(padBytes), String(window), String(timeoutMs)];
+    const r = await new Promise((resolve) => {
+      execFile(PYTHON, args, { timeout: timeoutMs + 10000, maxBuffer: 64 << 20 }, (error, stdout, stderr) =>
+        resolve({ error, stdout, stderr }));
+    });
+    if (r.error) {
+      throw new Error(`publish burst of ${count} ${topic} failed: ${r.error.message}\nstdout=${r.stdout}\nstderr=${r.stderr}`);
+    }
+    return JSON.parse(r.stdout);
+  }
+
   track(client) {
     this.clients.add(client);
     return client;
@@ -598,3 +670,44 @@ export class Gateway {
 
 // Python for helper scripts: Debian's (python3-zmq), not the first on PATH.
 export const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+// The burst publisher behind Gateway.publishBurst (docs/protocol.md:
+// PUBLISH {v, req, topic} + msgpack body to the ingest's ack ROUTER socket,
+// answered by ACCEPTED {req, pub_id} or REJECTED {req, error, message}).
+// argv: endpoint topic count first pad_bytes window timeout_ms.
+// Prints {"accepted": N, "rejected": [...], "pubIds": [...]} as JSON.
+const PUBLISH_BURST_PY = `
+import json, sys, time
+import msgpack, zmq
+ep, topic, count, first, pad, window, timeout_ms = sys.argv[1:8]
+count, first, pad, window, timeout_ms = int(count), int(first), int(pad), int(window), int(timeout_ms)
+ctx = zmq.Context()
+s = ctx.socket(zmq.DEALER)
+s.setsockopt(zmq.LINGER, 0)
+s.connect(ep)
+pack = lambda o: msgpack.packb(o, use_bin_type=True)
+padding = "x" * pad
+deadline = time.monotonic() + timeout_ms / 1000.0
+sent = answered = 0
+accepted, rejected, pub_ids = 0, [], []
+while answered < count:
+    while sent < count and sent - answered < window:
+        seq = first + sent
+        s.send_multipart([b"PUBLISH", pack({"v": 1, "req": sent + 1, "topic": topic}), pack({"seq": seq, "pad": padding})])
+        sent += 1
+    left = deadline - time.monotonic()
+    if left <= 0 or not s.poll(int(left * 1000) + 1):
+        sys.exit("timed out: %d of %d answered" % (answered, count))
+    frames = s.recv_multipart()
+    head = msgpack.unpackb(frames[1], raw=False) if len(frames) > 1 else {}
+    answered += 1
+    if frames[0] == b"ACCEPTED":
+        accepted += 1
+        pub_ids.append(head.get("pub_id"))
+    else:
+        rejected.append({"seq": first + int(head.get("req", 0)) - 1, "command": frames[0].decode("utf-8", "replace"),
+                         "error": head.get("error"), "message": head.get("message")})
+s.close()
+ctx.term()
+print(json.dumps({"accepted": accepted, "rejected": rejected, "pubIds": pub_ids}))
+`;

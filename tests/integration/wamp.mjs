@@ -255,6 +255,54 @@ export class RawWamp {
   terminate() {
     this.ws.terminate();
   }
+
+  // Stops reading from the TCP socket (a slow consumer): the kernel buffers
+  // fill, then the server's writes stall. resumeReading() undoes it.
+  pauseReading() {
+    this.ws._socket.pause();
+  }
+
+  resumeReading() {
+    this.ws._socket.resume();
+  }
+}
+
+// Opens a WebSocket and reports how the server treated it, without WAMP:
+// {outcome: 'refused', status} when the HTTP upgrade was answered with
+// another status; {outcome: 'closed', code, reason, afterOpen} when the
+// connection closed (before or after the upgrade) within the deadline;
+// {outcome: 'open', raw} (a RawWamp, still open) when the server kept it
+// open for holdMs after the upgrade; 'error' for anything else.
+export function probeWebSocket(url, protocol = 'wamp.2.json', { timeoutMs = 5000, holdMs = 1000 } = {}) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, protocol, { handshakeTimeout: timeoutMs });
+    let opened = false;
+    let done = false;
+    let holdTimer = null;
+    const finish = (r) => {
+      if (done) return;
+      done = true;
+      clearTimeout(holdTimer);
+      resolve(r);
+    };
+    ws.on('unexpected-response', (req, res) => {
+      finish({ outcome: 'refused', status: res.statusCode });
+      req.destroy();
+    });
+    ws.on('error', (e) => {
+      if (!opened) setImmediate(() => finish({ outcome: 'error', message: e.message }));
+    });
+    ws.on('open', () => {
+      opened = true;
+      holdTimer = setTimeout(() => {
+        if (done) return;
+        ws.removeAllListeners('close');
+        const raw = new RawWamp(ws, protocol);
+        finish({ outcome: 'open', raw });
+      }, holdMs);
+    });
+    ws.on('close', (code, reason) => finish({ outcome: 'closed', code, reason: reason.toString(), afterOpen: opened }));
+  });
 }
 
 // ---------------------------------------------------------------- AutobahnJS
@@ -273,15 +321,26 @@ export function autobahnConnect(url, { serializer = 'json', realm = REALM, timeo
     max_retries: 0,
     retry_if_unreachable: false,
   });
-  const handle = { connection, session: null, closes: [] };
+  // closes: what Connection.onclose said ({reason, details, at}); AutobahnJS
+  // does not pass the WebSocket close code there, so transportCloses keeps
+  // what its transport saw ({code, reason, wasClean, at}).
+  const handle = { connection, session: null, closes: [], transportCloses: [] };
   const opened = new Promise((resolve, reject) => {
     connection.onopen = (session, details) => {
       handle.session = session;
       handle.details = details;
+      const transport = connection._transport;
+      if (transport && typeof transport.onclose === 'function') {
+        const onclose = transport.onclose;
+        transport.onclose = function (evt) {
+          handle.transportCloses.push({ code: evt?.code, reason: String(evt?.reason ?? ''), wasClean: evt?.wasClean, at: Date.now() });
+          return onclose.call(this, evt);
+        };
+      }
       resolve(handle);
     };
     connection.onclose = (reason, details) => {
-      handle.closes.push({ reason, details });
+      handle.closes.push({ reason, details, at: Date.now() });
       if (!handle.session) {
         const e = new Error(`AutobahnJS closed before open: ${reason} ${JSON.stringify(details)}`);
         e.reason = reason;
@@ -295,7 +354,7 @@ export function autobahnConnect(url, { serializer = 'json', realm = REALM, timeo
     if (connection.isOpen) {
       const closed = new Promise((resolve) => {
         connection.onclose = (reason, details) => {
-          handle.closes.push({ reason, details });
+          handle.closes.push({ reason, details, at: Date.now() });
           resolve();
           return true;
         };
