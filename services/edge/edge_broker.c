@@ -20,6 +20,7 @@ struct _edge_broker_t {
     edge_subs_t *subs;                             /* local subscription table */
     edge_fanout_t *fanout;                         /* EVENT delivery scratch */
     edge_metrics_t metrics;                        /* counters */
+    edge_pressure_t pressure;                      /* session queues -> router link */
     size_t session_count;                          /* sessions open */
     uint64_t next_req;                             /* last request id sent to the router */
     tg_log_limiter_t bad_limiters[EDGE_BAD_COUNT]; /* one log line per kind per interval */
@@ -44,6 +45,7 @@ edge_broker_t *edge_broker_new(const tg_config_t *cfg, const edge_transport_t *t
     self->transport = transport;
     self->router = *router;
     edge_metrics_init(&self->metrics);
+    edge_pressure_init(&self->pressure);
     self->registry = tg_registry_new();
     self->subs = edge_subs_new();
     self->fanout = edge_fanout_new();
@@ -89,8 +91,9 @@ edge_session_t *edge_broker_session_open(edge_broker_t *self, tg_wamp_serializer
                            self->cfg->max_sessions);
         return NULL;
     }
-    edge_session_t *session = edge_session_new(serializer, self->cfg->session_queue,
-                                               self->transport, handle, &self->metrics);
+    edge_session_t *session =
+        edge_session_new(serializer, self->cfg->session_queue, self->transport, handle,
+                         &self->metrics, &self->pressure);
     if (session)
         self->session_count++;
     return session;
@@ -490,6 +493,11 @@ tg_registry_t *edge_broker_registry(edge_broker_t *self)
 edge_metrics_t *edge_broker_metrics(edge_broker_t *self)
 {
     return &self->metrics;
+}
+
+edge_pressure_t *edge_broker_pressure(edge_broker_t *self)
+{
+    return &self->pressure;
 }
 
 edge_subs_t *edge_broker_subs(edge_broker_t *self)

@@ -104,6 +104,8 @@ const tg_config_t *edge_broker_config(const edge_broker_t *self);
 tg_registry_t *edge_broker_registry(edge_broker_t *self);
 edge_metrics_t *edge_broker_metrics(edge_broker_t *self);
 edge_subs_t *edge_broker_subs(edge_broker_t *self);
+/* What every session reports its queue level to; the router link listens. */
+edge_pressure_t *edge_broker_pressure(edge_broker_t *self);
 size_t edge_broker_session_count(const edge_broker_t *self);
 
 /* Samples the gauges (router_connected is left for the caller to set). */

@@ -16,14 +16,32 @@
       we drain until ZMQ_EVENTS lacks ZMQ_POLLIN. Reading only one message
       per wake-up would leave messages behind with no further signal.
     - A pass reads at most S_DRAIN_BUDGET messages (and at most half a
-      session queue) so the WebSockets get served during a burst; it also
-      ends as soon as a frame lands on a queue that is half full or more
-      (one event queues a frame per matching subscription, and lws may
-      service this descriptor before that session's POLLOUT), so that a
-      reader that keeps up is written to before its queue can overflow.
-      When a pass ends early, nothing will signal the descriptor again
+      session queue) so the WebSockets get served during a burst. When a
+      pass ends on its budget, nothing will signal the descriptor again
       (the messages are already inside ZeroMQ), so we re-arm ourselves
       with a zero-delay lws_sul timer.
+    - Backpressure (edge_pressure.h): the link can queue events much
+      faster than lws writes them and clients read them. A pass also ends
+      as soon as a session queue *crosses* its high-water mark (half of
+      session_queue; from below to at, not every frame on a queue that is
+      already above: a stuck session stops the link once, not per event).
+      Then the link pauses instead of re-arming at zero delay: it resumes
+      when every session that crossed has drained below low water (a
+      quarter), signalled from the WRITEABLE path through the pressure's
+      on_clear, or after S_PAUSE_US, whichever comes first. Meanwhile the
+      events wait in ZeroMQ's bounded queues (hwm; the router counts
+      what it cannot hand over), nothing is dropped here. A stuck client
+      (never writeable) so costs one bounded pause, then fills its queue
+      and is closed as a slow consumer. A client that reads, even slowly,
+      crosses again when it gets near high water: the edge then runs at
+      the pace of its slowest reader that still reads; it never outruns
+      one into a slow-consumer close.
+    - While paused we neither drain nor schedule drains: a wake-up of the
+      descriptor only reads ZMQ_EVENTS (which resets the edge-triggered
+      signal, or poll() would keep reporting it and the loop would spin),
+      and a send only notes that input waits. Resuming always drains
+      until ZMQ_EVENTS lacks POLLIN, so nothing that arrived meanwhile is
+      left without a signal.
     - Any zmq_send() on this socket processes ZeroMQ's commands too and
       can consume the edge-triggered signal of messages that arrived
       meanwhile. After every send we look at ZMQ_EVENTS; if input is
@@ -57,22 +75,32 @@
    pass also stays under half a session queue, so that a burst cannot fill
    a reader's queue before it had a chance to write. */
 #define S_DRAIN_BUDGET 128
+/* The longest pause after a pass stopped at a high-water crossing, when
+   the sessions that crossed do not drain below low water sooner. It is
+   what a stuck client costs the whole edge (once: it never crosses again
+   before draining), and must stay far below heartbeat_ms, as router
+   messages (HEARTBEAT replies too) wait in ZeroMQ meanwhile. 20 ms: long
+   enough for a reading client to take a quarter of its queue, short
+   enough that other sessions hardly notice. */
+#define S_PAUSE_US (20 * LWS_US_PER_MS)
 /* Heartbeats of silence after which the router is presumed gone. */
 #define S_SILENT_HEARTBEATS 3
 #define S_INSTANCE_MAX      64
 
 struct _edge_link_t {
-    const tg_config_t *cfg;                     /* borrowed */
-    edge_link_ops_t ops;                        /* the owner's callbacks */
-    edge_metrics_t *metrics;                    /* borrowed: bad router messages */
-    zsock_t *dealer;                            /* the socket to the router */
-    char instance[S_INSTANCE_MAX];              /* our instance id = routing id */
-    struct lws_context *context;                /* set by attach */
-    struct lws *wsi;                            /* the adopted dup of ZMQ_FD, NULL once closed */
-    lws_sorted_usec_list_t drain_sul;           /* re-arm after a budget stop or a send */
-    lws_sorted_usec_list_t heartbeat_sul;       /* HELLO / HEARTBEAT every heartbeat_ms */
-    bool attached;                              /* timers may be scheduled */
-    bool welcomed;                              /* the router accepted our HELLO */
+    const tg_config_t *cfg;               /* borrowed */
+    edge_link_ops_t ops;                  /* the owner's callbacks */
+    edge_metrics_t *metrics;              /* borrowed: bad router messages, pauses */
+    edge_pressure_t *pressure;            /* borrowed: session queue levels */
+    zsock_t *dealer;                      /* the socket to the router */
+    char instance[S_INSTANCE_MAX];        /* our instance id = routing id */
+    struct lws_context *context;          /* set by attach */
+    struct lws *wsi;                      /* the adopted dup of ZMQ_FD, NULL once closed */
+    lws_sorted_usec_list_t drain_sul;     /* re-arm after a budget stop or a send; resume */
+    lws_sorted_usec_list_t heartbeat_sul; /* HELLO / HEARTBEAT every heartbeat_ms */
+    bool attached;                        /* timers may be scheduled */
+    bool paused;                          /* a pass stopped at a crossing; drain_sul resumes */
+    bool welcomed;                        /* the router accepted our HELLO */
     char router_instance[TG_MAX_ID_STRING + 1]; /* who welcomed us, "" = nobody yet */
     int64_t started_ms;                         /* zclock_mono() at creation */
     int64_t last_heard_ms;                      /* last message from the router, 0 = never */
@@ -81,17 +109,19 @@ struct _edge_link_t {
 };
 
 edge_link_t *edge_link_new(const tg_config_t *cfg, const edge_link_ops_t *ops,
-                           edge_metrics_t *metrics)
+                           edge_metrics_t *metrics, edge_pressure_t *pressure)
 {
     assert(cfg);
     assert(ops && ops->on_message && ops->on_welcome && ops->add_stats);
     assert(metrics);
+    assert(pressure);
     edge_link_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
     self->cfg = cfg;
     self->ops = *ops;
     self->metrics = metrics;
+    self->pressure = pressure;
     self->started_ms = zclock_mono();
     self->drain_budget = S_DRAIN_BUDGET;
     if (cfg->session_queue / 2 < (uint32_t)self->drain_budget)
@@ -134,6 +164,8 @@ void edge_link_detach(edge_link_t *self)
     lws_sul_cancel(&self->drain_sul);
     lws_sul_cancel(&self->heartbeat_sul);
     self->attached = false;
+    self->paused = false;
+    edge_pressure_listen(self->pressure, NULL, NULL);
 }
 
 void edge_link_destroy(edge_link_t **self_p)
@@ -150,10 +182,12 @@ void edge_link_destroy(edge_link_t **self_p)
 
 static void s_drain_later(lws_sorted_usec_list_t *sul);
 
-/* If the socket has input waiting, make sure a drain runs soon. */
+/* If the socket has input waiting, make sure a drain runs soon. While
+   paused the resume will drain (reading ZMQ_EVENTS here still matters:
+   it is what re-arms the descriptor's signal). */
 static void s_check_input(edge_link_t *self)
 {
-    if (self->attached && (zsock_events(self->dealer) & ZMQ_POLLIN))
+    if (self->attached && (zsock_events(self->dealer) & ZMQ_POLLIN) && !self->paused)
         lws_sul_schedule(self->context, 0, &self->drain_sul, s_drain_later, 1);
 }
 
@@ -265,18 +299,35 @@ static void s_dispatch(edge_link_t *self, zmsg_t **msg_p)
     tg_envelope_destroy(&envelope);
 }
 
-/* Reads until ZeroMQ says no input is left, or the budget is spent (then
-   re-arms itself: no signal will come for messages already queued). */
+static void s_resume_cleared(lws_sorted_usec_list_t *sul);
+static void s_resume_timeout(lws_sorted_usec_list_t *sul);
+
+/* A pass stopped at a high-water crossing: wait for the sessions that
+   crossed to drain (s_on_clear), at most S_PAUSE_US. */
+static void s_pause(edge_link_t *self)
+{
+    if (self->pressure->waiting == 0) {
+        /* Nobody to wait for (cannot happen within a pass: a crossing
+           marks its session waiting, and only a pop or a close, never
+           inside a pass, releases it). Just continue. */
+        lws_sul_schedule(self->context, 0, &self->drain_sul, s_drain_later, 1);
+        return;
+    }
+    self->paused = true;
+    self->metrics->link_pauses++;
+    lws_sul_schedule(self->context, 0, &self->drain_sul, s_resume_timeout, S_PAUSE_US);
+}
+
+/* Reads until ZeroMQ says no input is left; ends early on the budget
+   (then re-arms itself: no signal will come for messages already queued)
+   or on a high-water crossing (then pauses). */
 static void s_drain(edge_link_t *self)
 {
-    uint64_t pressure = self->metrics->queue_pressure;
+    uint64_t crossings = self->pressure->crossings;
     for (int handled = 0;; handled++) {
         if (!(zsock_events(self->dealer) & ZMQ_POLLIN))
             return;
-        /* Yield when the budget is spent, or as soon as a frame landed on
-           a queue at least half full: that session's WRITEABLE callback
-           must run before more events pile up behind it. */
-        if (handled == self->drain_budget || self->metrics->queue_pressure != pressure) {
+        if (handled == self->drain_budget) {
             lws_sul_schedule(self->context, 0, &self->drain_sul, s_drain_later, 1);
             return;
         }
@@ -285,6 +336,15 @@ static void s_drain(edge_link_t *self)
             return; /* EAGAIN despite POLLIN, or interrupted: ZMQ_EVENTS decides next */
         s_dispatch(self, &msg);
         zmsg_destroy(&msg);
+        /* A queue reached high water: its WRITEABLE callback must run
+           before more events pile up behind it. Pause even if no input
+           is waiting right now: the next messages may come before that
+           session drained, and the pass that reads them would not see
+           this crossing any more. The resume drains until no input. */
+        if (self->pressure->crossings != crossings) {
+            s_pause(self);
+            return;
+        }
     }
 }
 
@@ -292,6 +352,37 @@ static void s_drain_later(lws_sorted_usec_list_t *sul)
 {
     edge_link_t *self = lws_container_of(sul, edge_link_t, drain_sul);
     s_drain(self);
+}
+
+/* Ends a pause: sessions still waiting (a timeout) no longer hold the
+   link; they cross again only after draining below low water. */
+static void s_resume(edge_link_t *self)
+{
+    self->paused = false;
+    edge_pressure_next_round(self->pressure);
+    s_drain(self);
+}
+
+static void s_resume_cleared(lws_sorted_usec_list_t *sul)
+{
+    edge_link_t *self = lws_container_of(sul, edge_link_t, drain_sul);
+    s_resume(self);
+}
+
+static void s_resume_timeout(lws_sorted_usec_list_t *sul)
+{
+    edge_link_t *self = lws_container_of(sul, edge_link_t, drain_sul);
+    self->metrics->link_pause_timeouts++;
+    s_resume(self);
+}
+
+/* The pressure says every session that crossed has drained (called from a
+   session's pop or destroy, inside a WebSocket callback: only schedule). */
+static void s_on_clear(void *arg)
+{
+    edge_link_t *self = arg;
+    if (self->attached && self->paused)
+        lws_sul_schedule(self->context, 0, &self->drain_sul, s_resume_cleared, 1);
 }
 
 static void s_heartbeat(lws_sorted_usec_list_t *sul)
@@ -332,6 +423,7 @@ int edge_link_attach(edge_link_t *self, struct lws_context *context, struct lws_
         return -1;
     }
     self->attached = true;
+    edge_pressure_listen(self->pressure, s_on_clear, self);
     s_drain(self);
     s_send_hello(self);
     lws_sul_schedule(self->context, 0, &self->heartbeat_sul, s_heartbeat,
@@ -348,7 +440,9 @@ int edge_link_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     edge_link_t *self = lws_get_opaque_user_data(wsi);
     switch (reason) {
     case LWS_CALLBACK_RAW_RX_FILE:
-        if (self && self->attached)
+        if (self && self->attached && self->paused)
+            (void)zsock_events(self->dealer); /* resets the signal; the resume drains */
+        else if (self && self->attached)
             s_drain(self);
         break;
     case LWS_CALLBACK_RAW_CLOSE_FILE:

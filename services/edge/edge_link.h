@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "edge_metrics.h"
+#include "edge_pressure.h"
 #include "tg_config.h"
 #include "tg_envelope.h"
 
@@ -33,11 +34,13 @@ typedef struct {
 #define EDGE_LINK_PROTOCOL "telegraphy-link"
 
 /* Caller owns the result: a DEALER socket connected (asynchronously) to
-   cfg->router with routing id = a fresh instance id. Borrows cfg and
-   metrics (bad router messages are counted there). NULL when the socket
-   cannot be created or the endpoint is malformed (logged). */
+   cfg->router with routing id = a fresh instance id. Borrows cfg, metrics
+   (bad router messages and pauses are counted there) and pressure (the
+   session queues' levels: the link pauses its reading when one reaches
+   high water, and listens for the drain; see edge_link.c). NULL when the
+   socket cannot be created or the endpoint is malformed (logged). */
 edge_link_t *edge_link_new(const tg_config_t *cfg, const edge_link_ops_t *ops,
-                           edge_metrics_t *metrics);
+                           edge_metrics_t *metrics, edge_pressure_t *pressure);
 
 /* Hands the socket to the event loop: adopts a dup() of its ZMQ_FD on
    vhost (protocol EDGE_LINK_PROTOCOL), drains once, sends HELLO and

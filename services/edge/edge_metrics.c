@@ -94,6 +94,12 @@ void edge_metrics_render(const edge_metrics_t *self, const edge_gauges_t *gauges
              self->sessions_refused);
     s_metric(out, "subscribe_timeouts_total", "counter",
              "Subscriptions the router did not confirm in time.", self->subscribe_timeouts);
+    s_metric(out, "link_pauses_total", "counter",
+             "Times the router link paused because a session queue reached high water.",
+             self->link_pauses);
+    s_metric(out, "link_pause_timeouts_total", "counter",
+             "Router link pauses that lasted their full bound (a session did not drain).",
+             self->link_pause_timeouts);
     s_printf(out, "# HELP telegraphy_bad_input_total Bad input received, by kind.\n"
                   "# TYPE telegraphy_bad_input_total counter\n");
     for (int kind = 0; kind < EDGE_BAD_COUNT; kind++)

@@ -38,10 +38,9 @@ typedef struct {
     uint64_t sessions_refused;     /* connections refused at max_sessions */
     uint64_t subscribe_timeouts;   /* SUBSCRIBEs the router did not answer in time */
     uint64_t bad_input[EDGE_BAD_COUNT];
-    int64_t queue_depth;     /* frames queued over all sessions, now */
-    uint64_t queue_pressure; /* frames queued on a queue at least half
-                                full: the router link yields to the
-                                writers when this moves */
+    int64_t queue_depth;          /* frames queued over all sessions, now */
+    uint64_t link_pauses;         /* router link pauses: a session queue reached high water */
+    uint64_t link_pause_timeouts; /* ... that ran their full bound (a session did not drain) */
     /* Rates: the counters as of the last HEARTBEAT, and the per-second
        rates over the interval that ended there (also on /metrics, so that
        both show the same numbers). */

@@ -192,7 +192,8 @@ edge_server_t *edge_server_new(const tg_config_t *cfg)
     if (!self->broker)
         goto err;
     edge_link_ops_t link_ops = {s_link_message, s_link_welcome, s_link_stats, self};
-    self->link = edge_link_new(cfg, &link_ops, edge_broker_metrics(self->broker));
+    self->link = edge_link_new(cfg, &link_ops, edge_broker_metrics(self->broker),
+                               edge_broker_pressure(self->broker));
     if (!self->link)
         goto err;
 

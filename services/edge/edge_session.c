@@ -8,10 +8,11 @@
 
 edge_session_t *edge_session_new(tg_wamp_serializer_t serializer, uint32_t queue_limit,
                                  const edge_transport_t *transport, void *handle,
-                                 edge_metrics_t *metrics)
+                                 edge_metrics_t *metrics, edge_pressure_t *pressure)
 {
     assert(transport);
     assert(metrics);
+    assert(pressure);
     edge_session_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
@@ -26,6 +27,7 @@ edge_session_t *edge_session_new(tg_wamp_serializer_t serializer, uint32_t queue
     self->transport = transport;
     self->handle = handle;
     self->metrics = metrics;
+    self->pressure = pressure;
     return self;
 }
 
@@ -39,6 +41,7 @@ void edge_session_destroy(edge_session_t **self_p)
     assert(self->subs.count == 0);
     free(self->subs.items);
     self->metrics->queue_depth -= edge_queue_size(self->queue);
+    edge_pressure_forget(self->pressure, &self->pressure_mark);
     edge_queue_destroy(&self->queue);
     for (size_t i = 0; i < self->groups_count; i++)
         free(self->groups[i]);
@@ -73,8 +76,10 @@ int edge_session_push(edge_session_t *self, edge_frame_t *frame)
         return -1;
     }
     self->metrics->queue_depth++;
-    if (edge_queue_size(self->queue) >= edge_queue_limit(self->queue) / 2)
-        self->metrics->queue_pressure++; /* see edge_link.c: time to write */
+    /* At high water the router link ends its pass so that this session
+       gets written to (see edge_pressure.h, edge_link.c). */
+    edge_pressure_pushed(self->pressure, &self->pressure_mark, edge_queue_size(self->queue),
+                         edge_queue_limit(self->queue));
     if (was_empty)
         self->transport->wake(self->handle);
     return 0;
@@ -84,8 +89,11 @@ edge_frame_t *edge_session_pop(edge_session_t *self)
 {
     assert(self);
     edge_frame_t *frame = edge_queue_pop(self->queue);
-    if (frame)
+    if (frame) {
         self->metrics->queue_depth--;
+        edge_pressure_popped(self->pressure, &self->pressure_mark, edge_queue_size(self->queue),
+                             edge_queue_limit(self->queue));
+    }
     return frame;
 }
 

@@ -21,6 +21,7 @@
 
 #include "edge_frame.h"
 #include "edge_metrics.h"
+#include "edge_pressure.h"
 #include "edge_queue.h"
 #include "edge_subs.h"
 #include "tg_wamp.h"
@@ -64,35 +65,43 @@ struct _edge_session_t {
     char *authrole; /* owned; NULL until WELCOME */
     char **groups;  /* owned; audience groups ("staff", ...) */
     size_t groups_count;
-    edge_queue_t *queue;               /* owned; bounded by session_queue */
-    edge_sub_refs_t subs;              /* memberships, managed by edge_subs */
-    uint32_t pending;                  /* SUBSCRIBEs waiting for the router */
-    const edge_transport_t *transport; /* borrowed */
-    void *handle;                      /* the connection, borrowed */
-    edge_metrics_t *metrics;           /* borrowed: queue_depth, slow consumers */
-    int close_code;                    /* set when closing */
+    edge_queue_t *queue;                /* owned; bounded by session_queue */
+    edge_sub_refs_t subs;               /* memberships, managed by edge_subs */
+    uint32_t pending;                   /* SUBSCRIBEs waiting for the router */
+    const edge_transport_t *transport;  /* borrowed */
+    void *handle;                       /* the connection, borrowed */
+    edge_metrics_t *metrics;            /* borrowed: queue_depth, slow consumers */
+    edge_pressure_t *pressure;          /* borrowed: high/low-water crossings for the router link */
+    edge_pressure_mark_t pressure_mark; /* the round this session holds the link in, 0 = none */
+    int close_code;                     /* set when closing */
     char close_reason[EDGE_CLOSE_REASON_MAX + 1];
     bool killed; /* closed without flushing (slow consumer) */
 };
 
 /* Caller owns the result: a session in HANDSHAKE state. Borrows transport,
-   handle and metrics, which must outlive it. NULL on allocation failure. */
+   handle, metrics and pressure, which must outlive it. NULL on allocation
+   failure. */
 edge_session_t *edge_session_new(tg_wamp_serializer_t serializer, uint32_t queue_limit,
                                  const edge_transport_t *transport, void *handle,
-                                 edge_metrics_t *metrics);
+                                 edge_metrics_t *metrics, edge_pressure_t *pressure);
 
-/* Frees the session and its queued frames. It must hold no membership
+/* Frees the session and its queued frames (and releases the router link
+   if it was waiting for this queue to drain). It must hold no membership
    (asserted): the broker leaves every subscription first. Safe on NULL and
    twice. */
 void edge_session_destroy(edge_session_t **self_p);
 
 /* Queues a shared frame (the session takes its own reference) and wakes
-   the connection if the queue was empty. Returns 0; -1 when the session is
-   closing, or when its queue is full: then the session is killed as a slow
-   consumer (counted in metrics) and every later push fails too. */
+   the connection if the queue was empty; a push that brings the queue to
+   high water is reported to the pressure (the router link pauses).
+   Returns 0; -1 when the session is closing, or when its queue is full:
+   then the session is killed as a slow consumer (counted in metrics) and
+   every later push fails too. */
 int edge_session_push(edge_session_t *self, edge_frame_t *frame);
 
-/* The next frame to write (caller owns the reference), or NULL. */
+/* The next frame to write (caller owns the reference), or NULL. A pop
+   that leaves the queue below low water is reported to the pressure (the
+   router link may resume). */
 edge_frame_t *edge_session_pop(edge_session_t *self);
 
 /* Encodes msg with the session's serializer and queues it. Does not take

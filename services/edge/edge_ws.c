@@ -150,7 +150,10 @@ static int s_receive(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *broke
    connections get their turn). Writing only one frame per callback would
    let a fast reader fall behind whenever the router delivers a burst
    (one drain pass queues up to a budget of events, one poll round would
-   write one), and close it as a slow consumer.
+   write one), and close it as a slow consumer. The pop that takes the
+   queue below low water releases the router link if it paused for this
+   session (edge_session_pop -> edge_pressure -> edge_link), so the link
+   resumes as soon as the writes have caught up, not after its full pause.
    Then closes the connection if the session is closing and all is sent. */
 static int s_writeable(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *broker)
 {

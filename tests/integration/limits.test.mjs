@@ -121,6 +121,41 @@ describe('limits', () => {
       assert.deepStrictEqual(got, Array.from({ length: got.length }, (_, i) => i), 'stalled session: a gap-free prefix');
     }));
 
+  // Backpressure, not a close: one reader on edge0 (--session-queue 64)
+  // and a burst of 1000 events of 4 KB, 64 in flight through the ingest's
+  // acknowledged path, so the router hands the edge events far faster than
+  // the client reads them. The edge must pace its router link to what the
+  // WebSocket takes (services/edge/edge_link.c) instead of piling the
+  // burst onto the session queue: every event arrives, in order, the
+  // session stays open and slow_consumer_closes does not move.
+  test('a client that reads keeps up with a burst of large events',
+    { timeout: 180000 }, gw.wrap(async () => {
+      const BURST = 'itest.limits.burst.blob';
+      const COUNT = 1000;
+      const PAD = 4096;
+      await gw.register(BURST);
+      await gw.waitEventTypes([BURST]);
+      const closes0 = metricValue(await gw.metrics(EDGE_SLOW), 'slow_consumer_closes');
+      assert.strictEqual(typeof closes0, 'number', '/metrics has slow_consumer_closes');
+
+      const reader = await connectClient('raw-json', gw.edgeUrl(EDGE_SLOW), gw);
+      const sub = await reader.subscribe(BURST);
+      const r = await gw.publishBurst(BURST, COUNT, { padBytes: PAD, window: 64, timeoutMs: 90000 });
+      assert.strictEqual(r.accepted, COUNT, `burst: ${JSON.stringify(r.rejected.slice(0, 3))}`);
+      // Done when every event arrived, or as soon as the edge closed the reader.
+      await waitFor(`the reader to receive ${COUNT} events`,
+        () => sub.inbox.items.length >= COUNT || reader.raw.closeInfo, { timeoutMs: 90000 });
+      const closed = reader.raw.closeInfo;
+      assert.strictEqual(closed, null, `the reader was closed after ${sub.inbox.items.length} of ${COUNT} events: ` +
+        `${closed?.code} ${closed?.reason}`);
+      const seqs = sub.inbox.items.map((it) => it.kwargs?.seq);
+      assert.deepStrictEqual(seqs, Array.from({ length: COUNT }, (_, i) => i), 'every event, in order');
+      assert.ok(sub.inbox.items.every((it) => it.kwargs?.pad?.length === PAD), 'bodies intact');
+      assert.ok(reader.alive, 'the reader was closed');
+      assert.strictEqual(metricValue(await gw.metrics(EDGE_SLOW), 'slow_consumer_closes'), closes0,
+        'no slow-consumer close');
+    }));
+
   // --max-sessions 3: with 3 sessions open the 4th WebSocket is refused
   // cleanly (a close frame with a code and a reason, or an HTTP refusal)
   // and the 3 keep working; once one leaves, a new connection is accepted

@@ -249,3 +249,27 @@ Test(edge_fanout, json_kwargs_preserve_values)
     cr_assert_eq(json_array_size(json_object_get(kwargs, "l")), 1);
     json_decref(event);
 }
+
+/* The router link's stop signal: the event that brings a session's queue
+   (16 here) to half full is one high-water crossing; the events queued
+   above it are not, so a session that stopped reading stops the link
+   once and then fills up to its slow-consumer close. */
+Test(edge_fanout, the_event_that_fills_half_a_queue_is_one_crossing)
+{
+    edge_session_t *s = h_welcomed(&h, TG_WAMP_JSON);
+    h_subscribe_live(&h, s, 1, "exact", "demo.hello", 10);
+    const edge_pressure_t *pressure = edge_broker_pressure(h.broker);
+    uint64_t crossings = pressure->crossings;
+    uint64_t ids[] = {10};
+    for (int i = 0; i < 7; i++)
+        s_public_event(ids, 1);
+    cr_assert_eq(pressure->crossings, crossings);
+    s_public_event(ids, 1);
+    cr_assert_eq(pressure->crossings, crossings + 1);
+    for (int i = 0; i < 8; i++)
+        s_public_event(ids, 1);
+    cr_assert_eq(pressure->crossings, crossings + 1);
+    cr_assert_eq(edge_queue_size(s->queue), 16);
+    s_public_event(ids, 1);
+    cr_assert_eq(h_conn(s)->kills, 1);
+}

@@ -25,6 +25,8 @@ Test(edge_metrics, prometheus_text_names_every_family)
     metrics.events_out = 9;
     metrics.bytes_out = 1234;
     metrics.slow_consumer_closes = 2;
+    metrics.link_pauses = 8;
+    metrics.link_pause_timeouts = 1;
     metrics.bad_input[EDGE_BAD_TOO_LARGE] = 3;
     edge_gauges_t gauges = {
         .sessions = 4, .subscriptions = 6, .session_subscriptions = 7, .router_connected = true};
@@ -38,6 +40,8 @@ Test(edge_metrics, prometheus_text_names_every_family)
                               "\ntelegraphy_drops_total 0\n",
                               "\ntelegraphy_slow_consumer_closes_total 2\n",
                               "\ntelegraphy_router_connected 1\n",
+                              "\ntelegraphy_link_pauses_total 8\n",
+                              "\ntelegraphy_link_pause_timeouts_total 1\n",
                               "\ntelegraphy_bad_input_total{kind=\"too_large\"} 3\n",
                               "\ntelegraphy_bad_input_total{kind=\"invalid_json\"} 0\n",
                               "\ntelegraphy_bad_input_total{kind=\"binary_on_json\"} 0\n",

@@ -31,13 +31,23 @@ static void s_kill(void *handle, int code, const char *reason)
 
 static const edge_transport_t s_transport = {s_wake, s_close, s_kill};
 static edge_metrics_t metrics;
+static edge_pressure_t pressure;
+static int s_clears;
 static edge_session_t *session;
+
+static void s_on_clear(void *arg)
+{
+    (void)arg;
+    s_clears++;
+}
 
 static void setup(void)
 {
-    s_wakes = s_closes = s_kills = s_code = 0;
+    s_wakes = s_closes = s_kills = s_code = s_clears = 0;
     edge_metrics_init(&metrics);
-    session = edge_session_new(TG_WAMP_JSON, 2, &s_transport, NULL, &metrics);
+    edge_pressure_init(&pressure);
+    edge_pressure_listen(&pressure, s_on_clear, NULL);
+    session = edge_session_new(TG_WAMP_JSON, 2, &s_transport, NULL, &metrics, &pressure);
     cr_assert_not_null(session);
 }
 
@@ -151,18 +161,61 @@ Test(edge_session, close_reason_is_truncated_to_a_control_frame)
     cr_assert_eq(strlen(session->close_reason), EDGE_CLOSE_REASON_MAX);
 }
 
-/* A frame landing on a queue at least half full is counted as pressure
-   (the router link then yields so the session gets written to). */
-Test(edge_session, pushes_on_a_half_full_queue_count_as_pressure)
+/* The push that brings the queue to half full is one high-water crossing
+   (the router link ends its pass); later pushes are not. */
+Test(edge_session, the_push_to_half_full_is_one_crossing)
 {
-    edge_session_t *big = edge_session_new(TG_WAMP_JSON, 4, &s_transport, NULL, &metrics);
+    edge_session_t *big =
+        edge_session_new(TG_WAMP_JSON, 8, &s_transport, NULL, &metrics, &pressure);
     edge_frame_t *frame = s_frame();
+    for (int i = 0; i < 3; i++)
+        edge_session_push(big, frame);
+    cr_assert_eq(pressure.crossings, 0);
     edge_session_push(big, frame);
-    cr_assert_eq(metrics.queue_pressure, 0);
-    edge_session_push(big, frame);
-    cr_assert_eq(metrics.queue_pressure, 1);
-    edge_session_push(big, frame);
-    cr_assert_eq(metrics.queue_pressure, 2);
+    cr_assert_eq(pressure.crossings, 1);
+    cr_assert_eq(pressure.waiting, 1);
+    for (int i = 0; i < 4; i++)
+        edge_session_push(big, frame);
+    cr_assert_eq(pressure.crossings, 1);
     edge_frame_unref(&frame);
     edge_session_destroy(&big);
+}
+
+/* Popping (the WRITEABLE path) below a quarter of the queue releases the
+   router link: the release comes with the pop that leaves the queue
+   under low water, not before. */
+Test(edge_session, popping_below_a_quarter_releases_the_router_link)
+{
+    edge_session_t *big =
+        edge_session_new(TG_WAMP_JSON, 8, &s_transport, NULL, &metrics, &pressure);
+    edge_frame_t *frame = s_frame();
+    for (int i = 0; i < 6; i++)
+        edge_session_push(big, frame);
+    for (int size = 5; size >= 2; size--) {
+        edge_frame_t *popped = edge_session_pop(big);
+        edge_frame_unref(&popped);
+        cr_assert_eq(s_clears, 0, "released at %d frames (low water is 2)", size);
+    }
+    edge_frame_t *popped = edge_session_pop(big);
+    edge_frame_unref(&popped);
+    cr_assert_eq(s_clears, 1);
+    cr_assert_eq(pressure.waiting, 0);
+    edge_frame_unref(&frame);
+    edge_session_destroy(&big);
+}
+
+/* A session closed while the link waits for it (e.g. killed as a slow
+   consumer) releases the link when it is destroyed. */
+Test(edge_session, destroying_a_waiting_session_releases_the_router_link)
+{
+    edge_session_t *big =
+        edge_session_new(TG_WAMP_JSON, 8, &s_transport, NULL, &metrics, &pressure);
+    edge_frame_t *frame = s_frame();
+    for (int i = 0; i < 9; i++)
+        edge_session_push(big, frame);
+    cr_assert(big->killed);
+    cr_assert_eq(s_clears, 0);
+    edge_session_destroy(&big);
+    cr_assert_eq(s_clears, 1);
+    edge_frame_unref(&frame);
 }
