@@ -38,6 +38,8 @@ typedef enum {
     TG_OPT_LOG_LEVEL = 1u << 16,         /* TELEGRAPHY_LOG_LEVEL --log-level */
     TG_OPT_MAX_EVENT = 1u << 17,         /* TELEGRAPHY_MAX_EVENT --max-event */
     TG_OPT_TIMEOUT_MS = 1u << 18,        /* TELEGRAPHY_TIMEOUT_MS --timeout-ms (ctl) */
+    TG_OPT_FILTER_DEPTH = 1u << 19,      /* TELEGRAPHY_FILTER_MAX_DEPTH --filter-max-depth */
+    TG_OPT_FILTER_LIST = 1u << 20,       /* TELEGRAPHY_FILTER_MAX_LIST --filter-max-list */
 } tg_option_t;
 
 typedef struct {
@@ -54,6 +56,8 @@ typedef struct {
     uint32_t max_sessions;      /* per edge, default 10000 */
     uint32_t max_subscriptions; /* per session, default 256 */
     uint32_t max_filter;        /* bytes of a filter, default 1024 */
+    uint32_t filter_max_depth;  /* nesting of not/parentheses in a filter, default 32 */
+    uint32_t filter_max_list;   /* values in one `in [...]` list of a filter, default 256 */
     uint32_t heartbeat_ms;      /* default 1000; peers expire after 3 missed */
     uint32_t hwm;               /* ZeroMQ high-water mark of internal sockets, default 100000 */
     char secret[512];           /* shared secret (tokens), may be empty until auth lands */

@@ -28,18 +28,22 @@
 /* Limits applied while parsing (TELEGRAPHY_MAX_FILTER, ..._FILTER_DEPTH,
    ..._FILTER_LIST). */
 typedef struct {
-    uint32_t max_length;  /* bytes of filter text, default 1024 */
-    uint32_t max_depth;   /* nesting of not/and/or/parentheses, default 32 */
-    uint32_t max_list;    /* literals in one list, default 256 */
+    uint32_t max_length; /* bytes of filter text, default 1024 */
+    uint32_t max_depth;  /* nesting of not/and/or/parentheses, default 32 */
+    uint32_t max_list;   /* literals in one list, default 256 */
 } tg_query_limits_t;
+/* tg_query_parse() takes NULL for all defaults, and a zero field as its
+   default; depth is capped at 256 and lists at 65536 whatever is asked. */
 
+/* clang-format off */
 #define TG_QUERY_DEFAULT_LIMITS {1024, 32, 256}
-#define TG_QUERY_MAX_PATH 256        /* bytes of one canonical path */
-#define TG_QUERY_MAX_KEY 512         /* bytes of one value key (longer strings are not indexable) */
+/* clang-format on */
+#define TG_QUERY_MAX_PATH 256 /* bytes of one canonical path */
+#define TG_QUERY_MAX_KEY  512 /* bytes of one value key (longer strings are not indexable) */
 
 typedef struct {
-    int column;            /* 1-based byte column of the fault in the filter text */
-    char message[256];     /* e.g. "expected a value after '==' at column 12" */
+    int column;        /* 1-based byte column of the fault in the filter text */
+    char message[256]; /* e.g. "expected a value after '==' at column 12" */
 } tg_query_error_t;
 
 typedef struct _tg_query_t tg_query_t;
@@ -62,6 +66,15 @@ const char *tg_query_canonical(const tg_query_t *self);
    No allocation; bounded by the body's size and the filter's size. A body
    that is not valid msgpack never matches. */
 bool tg_query_match(const tg_query_t *self, const void *body, size_t len);
+
+/* tg_query_match() without its per-call framing check, for a body the
+   caller has checked once already (tg_body_validate() at the ingest, or
+   tg_msgpack_frame_check()): the router evaluates many filters on one
+   event. Still never reads outside body[0..len) and never crashes; a
+   malformed part that the evaluation reaches means no match. (The check
+   tg_query_match() makes is tg_msgpack_frame_check() with depth 64 and no
+   ext types.) */
+bool tg_query_match_trusted(const tg_query_t *self, const void *body, size_t len);
 
 /* Bytes of memory held by self (for the index's accounting). */
 size_t tg_query_memory(const tg_query_t *self);

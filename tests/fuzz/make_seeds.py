@@ -68,3 +68,24 @@ for name, message in wamp.items():
 write("fuzz_body", "body", msgpack.packb(BODY))
 write("fuzz_body", "empty", msgpack.packb({}))
 write("fuzz_body", "deep", msgpack.packb({"a": {"b": {"c": [[[{"d": 1.5}]]]}}}))
+
+# tg_query: filter texts for the parser; for the evaluator a 2-byte filter
+# length, the filter, then a msgpack body.
+FILTERS = {
+    "design": 'author.id == 42 and status in ["draft", "published"]',
+    "not_startswith": 'not deleted and title startswith "Re:"',
+    "contains_exists": 'tags contains "urgent" or exists(assignee)',
+    "channel": "room == 'lobby'",
+    "nested": "not (a.b[2].c >= -1.5e3 or (x != null and 7 < y)) and \"v\" in tags",
+    "escapes": 'note == "caf\\u00e9 \\"q\\" \\n\\t\\ud83d\\ude00"',
+    "numbers": "big in [9223372036854775807, -9223372036854775808, 0.1, 1e300, 1.0]",
+    "error": "a == 'unterminated",
+}
+for name, text in FILTERS.items():
+    write("fuzz_query_parse", name, text)
+QUERY_BODY = {"author": {"id": 42}, "status": "draft", "tags": ["urgent", "x", 1.5],
+              "title": "Re: hi", "deleted": False, "note": "caf\u00e9", "big": 2**63 - 1,
+              "a": {"b": [0, 1, {"c": -2000}]}, "x": None, "y": 8, "room": "lobby"}
+for name, text in FILTERS.items():
+    raw = text.encode()
+    write("fuzz_query_eval", name, struct.pack(">H", len(raw)) + raw + msgpack.packb(QUERY_BODY))

@@ -8,7 +8,7 @@
 
 #include "tg_config.h"
 
-#define ALL_OPTIONS 0x7ffffu
+#define ALL_OPTIONS 0x1fffffu
 
 /* The caller's environment must not leak into the tests. */
 static void clean_environment(void)
@@ -70,6 +70,8 @@ Test(tg_config, defaults_apply_without_environment_or_flags, .init = redirect_al
     cr_assert_eq(cfg.max_sessions, 10000);
     cr_assert_eq(cfg.max_subscriptions, 256);
     cr_assert_eq(cfg.max_filter, 1024);
+    cr_assert_eq(cfg.filter_max_depth, 32);
+    cr_assert_eq(cfg.filter_max_list, 256);
     cr_assert_eq(cfg.heartbeat_ms, 1000);
     cr_assert_eq(cfg.hwm, 100000);
     cr_assert_str_eq(cfg.secret, "");
@@ -203,6 +205,25 @@ Test(tg_config, unsigned_ranges_are_checked, .init = redirect_all)
     cr_assert_eq(load(&cfg, ALL_OPTIONS, 5, ok, NULL), 0);
     cr_assert_eq(cfg.max_message, 1024);
     cr_assert_eq(cfg.heartbeat_ms, 250);
+}
+
+/* The filter depth and list limits come from the environment or flags,
+   within 1..256 and 1..65536 (the query parser's own ceilings). */
+Test(tg_config, filter_depth_and_list_limits_are_settings, .init = redirect_all)
+{
+    setenv("TELEGRAPHY_FILTER_MAX_DEPTH", "8", 1);
+    tg_config_t cfg;
+    char *argv[] = {"prog", "--filter-max-list=16", NULL};
+    cr_assert_eq(load(&cfg, ALL_OPTIONS, 2, argv, NULL), 0);
+    cr_assert_eq(cfg.filter_max_depth, 8);
+    cr_assert_eq(cfg.filter_max_list, 16);
+    char *deep[] = {"prog", "--filter-max-depth", "257", NULL};
+    cr_assert_eq(load(&cfg, ALL_OPTIONS, 3, deep, NULL), -1);
+    char *zero[] = {"prog", "--filter-max-list", "0", NULL};
+    cr_assert_eq(load(&cfg, ALL_OPTIONS, 3, zero, NULL), -1);
+    char *long_list[] = {"prog", "--filter-max-list", "65537", NULL};
+    cr_assert_eq(load(&cfg, ALL_OPTIONS, 3, long_list, NULL), -1);
+    cr_assert(strstr(captured_stderr(), "TELEGRAPHY_FILTER_MAX_LIST"));
 }
 
 /* Endpoints must look like tcp://host:port, ipc://path or inproc://name. */
