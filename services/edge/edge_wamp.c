@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tg_log.h"
+#include "tg_query.h"
 #include "tg_wamp.h"
 
 /* Room for a reason from the codec plus context. */
@@ -165,10 +166,21 @@ static void s_subscribe(edge_broker_t *broker, edge_session_t *session, const js
                 "topic longer than %d bytes", TG_MAX_TOPIC);
         return;
     }
-    if (sub.filter && strlen(sub.filter) > cfg->max_filter) {
-        s_error(session, TG_WAMP_SUBSCRIBE, sub.request, "telegraphy.error.invalid_filter",
-                "filter longer than %u bytes (column %u)", cfg->max_filter, cfg->max_filter + 1);
-        return;
+    /* The filter is parsed here as well as in the router: the edge keys its
+       subscriptions by the canonical text, so equivalent spellings from its
+       sessions share one router subscription (and the router, which
+       derives the id from the same canonical text, returns one id). A bad
+       filter is answered at once, with the column, without a round trip. */
+    tg_query_t *query = NULL;
+    if (sub.filter && *sub.filter) {
+        tg_query_limits_t limits = {cfg->max_filter, cfg->filter_max_depth, cfg->filter_max_list};
+        tg_query_error_t query_err;
+        query = tg_query_parse(sub.filter, strlen(sub.filter), &limits, &query_err);
+        if (!query) {
+            s_error(session, TG_WAMP_SUBSCRIBE, sub.request, "telegraphy.error.invalid_filter",
+                    "%s", query_err.message);
+            return;
+        }
     }
     if (match == TG_MATCH_EXACT) {
         /* Pattern subscriptions are checked per event at delivery; an exact
@@ -177,16 +189,20 @@ static void s_subscribe(edge_broker_t *broker, edge_session_t *session, const js
         if (!type) {
             s_error(session, TG_WAMP_SUBSCRIBE, sub.request, "telegraphy.error.unknown_event",
                     "no such event type: %.200s", sub.topic);
+            tg_query_destroy(&query);
             return;
         }
         if (!edge_session_may_see(session, type->audience)) {
             s_error(session, TG_WAMP_SUBSCRIBE, sub.request, "wamp.error.not_authorized",
                     "this session may not subscribe to %.200s (audience %.64s)", sub.topic,
                     type->audience);
+            tg_query_destroy(&query);
             return;
         }
     }
-    edge_broker_subscribe(broker, session, sub.request, match, sub.topic, sub.filter);
+    edge_broker_subscribe(broker, session, sub.request, match, sub.topic,
+                          query ? tg_query_canonical(query) : NULL);
+    tg_query_destroy(&query);
 }
 
 static void s_unsubscribe(edge_broker_t *broker, edge_session_t *session, const json_t *msg)

@@ -15,7 +15,8 @@
 #define S_OPTIONS                                                                                  \
     (TG_OPT_ROUTER | TG_OPT_EDGE_HOST | TG_OPT_EDGE_PORT | TG_OPT_REALM | TG_OPT_MAX_MESSAGE |     \
      TG_OPT_SESSION_QUEUE | TG_OPT_MAX_SESSIONS | TG_OPT_MAX_SUBSCRIPTIONS | TG_OPT_MAX_FILTER |   \
-     TG_OPT_HEARTBEAT_MS | TG_OPT_HWM | TG_OPT_SECRET | TG_OPT_ALLOW_ANONYMOUS | TG_OPT_LOG_LEVEL)
+     TG_OPT_HEARTBEAT_MS | TG_OPT_HWM | TG_OPT_SECRET | TG_OPT_ALLOW_ANONYMOUS |                   \
+     TG_OPT_LOG_LEVEL | TG_OPT_FILTER_DEPTH | TG_OPT_FILTER_LIST)
 
 /* The running server, for the signal handler. */
 static edge_server_t *s_server;

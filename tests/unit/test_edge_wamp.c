@@ -343,6 +343,43 @@ Test(edge_wamp, filter_longer_than_max_filter_is_invalid_filter)
     json_decref(error);
 }
 
+/* A filter with a syntax error is refused at the edge with the column of
+   the fault; the router never hears of it and the session stays open. */
+Test(edge_wamp, filter_with_a_syntax_error_is_invalid_filter_with_its_column)
+{
+    edge_session_t *s = h_welcomed(&h, TG_WAMP_JSON);
+    h_input(&h, s, "[32, 2, {\"match\": \"prefix\", \"_filter\": \"room = 1\"}, \"demo\"]");
+    json_t *error = h_expect(s, TG_WAMP_ERROR);
+    cr_assert_str_eq(json_string_value(json_array_get(error, 4)),
+                     "telegraphy.error.invalid_filter");
+    const char *message = json_string_value(json_array_get(json_array_get(error, 5), 0));
+    cr_assert_not_null(strstr(message, "column 6"), "message: %s", message);
+    cr_assert_eq(h.sent_count, 0);
+    cr_assert_eq(s->state, EDGE_SESSION_OPEN);
+    json_decref(error);
+}
+
+/* Equivalent spellings of a filter are one subscription at the edge: the
+   second session is answered without a second router SUBSCRIBE, with the
+   same id. */
+Test(edge_wamp, equivalent_filters_share_one_router_subscription)
+{
+    edge_session_t *a = h_welcomed(&h, TG_WAMP_JSON);
+    edge_session_t *b = h_welcomed(&h, TG_WAMP_MSGPACK);
+    h_input(&h, a,
+            "[32, 1, {\"match\": \"prefix\", \"_filter\": \"b == 2 and a == 'x'\"}, \"demo\"]");
+    cr_assert_eq(h_count_sent(&h, TG_CMD_SUBSCRIBE), 1);
+    cr_assert(h_last_sent(&h)->has_filter);
+    h_subscribed(&h, h_last_sent(&h)->req, 5150);
+    json_decref(h_expect(a, TG_WAMP_SUBSCRIBED));
+    h_input(&h, b,
+            "[32, 7, {\"match\": \"prefix\", \"_filter\": \"(a==\\\"x\\\")and(b==2)\"}, \"demo\"]");
+    cr_assert_eq(h_count_sent(&h, TG_CMD_SUBSCRIBE), 1, "a second router SUBSCRIBE was sent");
+    json_t *reply = h_expect(b, TG_WAMP_SUBSCRIBED);
+    cr_assert_eq(json_integer_value(json_array_get(reply, 2)), 5150);
+    json_decref(reply);
+}
+
 /* A bad session is closed alone: another session keeps working. */
 Test(edge_wamp, a_violation_in_one_session_leaves_others_untouched)
 {
