@@ -44,7 +44,7 @@ BINS := $(SERVICES:%=$(BUILD)/bin/telegraphy-%) $(BUILD)/bin/telegraphy-ctl
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit gateway run fuzz clean format bench check-format
+.PHONY: all deps test unit gateway run fuzz clean format bench bench-query check-format
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -110,6 +110,17 @@ run: deps all
 
 bench: deps all
 	@echo "benchmarks arrive with the benchmark issue (bench/)"; exit 1
+
+# The router's filter index against a linear scan (issue 5). Not a test:
+# run it alone on a quiet machine; it prints a table and writes
+# bench/results/query.json (kept out of git: results are per machine).
+BENCH_QUERY := $(BUILD)/bench/bench_query
+$(BENCH_QUERY): bench/query/bench_query.c $(patsubst %.c,$(BUILD)/obj/%.o,$(call service_src,router)) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Iservices/router $(filter-out %.h,$^) -o $@ $(LDFLAGS_MODE) $(LDLIBS_ALL)
+bench-query: $(BENCH_QUERY)
+	@mkdir -p bench/results
+	$(BENCH_QUERY) bench/results/query.json
 
 format:
 	clang-format -i lib/*.[ch] services/*/*.[ch] tools/ctl/*.[ch] tests/unit/*.c tests/fuzz/*.c

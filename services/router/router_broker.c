@@ -26,6 +26,7 @@ struct _router_broker_t {
     zsock_t *socket;            /* borrowed: the ROUTER for edges and ingests */
     char *instance;             /* owned: our instance id, new at every start */
     uint32_t heartbeat_ms;      /* tick period; peers expire after 3 of them */
+    tg_query_limits_t limits;   /* filter length, depth, list size */
     int64_t started_ms;         /* zclock_mono() at start, for uptime */
     router_index_t *index;      /* subscriptions; edges are router_peer_t pointers */
     tg_registry_t *registry;    /* event types, the authoritative copy */
@@ -44,7 +45,8 @@ struct _router_broker_t {
 };
 
 router_broker_t *router_broker_new(zsock_t *peer_socket, const char *instance,
-                                   uint32_t heartbeat_ms, int64_t now_ms)
+                                   uint32_t heartbeat_ms, const tg_query_limits_t *limits,
+                                   int64_t now_ms)
 {
     assert(peer_socket && instance && heartbeat_ms > 0);
     router_broker_t *self = calloc(1, sizeof *self);
@@ -53,6 +55,7 @@ router_broker_t *router_broker_new(zsock_t *peer_socket, const char *instance,
     self->socket = peer_socket;
     self->instance = strdup(instance);
     self->heartbeat_ms = heartbeat_ms;
+    self->limits = limits ? *limits : (tg_query_limits_t)TG_QUERY_DEFAULT_LIMITS;
     self->started_ms = now_ms;
     self->rate_since_ms = now_ms;
     self->index = router_index_new();
@@ -283,18 +286,23 @@ static void s_on_subscribe(router_broker_t *self, router_peer_t *peer, const tg_
         s_subscribe_error(self, peer, env->req, S_ERROR_INVALID_URI, message);
         return;
     }
-    if (env->filter) {
-        s_subscribe_error(self, peer, env->req, S_ERROR_INVALID_FILTER,
-                          "filters are not supported yet (column 1)");
-        return;
-    }
     if (env->match == TG_MATCH_EXACT && !tg_registry_get(self->registry, env->topic)) {
         snprintf(message, sizeof message, "no such event type: %s", env->topic);
         s_subscribe_error(self, peer, env->req, S_ERROR_UNKNOWN_EVENT, message);
         return;
     }
+    /* An empty filter is no filter (the edge passes `_filter: ""` as is). */
+    tg_query_t *filter = NULL;
+    if (env->filter && *env->filter) {
+        tg_query_error_t error;
+        filter = tg_query_parse(env->filter, strlen(env->filter), &self->limits, &error);
+        if (!filter) {
+            s_subscribe_error(self, peer, env->req, S_ERROR_INVALID_FILTER, error.message);
+            return;
+        }
+    }
     uint64_t sub_id = 0;
-    if (router_index_add(self->index, env->match, env->topic, env->filter, peer, &sub_id) != 0) {
+    if (router_index_add(self->index, env->match, env->topic, &filter, peer, &sub_id) != 0) {
         tg_log_error("router: subscription not stored topic=%s reason=memory", env->topic);
         s_subscribe_error(self, peer, env->req, S_ERROR_INTERNAL, "the router is out of memory");
         return;
@@ -318,8 +326,9 @@ static void s_on_unsubscribe(router_broker_t *self, router_peer_t *peer, const t
 static void s_collect(const router_sub_t *sub, void *arg)
 {
     router_broker_t *self = arg;
+    void *const *edges = router_sub_edges(sub);
     for (uint32_t i = 0; i < sub->edges_count; i++) {
-        router_peer_t *edge = sub->edges[i];
+        router_peer_t *edge = edges[i];
         if (router_peer_batch_add(edge, sub->id) != 0) {
             self->drops++;
             continue;
@@ -343,7 +352,9 @@ static void s_on_event(router_broker_t *self, tg_envelope_t *env)
                            "router: event dropped reason=unknown_type topic=%s", env->topic);
         return;
     }
-    router_index_match(self->index, env->topic, strlen(env->topic), s_collect, self);
+    router_index_match(self->index, env->topic, strlen(env->topic),
+                       env->body ? zframe_data(env->body) : NULL,
+                       env->body ? zframe_size(env->body) : 0, s_collect, self);
     if (self->touched_count == 0)
         return;
 

@@ -10,7 +10,9 @@
                       the REGISTER to every other peer when it changed.
       EVENT        (ingest) -> one EVENT per interested edge with its own
                       sub_ids and the same body bytes.
-      SUBSCRIBE    (edge) -> SUBSCRIBED{req, sub_id} | SUBSCRIBE_ERROR.
+      SUBSCRIBE    (edge) -> SUBSCRIBED{req, sub_id} | SUBSCRIBE_ERROR; the
+                      filter is compiled here, once per SUBSCRIBE, and
+                      equivalent spellings share one subscription.
       UNSUBSCRIBE  (edge) -> remove, no reply.
     Any other command from a peer that never said HELLO gets
     HEARTBEAT{known = false} (at most once per tick), which makes it resync.
@@ -22,6 +24,8 @@
 
 #include <czmq.h>
 #include <stdint.h>
+
+#include "tg_query.h"
 
 /* How often a bad-input or drop line may be logged, per kind. */
 #define ROUTER_LOG_INTERVAL_MS 10000
@@ -47,9 +51,11 @@ typedef struct {
 
 /* Caller owns the result; NULL on allocation failure. `peer_socket` (the
    ROUTER for edges and ingests) is borrowed and must outlive the broker.
-   `instance` is copied. Peers expire after 3 * heartbeat_ms of silence. */
+   `instance` and `limits` (the filter parser's; NULL = the defaults) are
+   copied. Peers expire after 3 * heartbeat_ms of silence. */
 router_broker_t *router_broker_new(zsock_t *peer_socket, const char *instance,
-                                   uint32_t heartbeat_ms, int64_t now_ms);
+                                   uint32_t heartbeat_ms, const tg_query_limits_t *limits,
+                                   int64_t now_ms);
 
 /* Safe on NULL and twice. */
 void router_broker_destroy(router_broker_t **self_p);

@@ -1,5 +1,8 @@
-/*  router_index: the router's aggregated subscription index.
-    The structures and their cost model are described in router_index.h.
+/*  router_index: the router's aggregated subscription index: ids, edges,
+    and the three topic structures leading to topic entries. The cost model
+    (per event: topic first, then filters) is written at the top of
+    router_index.h; the per-entry filter index in router_entry.h, the
+    wildcard trie in router_trie.h.
 */
 #include "router_index.h"
 
@@ -10,57 +13,64 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "router_entry.h"
 #include "router_map.h"
+#include "router_table.h"
+#include "router_trie.h"
 
 #define ROUTER_ID_MASK ((1ULL << 53) - 1)
-/* A topic of TG_MAX_TOPIC bytes has at most this many components. */
-#define ROUTER_MAX_COMPONENTS (TG_MAX_TOPIC / 2 + 1)
-
-/* A node of the wildcard trie: the patterns sharing its path of components. */
-typedef struct _router_wnode_t router_wnode_t;
-struct _router_wnode_t {
-    router_wnode_t *parent; /* NULL for the root */
-    uint8_t *component;     /* owned copy of its key in parent->children; NULL for
-                               the root and for a parent's wildcard branch */
-    size_t component_len;
-    uint64_t component_hash; /* router_map_hash of component */
-    router_map_t *children;  /* literal component -> node; NULL until the first child */
-    router_wnode_t *any;     /* child for an empty pattern component, or NULL */
-    router_sub_t *subs;      /* patterns ending here (differing by filter), via next_same */
-};
 
 struct _router_index_t {
-    router_map_t *by_id;                       /* 8-byte id -> subscription */
-    router_map_t *exact;                       /* topic -> subscriptions (next_same list) */
-    router_map_t *prefix;                      /* prefix -> subscriptions (next_same list) */
-    uint32_t prefix_lengths[TG_MAX_TOPIC + 1]; /* prefix subscriptions per prefix length */
-    size_t prefix_count;                       /* prefix subscriptions in all */
-    router_wnode_t wild_root;                  /* wildcard trie; the root is never freed */
-    router_sub_t *all;                         /* every subscription (all_next list) */
+    router_table_t *by_id;                     /* subscriptions by id */
+    router_map_t *collided;                    /* canonical key -> subscription, for the
+                                                  rare ids that needed a counter; NULL
+                                                  until the first */
+    router_map_t *exact;                       /* topic -> entry */
+    router_map_t *prefix;                      /* prefix -> entry */
+    uint32_t prefix_lengths[TG_MAX_TOPIC + 1]; /* prefix entries per prefix length */
+    router_trie_t *wildcard;                   /* pattern -> entry */
     size_t size;                               /* subscriptions */
     size_t holders;                            /* (subscription, edge) pairs */
+    size_t bytes;                              /* see router_index_memory */
     router_index_id_fn *id_fn;                 /* NULL = SHA-256 */
 };
 
-/* One component of a topic, as the wildcard walk needs it. */
+/* The canonical key of a subscription, "<match>\0<topic>\0<filter>". */
 typedef struct {
-    const char *start;
+    char *bytes;
     size_t len;
-    uint64_t hash;
-} router_component_t;
+} s_key_t;
+
+const char *router_sub_topic(const router_sub_t *sub)
+{
+    return router_entry_topic(sub->entry);
+}
+
+tg_match_t router_sub_match(const router_sub_t *sub)
+{
+    return router_entry_match_policy(sub->entry);
+}
+
+const char *router_sub_filter(const router_sub_t *sub)
+{
+    return sub->query ? tg_query_canonical(sub->query) : NULL;
+}
 
 router_index_t *router_index_new(void)
 {
     router_index_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->by_id = router_map_new();
+    self->by_id = router_table_new(offsetof(router_sub_t, id), sizeof(uint64_t), &self->bytes);
     self->exact = router_map_new();
     self->prefix = router_map_new();
-    if (!self->by_id || !self->exact || !self->prefix) {
+    self->wildcard = router_trie_new(&self->bytes);
+    if (!self->by_id || !self->exact || !self->prefix || !self->wildcard) {
         router_index_destroy(&self);
         return NULL;
     }
+    router_map_set_account(self->exact, &self->bytes);
+    router_map_set_account(self->prefix, &self->bytes);
     return self;
 }
 
@@ -71,13 +81,16 @@ void router_index_destroy(router_index_t **self_p)
     if (!self_p || !*self_p)
         return;
     router_index_t *self = *self_p;
-    /* Unlinking each subscription also prunes the trie down to its root. */
-    while (self->all)
-        s_sub_unlink(self, self->all);
-    router_map_destroy(&self->wild_root.children); /* the root is never pruned */
-    router_map_destroy(&self->by_id);
+    /* Unlinking each subscription also frees its entry when it is the last
+       one, and prunes the trie down to its root. */
+    for (size_t i = 0; self->by_id && i < router_table_capacity(self->by_id); i++)
+        while (router_table_slot(self->by_id, i))
+            s_sub_unlink(self, router_table_slot(self->by_id, i));
+    router_trie_destroy(&self->wildcard);
+    router_map_destroy(&self->collided);
     router_map_destroy(&self->exact);
     router_map_destroy(&self->prefix);
+    router_table_destroy(&self->by_id);
     free(self);
     *self_p = NULL;
 }
@@ -92,30 +105,14 @@ size_t router_index_holders(const router_index_t *self)
     return self->holders;
 }
 
+size_t router_index_memory(const router_index_t *self)
+{
+    return sizeof *self + self->bytes;
+}
+
 void router_index_set_id_fn(router_index_t *self, router_index_id_fn *fn)
 {
     self->id_fn = fn;
-}
-
-/* Splits text into '.'-separated components (an empty one between two dots
-   or at either end). Returns the count, or 0 when there are more than
-   `max` (the caller's array). */
-static size_t s_split(const char *text, size_t len, router_component_t *out, size_t max)
-{
-    size_t count = 0;
-    size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && text[i] != '.')
-            continue;
-        if (count == max)
-            return 0;
-        out[count].start = text + start;
-        out[count].len = i - start;
-        out[count].hash = router_map_hash(text + start, i - start);
-        count++;
-        start = i + 1;
-    }
-    return count;
 }
 
 bool router_index_topic_matches(tg_match_t match, const char *pattern, const char *topic,
@@ -168,289 +165,267 @@ static uint64_t s_sha256_id(const void *key, size_t len, uint32_t counter)
     return id ? id : 1;
 }
 
-static uint64_t s_id_hash(uint64_t id)
-{
-    return router_map_hash(&id, sizeof id);
-}
-
 const router_sub_t *router_index_lookup(const router_index_t *self, uint64_t sub_id)
 {
-    return router_map_get(self->by_id, s_id_hash(sub_id), &sub_id, sizeof sub_id);
+    return router_table_get(self->by_id, sub_id);
 }
 
-/* Picks the id of a new key: the hash of the canonical key, or of the key
-   with a counter appended while the id belongs to another subscription.
-   Returns 0 on failure. */
-static uint64_t s_new_id(router_index_t *self, tg_match_t match, const char *topic,
-                         const char *filter)
+/* The id for counter n of key: 0 when the digest failed. */
+static uint64_t s_id(const router_index_t *self, const s_key_t *key, uint32_t counter)
+{
+    uint64_t raw = self->id_fn ? self->id_fn(key->bytes, key->len, counter)
+                               : s_sha256_id(key->bytes, key->len, counter);
+    if (!self->id_fn && raw == 0)
+        return 0;
+    uint64_t id = raw & ROUTER_ID_MASK;
+    return id ? id : 1;
+}
+
+/* Builds the canonical key. 0, or -1 on allocation failure. */
+static int s_key_make(s_key_t *key, tg_match_t match, const char *topic, const char *filter)
 {
     const char *match_name = tg_match_name(match);
     size_t name_len = strlen(match_name), topic_len = strlen(topic);
     size_t filter_len = filter ? strlen(filter) : 0;
-    size_t len = name_len + 1 + topic_len + 1 + filter_len;
-    char *key = malloc(len);
-    if (!key)
-        return 0;
-    memcpy(key, match_name, name_len);
-    key[name_len] = 0;
-    memcpy(key + name_len + 1, topic, topic_len);
-    key[name_len + 1 + topic_len] = 0;
+    key->len = name_len + 1 + topic_len + 1 + filter_len;
+    key->bytes = malloc(key->len);
+    if (!key->bytes)
+        return -1;
+    memcpy(key->bytes, match_name, name_len + 1);
+    memcpy(key->bytes + name_len + 1, topic, topic_len + 1);
     if (filter_len)
-        memcpy(key + name_len + 1 + topic_len + 1, filter, filter_len);
-
-    uint64_t id = 0;
-    for (uint32_t counter = 0; counter < UINT32_MAX; counter++) {
-        uint64_t raw =
-            self->id_fn ? self->id_fn(key, len, counter) : s_sha256_id(key, len, counter);
-        if (!self->id_fn && raw == 0)
-            break;
-        uint64_t candidate = raw & ROUTER_ID_MASK;
-        if (candidate == 0)
-            candidate = 1;
-        if (!router_index_lookup(self, candidate)) {
-            id = candidate;
-            break;
-        }
-    }
-    free(key);
-    return id;
+        memcpy(key->bytes + name_len + 1 + topic_len + 1, filter, filter_len);
+    return 0;
 }
 
-/* ---- the three structures ----------------------------------------------- */
+static bool s_sub_has_key(const router_sub_t *sub, tg_match_t match, const char *topic,
+                          const char *filter)
+{
+    const char *own = router_sub_filter(sub);
+    return router_sub_match(sub) == match && strcmp(router_sub_topic(sub), topic) == 0 &&
+           ((!own && !filter) || (own && filter && strcmp(own, filter) == 0));
+}
+
+/* The subscription with this key, or NULL. A key's subscription has the id
+   of counter 0, unless that id was taken when it was made: then it is in
+   `collided` (which stays right when the holder of its first choice goes
+   away later, unlike probing the counters again). */
+static router_sub_t *s_find(const router_index_t *self, const s_key_t *key, tg_match_t match,
+                            const char *topic, const char *filter, uint64_t *first_id)
+{
+    if (self->collided && router_map_size(self->collided)) {
+        router_sub_t *sub = router_map_get(self->collided, router_map_hash(key->bytes, key->len),
+                                           key->bytes, key->len);
+        if (sub)
+            return sub;
+    }
+    *first_id = s_id(self, key, 0);
+    router_sub_t *sub = *first_id ? router_table_get(self->by_id, *first_id) : NULL;
+    return sub && s_sub_has_key(sub, match, topic, filter) ? sub : NULL;
+}
+
+/* Picks the id of a new key: the hash of the key, or of the key with a
+   counter appended while the id belongs to another subscription. Returns
+   0 on failure; *counter gets the counter used. */
+static uint64_t s_new_id(const router_index_t *self, const s_key_t *key, uint64_t first_id,
+                         uint32_t *counter)
+{
+    uint64_t id = first_id;
+    for (uint32_t n = 0; id && n < UINT32_MAX; n++) {
+        if (n > 0)
+            id = s_id(self, key, n);
+        if (id && !router_table_get(self->by_id, id)) {
+            *counter = n;
+            return id;
+        }
+    }
+    return 0;
+}
+
+/* ---- the three topic structures ----------------------------------------- */
 
 static router_map_t *s_topic_map(const router_index_t *self, tg_match_t match)
 {
     return match == TG_MATCH_EXACT ? self->exact : self->prefix;
 }
 
-static router_wnode_t *s_wnode_child(const router_wnode_t *node, const router_component_t *c)
+/* The entry of (match, topic); with `create`, made if missing. NULL when
+   absent or on allocation failure. */
+static router_entry_t *s_entry(router_index_t *self, tg_match_t match, const char *topic,
+                               bool create)
 {
-    if (c->len == 0)
-        return node->any;
-    return node->children ? router_map_get(node->children, c->hash, c->start, c->len) : NULL;
-}
-
-/* Frees node and its empty ancestors (no patterns, no children). */
-static void s_wnode_prune(router_index_t *self, router_wnode_t *node)
-{
-    while (node != &self->wild_root && !node->subs && !node->any &&
-           (!node->children || router_map_size(node->children) == 0)) {
-        router_wnode_t *parent = node->parent;
-        if (node->component)
-            router_map_remove(parent->children, node->component_hash, node->component,
-                              node->component_len);
-        else
-            parent->any = NULL;
-        router_map_destroy(&node->children);
-        free(node->component);
-        free(node);
-        node = parent;
-    }
-}
-
-/* The node where `pattern` ends; with `create`, builds the missing path.
-   NULL when absent (or on allocation failure, after pruning what it built). */
-static router_wnode_t *s_wnode_path(router_index_t *self, const char *pattern, bool create)
-{
-    router_component_t comps[ROUTER_MAX_COMPONENTS];
-    size_t count = s_split(pattern, strlen(pattern), comps, ROUTER_MAX_COMPONENTS);
-    if (count == 0)
-        return NULL;
-    router_wnode_t *node = &self->wild_root;
-    for (size_t i = 0; i < count; i++) {
-        router_wnode_t *child = s_wnode_child(node, &comps[i]);
-        if (!child && create) {
-            child = calloc(1, sizeof *child);
-            bool ok = child != NULL;
-            if (ok && comps[i].len) {
-                if (!node->children)
-                    node->children = router_map_new();
-                child->component = malloc(comps[i].len);
-                ok = node->children && child->component;
-                if (ok) {
-                    memcpy(child->component, comps[i].start, comps[i].len);
-                    child->component_len = comps[i].len;
-                    child->component_hash = comps[i].hash;
-                    ok = router_map_put(node->children, comps[i].hash, comps[i].start, comps[i].len,
-                                        child) == 0;
-                }
-            } else if (ok)
-                node->any = child;
-            if (!ok) {
-                if (child)
-                    free(child->component);
-                free(child);
-                s_wnode_prune(self, node);
-                return NULL;
-            }
-            child->parent = node;
-        }
-        if (!child)
-            return NULL;
-        node = child;
-    }
-    return node;
-}
-
-/* The head of the list of subscriptions with this policy and topic. */
-static router_sub_t *s_sub_head(const router_index_t *self, tg_match_t match, const char *topic)
-{
-    if (match == TG_MATCH_WILDCARD) {
-        router_wnode_t *node = s_wnode_path((router_index_t *)self, topic, false);
-        return node ? node->subs : NULL;
-    }
     size_t len = strlen(topic);
-    return router_map_get(s_topic_map(self, match), router_map_hash(topic, len), topic, len);
+    if (match == TG_MATCH_WILDCARD) {
+        router_entry_t **slot = router_trie_slot(self->wildcard, topic, create);
+        if (!slot || *slot || !create)
+            return slot ? *slot : NULL;
+        *slot = router_entry_new(match, topic, len, &self->bytes);
+        if (!*slot)
+            router_trie_prune(self->wildcard, topic);
+        return *slot;
+    }
+    router_map_t *map = s_topic_map(self, match);
+    uint64_t hash = router_map_hash(topic, len);
+    router_entry_t *entry = router_map_get(map, hash, topic, len);
+    if (entry || !create)
+        return entry;
+    entry = router_entry_new(match, topic, len, &self->bytes);
+    if (entry && router_map_put(map, hash, topic, len, entry) != 0)
+        router_entry_destroy(&entry);
+    if (entry && match == TG_MATCH_PREFIX)
+        self->prefix_lengths[len]++;
+    return entry;
 }
 
-static bool s_same_filter(const char *a, const char *b)
+/* Unlinks and frees entry if no subscription is left in it. */
+static void s_entry_release(router_index_t *self, router_entry_t *entry)
 {
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static void s_sub_free(router_sub_t *sub)
-{
-    free(sub->edges);
-    free(sub->topic);
-    free(sub->filter);
-    free(sub);
-}
-
-/* Links a new subscription into its policy's structure. 0, or -1 after
-   freeing sub. */
-static int s_sub_link(router_index_t *self, router_sub_t *sub)
-{
-    if (sub->match == TG_MATCH_WILDCARD) {
-        router_wnode_t *node = s_wnode_path(self, sub->topic, true);
-        if (!node) {
-            s_sub_free(sub);
-            return -1;
-        }
-        sub->node = node;
-        sub->next_same = node->subs;
-        node->subs = sub;
+    if (!router_entry_empty(entry))
+        return;
+    tg_match_t match = router_entry_match_policy(entry);
+    const char *topic = router_entry_topic(entry);
+    size_t len = router_entry_topic_len(entry);
+    if (match == TG_MATCH_WILDCARD) {
+        router_entry_t **slot = router_trie_slot(self->wildcard, topic, false);
+        assert(slot && *slot == entry);
+        *slot = NULL;
+        router_trie_prune(self->wildcard, topic);
     } else {
-        router_map_t *map = s_topic_map(self, sub->match);
-        uint64_t hash = router_map_hash(sub->topic, sub->topic_len);
-        sub->next_same = router_map_get(map, hash, sub->topic, sub->topic_len);
-        if (router_map_put(map, hash, sub->topic, sub->topic_len, sub) != 0) {
-            s_sub_free(sub);
-            return -1;
-        }
-        if (sub->match == TG_MATCH_PREFIX) {
-            self->prefix_lengths[sub->topic_len]++;
-            self->prefix_count++;
-        }
+        router_map_remove(s_topic_map(self, match), router_map_hash(topic, len), topic, len);
+        if (match == TG_MATCH_PREFIX)
+            self->prefix_lengths[len]--;
     }
-    if (router_map_put(self->by_id, s_id_hash(sub->id), &sub->id, sizeof sub->id, sub) != 0) {
-        s_sub_unlink(self, sub); /* tolerates the missing id entry */
-        return -1;
-    }
-    sub->all_next = self->all;
-    if (self->all)
-        self->all->all_prev = sub;
-    self->all = sub;
-    self->size++;
-    return 0;
+    router_entry_destroy(&entry);
 }
 
-/* Removes sub from every structure and frees it. Tolerates a sub that
-   s_sub_link linked only partially (not in by_id nor in the all list). */
+/* ---- subscriptions ------------------------------------------------------ */
+
+/* Removes sub from every structure and frees it. */
 static void s_sub_unlink(router_index_t *self, router_sub_t *sub)
 {
-    router_sub_t **head_p = NULL;
-    router_sub_t *map_head = NULL;
-    if (sub->match == TG_MATCH_WILDCARD)
-        head_p = &((router_wnode_t *)sub->node)->subs;
-    else {
-        map_head =
-            router_map_get(s_topic_map(self, sub->match),
-                           router_map_hash(sub->topic, sub->topic_len), sub->topic, sub->topic_len);
-        head_p = &map_head;
+    router_table_remove(self->by_id, sub->id);
+    if (self->collided && router_map_size(self->collided)) {
+        s_key_t key;
+        /* Out of memory here leaves a stale key in `collided` pointing to a
+           freed sub: abort rather than risk it (as czmq does on OOM). */
+        int rc =
+            s_key_make(&key, router_sub_match(sub), router_sub_topic(sub), router_sub_filter(sub));
+        assert(rc == 0);
+        (void)rc;
+        uint64_t hash = router_map_hash(key.bytes, key.len);
+        if (router_map_get(self->collided, hash, key.bytes, key.len) == sub)
+            router_map_remove(self->collided, hash, key.bytes, key.len);
+        free(key.bytes);
     }
-    for (router_sub_t **p = head_p; *p; p = &(*p)->next_same)
-        if (*p == sub) {
-            *p = sub->next_same;
-            break;
-        }
-    if (sub->match == TG_MATCH_WILDCARD)
-        s_wnode_prune(self, sub->node);
-    else {
-        router_map_t *map = s_topic_map(self, sub->match);
-        uint64_t hash = router_map_hash(sub->topic, sub->topic_len);
-        if (map_head)
-            router_map_put(map, hash, sub->topic, sub->topic_len,
-                           map_head); /* a replace: no alloc */
-        else
-            router_map_remove(map, hash, sub->topic, sub->topic_len);
-        if (sub->match == TG_MATCH_PREFIX) {
-            self->prefix_lengths[sub->topic_len]--;
-            self->prefix_count--;
-        }
-    }
-    if (router_map_get(self->by_id, s_id_hash(sub->id), &sub->id, sizeof sub->id) == sub) {
-        router_map_remove(self->by_id, s_id_hash(sub->id), &sub->id, sizeof sub->id);
-        if (sub->all_prev)
-            sub->all_prev->all_next = sub->all_next;
-        else
-            self->all = sub->all_next;
-        if (sub->all_next)
-            sub->all_next->all_prev = sub->all_prev;
-        self->size--;
-    }
+    self->size--;
     self->holders -= sub->edges_count;
-    s_sub_free(sub);
+    router_entry_t *entry = sub->entry;
+    tg_query_t *query = router_entry_remove(entry, sub);
+    tg_query_destroy(&query);
+    s_entry_release(self, entry);
+}
+
+/* A new subscription for the key, linked everywhere. Takes ownership of
+ *query_p on success. NULL on failure (nothing changed). */
+static router_sub_t *s_sub_new(router_index_t *self, tg_match_t match, const char *topic,
+                               tg_query_t **query_p, const s_key_t *key, uint64_t first_id)
+{
+    uint32_t counter = 0;
+    uint64_t id = s_new_id(self, key, first_id, &counter);
+    if (!id)
+        return NULL;
+    if (counter && !self->collided) {
+        self->collided = router_map_new();
+        if (!self->collided)
+            return NULL;
+        router_map_set_account(self->collided, &self->bytes);
+    }
+    router_entry_t *entry = s_entry(self, match, topic, true);
+    if (!entry)
+        return NULL;
+    router_sub_t *sub = router_entry_add(entry, *query_p);
+    if (!sub) {
+        s_entry_release(self, entry);
+        return NULL;
+    }
+    sub->id = id;
+    bool ok = router_table_put(self->by_id, sub) == 0;
+    if (ok && counter &&
+        router_map_put(self->collided, router_map_hash(key->bytes, key->len), key->bytes, key->len,
+                       sub) != 0) {
+        router_table_remove(self->by_id, id);
+        ok = false;
+    }
+    if (!ok) {
+        *query_p = router_entry_remove(entry, sub); /* the same filter, still the caller's */
+        s_entry_release(self, entry);
+        return NULL;
+    }
+    *query_p = NULL;
+    self->size++;
+    return sub;
 }
 
 static int s_sub_add_edge(router_index_t *self, router_sub_t *sub, void *edge)
 {
+    void *const *edges = router_sub_edges(sub);
     for (uint32_t i = 0; i < sub->edges_count; i++)
-        if (sub->edges[i] == edge)
+        if (edges[i] == edge)
             return 0;
+    if (sub->edges_count == UINT16_MAX)
+        return -1;
     if (sub->edges_count == sub->edges_capacity) {
-        uint32_t capacity = sub->edges_capacity ? sub->edges_capacity * 2 : 2;
-        void **edges = realloc(sub->edges, capacity * sizeof *edges);
-        if (!edges)
+        /* The first edge lives in the struct; the second moves both to an
+           array, which doubles from there. */
+        uint32_t capacity = (uint32_t)sub->edges_capacity * 2;
+        if (capacity > UINT16_MAX)
+            capacity = UINT16_MAX;
+        bool was_inline = sub->edges_capacity <= 1;
+        void **array = realloc(was_inline ? NULL : sub->edges.many, capacity * sizeof *array);
+        if (!array)
             return -1;
-        sub->edges = edges;
-        sub->edges_capacity = capacity;
+        if (was_inline)
+            array[0] = sub->edges.one;
+        else
+            self->bytes -= sub->edges_capacity * sizeof *array;
+        self->bytes += capacity * sizeof *array;
+        sub->edges.many = array;
+        sub->edges_capacity = (uint16_t)capacity;
     }
-    sub->edges[sub->edges_count++] = edge;
+    if (sub->edges_capacity <= 1)
+        sub->edges.one = edge;
+    else
+        sub->edges.many[sub->edges_count] = edge;
+    sub->edges_count++;
     self->holders++;
     return 0;
 }
 
-int router_index_add(router_index_t *self, tg_match_t match, const char *topic, const char *filter,
-                     void *edge, uint64_t *sub_id)
+int router_index_add(router_index_t *self, tg_match_t match, const char *topic,
+                     tg_query_t **filter_p, void *edge, uint64_t *sub_id)
 {
     assert(self && topic && sub_id);
+    tg_query_t *query = filter_p ? *filter_p : NULL;
+    if (filter_p)
+        *filter_p = NULL;
     size_t topic_len = strlen(topic);
-    if (topic_len == 0 || topic_len > TG_MAX_TOPIC)
+    bool valid =
+        topic_len > 0 && topic_len <= TG_MAX_TOPIC &&
+        (match == TG_MATCH_EXACT || match == TG_MATCH_PREFIX || match == TG_MATCH_WILDCARD);
+    s_key_t key = {0};
+    const char *filter = query ? tg_query_canonical(query) : NULL;
+    if (!valid || s_key_make(&key, match, topic, filter) != 0) {
+        tg_query_destroy(&query);
         return -1;
-    if (match != TG_MATCH_EXACT && match != TG_MATCH_PREFIX && match != TG_MATCH_WILDCARD)
-        return -1;
-    if (filter && !*filter)
-        filter = NULL; /* the canonical key does not tell "" from none */
-
-    router_sub_t *sub = s_sub_head(self, match, topic);
-    while (sub && !s_same_filter(sub->filter, filter))
-        sub = sub->next_same;
-    if (!sub) {
-        sub = calloc(1, sizeof *sub);
-        if (!sub)
-            return -1;
-        sub->match = match;
-        sub->topic = strdup(topic);
-        sub->topic_len = topic_len;
-        sub->filter = filter ? strdup(filter) : NULL;
-        sub->id = s_new_id(self, match, topic, filter);
-        if (!sub->topic || (filter && !sub->filter) || !sub->id) {
-            s_sub_free(sub);
-            return -1;
-        }
-        if (s_sub_link(self, sub) != 0)
-            return -1; /* s_sub_link freed it */
     }
+    uint64_t first_id = 0;
+    router_sub_t *sub = s_find(self, &key, match, topic, filter, &first_id);
+    if (!sub)
+        sub = s_sub_new(self, match, topic, &query, &key, first_id);
+    free(key.bytes);
+    tg_query_destroy(&query); /* an equivalent one is subscribed, or failure */
+    if (!sub)
+        return -1;
     if (s_sub_add_edge(self, sub, edge) != 0) {
         if (sub->edges_count == 0)
             s_sub_unlink(self, sub);
@@ -463,10 +438,11 @@ int router_index_add(router_index_t *self, tg_match_t match, const char *topic, 
 /* Removes edge from sub (and sub when empty). 0, or -1 when not held. */
 static int s_sub_remove_edge(router_index_t *self, router_sub_t *sub, void *edge)
 {
+    void **edges = sub->edges_capacity <= 1 ? &sub->edges.one : sub->edges.many;
     for (uint32_t i = 0; i < sub->edges_count; i++) {
-        if (sub->edges[i] != edge)
+        if (edges[i] != edge)
             continue;
-        sub->edges[i] = sub->edges[--sub->edges_count];
+        edges[i] = edges[--sub->edges_count];
         self->holders--;
         if (sub->edges_count == 0)
             s_sub_unlink(self, sub);
@@ -477,77 +453,67 @@ static int s_sub_remove_edge(router_index_t *self, router_sub_t *sub, void *edge
 
 int router_index_remove(router_index_t *self, uint64_t sub_id, void *edge)
 {
-    router_sub_t *sub = (router_sub_t *)router_index_lookup(self, sub_id);
-    return sub ? s_sub_remove_edge(self, sub, edge) : -1;
+    router_sub_t *sub = router_table_get(self->by_id, sub_id);
+    int rc = sub ? s_sub_remove_edge(self, sub, edge) : -1;
+    router_table_shrink(self->by_id);
+    return rc;
 }
 
 size_t router_index_remove_edge(router_index_t *self, void *edge)
 {
+    /* Walk the id table; a removal may pull a later subscription into the
+       current slot, so look at a slot again until it stays the same. A
+       subscription seen twice (moved from the front to the back) is no
+       longer held by the edge the second time. */
     size_t removed = 0;
-    router_sub_t *sub = self->all;
-    while (sub) {
-        router_sub_t *next = sub->all_next; /* sub may be freed below */
-        if (s_sub_remove_edge(self, sub, edge) == 0)
+    size_t i = 0;
+    while (i < router_table_capacity(self->by_id)) {
+        router_sub_t *sub = router_table_slot(self->by_id, i);
+        if (sub && s_sub_remove_edge(self, sub, edge) == 0) {
             removed++;
-        sub = next;
+            if (router_table_slot(self->by_id, i) != sub)
+                continue;
+        }
+        i++;
     }
+    router_table_shrink(self->by_id);
     return removed;
 }
 
 /* ---- matching ----------------------------------------------------------- */
 
-static size_t s_visit_list(const router_sub_t *sub, router_index_fn *fn, void *arg)
-{
-    size_t count = 0;
-    for (; sub; sub = sub->next_same, count++)
-        fn(sub, arg);
-    return count;
-}
+typedef struct {
+    router_event_t event;
+    router_index_fn *fn;
+    void *arg;
+} s_visitor_t;
 
-static size_t s_wild_visit(const router_wnode_t *node, const router_component_t *comps,
-                           size_t count, size_t depth, router_index_fn *fn, void *arg)
+static size_t s_visit(const router_entry_t *entry, void *arg)
 {
-    if (depth == count)
-        return s_visit_list(node->subs, fn, arg);
-    size_t visited = 0;
-    /* A topic's empty component (never in a valid event name) matches only
-       the wildcard branch: the literal map has no "" key. */
-    if (node->children && comps[depth].len) {
-        const router_wnode_t *child =
-            router_map_get(node->children, comps[depth].hash, comps[depth].start, comps[depth].len);
-        if (child)
-            visited += s_wild_visit(child, comps, count, depth + 1, fn, arg);
-    }
-    if (node->any)
-        visited += s_wild_visit(node->any, comps, count, depth + 1, fn, arg);
-    return visited;
+    s_visitor_t *visitor = arg;
+    return entry ? router_entry_match(entry, &visitor->event, visitor->fn, visitor->arg) : 0;
 }
 
 size_t router_index_match(const router_index_t *self, const char *topic, size_t len,
-                          router_index_fn *fn, void *arg)
+                          const void *body, size_t body_len, router_index_fn *fn, void *arg)
 {
     if (len == 0 || len > TG_MAX_TOPIC)
         return 0;
+    s_visitor_t visitor = {{body, body_len, 0}, fn, arg};
     size_t visited = 0;
     if (router_map_size(self->exact))
-        visited += s_visit_list(
-            router_map_get(self->exact, router_map_hash(topic, len), topic, len), fn, arg);
-    if (self->prefix_count) {
+        visited +=
+            s_visit(router_map_get(self->exact, router_map_hash(topic, len), topic, len), &visitor);
+    if (router_map_size(self->prefix)) {
         uint64_t state = router_map_hash_begin();
         for (size_t i = 0; i < len; i++) {
             state = router_map_hash_step(state, (uint8_t)topic[i]);
             if (self->prefix_lengths[i + 1])
-                visited += s_visit_list(
-                    router_map_get(self->prefix, router_map_hash_end(state), topic, i + 1), fn,
-                    arg);
+                visited +=
+                    s_visit(router_map_get(self->prefix, router_map_hash_end(state), topic, i + 1),
+                            &visitor);
         }
     }
-    if (self->wild_root.any ||
-        (self->wild_root.children && router_map_size(self->wild_root.children))) {
-        router_component_t comps[ROUTER_MAX_COMPONENTS];
-        size_t count = s_split(topic, len, comps, ROUTER_MAX_COMPONENTS);
-        if (count)
-            visited += s_wild_visit(&self->wild_root, comps, count, 0, fn, arg);
-    }
+    visited += router_trie_match(self->wildcard, topic, len, s_visit, &visitor);
     return visited;
 }

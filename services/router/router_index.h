@@ -1,39 +1,60 @@
 /*  router_index: the router's aggregated subscription index.
 
-    One entry (router_sub_t) per distinct subscription key (match, topic,
-    filter), holding the set of edges that hold it. Events are matched by
-    topic against three structures, one per WAMP match policy:
+    One subscription (router_sub_t) per distinct key (match, topic, canonical
+    filter), holding the set of edges that hold it. An event is matched by
+    topic first, then by filter.
 
-    - exact: a hash map topic -> subscriptions.
-    - prefix: a hash map prefix -> subscriptions, plus a count of prefixes
-      per length. Per event, one pass over the topic computes the hash of
+    Topic: the subscriptions of one (match, topic) form a topic entry
+    (router_entry); entries are found by one structure per WAMP policy:
+    - exact: a hash map topic -> entry.
+    - prefix: a hash map prefix -> entry, plus a count of prefixes per
+      length. Per event, one pass over the topic computes the hash of
       every prefix incrementally and probes the map only at the lengths
-      some prefix subscription has.
-    - wildcard: a trie over '.'-separated components; each node has a map
-      of literal children and one branch for the empty component (which
-      matches any one component).
+      some prefix entry has.
+    - wildcard: a trie over '.'-separated components (router_trie); each
+      node has a map of literal children, one branch for the empty
+      component (which matches any one component), and the entry of the
+      pattern ending there.
 
-    Cost model, for a topic of L bytes and C components:
+    Filter, inside each matching entry (router_entry.h): the subscription
+    without a filter matches; filters with an equality index path are found
+    through a table per path, value key -> bucket, and only that bucket's
+    filters are evaluated; filters without one (only ranges, or/not, ...)
+    are evaluated one by one.
+
+    Cost model, per event, for a topic of L bytes:
       exact     O(L) hash + 1 probe.
       prefix    O(L) hashing + one probe per distinct prefix length <= L in
                 use (at most L, usually a handful); a probe compares strings
                 only when the full 64-bit hashes are equal.
       wildcard  O(L) to split and hash the components + O(V) probes, V the
                 number of trie nodes whose pattern prefix matches the
-                topic's first components (each node: one probe for the
-                literal child, one pointer for the wildcard branch). V does
-                not grow with subscriptions that diverge from the topic.
-      Each matching subscription is visited once: a cost of O(1) plus what
-      the callback does. No allocation on the match path.
-    Per subscription: one struct, copies of topic and filter, a small edge
-    array, one slot in the id map and one in its policy's structure
-    (wildcard: one trie node per component not shared with another pattern).
-    Adding or removing an edge is O(L) expected plus O(E) over the
-    subscription's E edges; router_index_remove_edge is O(S) over all S
-    subscriptions (it runs when an edge leaves, not per event).
-
-    Filters are part of the key only: matching ignores them (the filter
-    language arrives with its own issue; the caller will evaluate it).
+                topic's first components. V does not grow with patterns
+                that diverge from the topic.
+      then, per matching entry E:
+                O(G_E) value-key extractions from the body and probes, G_E
+                the distinct index paths of E's filters (one in the usual
+                case: `user_id == N` for many N); one filter evaluation per
+                candidate (a filter whose indexed value equals the event's);
+                one per unindexed filter of E (U_E); O(1) for the plain one.
+      So: O(L + V + sum over matching entries of (G_E + candidates_E +
+      U_E)), and each subscription that matches costs O(1) plus what the
+      callback does. Filters on other values of an indexed path cost
+      nothing per event. No allocation on the match path.
+    Per subscription (docs/performance.md has the measured bytes): a
+    40-byte struct holding its first edge inline (an array once a second
+    edge holds it); one 24-byte node per distinct indexed value (one node
+    for an unindexed filter, none without a filter); the compiled filter
+    (tg_query_memory: its canonical text is the key's filter text); one
+    8-byte slot in the id table and one per value in its path's table
+    (tables kept 47-70% full, so 11-17 bytes a slot). Shared per entry: the
+    topic copy and its slot in its policy's structure; per (entry, path):
+    the path copy and its table.
+    Adding is O(L) + one SHA-256 of the key + O(V log V) for an `in` list of
+    V values; removing is O(L + V + G) (buckets are doubly linked, so a
+    popular value costs nothing more); router_index_remove_edge is O(S)
+    over all S subscriptions (it runs when an edge leaves, not per event).
+    Tables shrink back when removals leave them under 20% full.
 */
 #ifndef ROUTER_INDEX_H
 #define ROUTER_INDEX_H
@@ -42,26 +63,55 @@
 #include <stdint.h>
 
 #include "tg_envelope.h"
+#include "tg_query.h"
 
 typedef struct _router_index_t router_index_t;
-
-/* One subscription. Read-only outside router_index.c. */
 typedef struct _router_sub_t router_sub_t;
-struct _router_sub_t {
-    uint64_t id;      /* in [1, 2^53], see router_index_add */
-    tg_match_t match; /* exact | prefix | wildcard */
-    char *topic;      /* the topic or pattern */
-    size_t topic_len; /* strlen(topic) */
-    char *filter;     /* NULL = none */
-    void **edges;     /* the edges holding it, edges_count entries */
-    uint32_t edges_count;
-    uint32_t edges_capacity;
-    /* Index bookkeeping. */
-    router_sub_t *next_same; /* next subscription with the same policy and topic */
-    router_sub_t *all_prev;  /* list of every subscription */
-    router_sub_t *all_next;
-    void *node; /* wildcard: the trie node the pattern ends at */
+typedef struct _router_entry_t router_entry_t; /* router_entry.h */
+
+/* A subscription's place in a list of its entry: in the bucket of one of
+   its indexed values, or in the entry's unindexed list. Private to
+   router_entry.c. */
+typedef struct _router_vnode_t router_vnode_t;
+struct _router_vnode_t {
+    router_vnode_t *next; /* next in the bucket or list */
+    router_vnode_t *prev; /* NULL for the first (held by the table or the entry) */
+    uint32_t hash;        /* the bucket's key: hash of the value key (indexed only) */
+    uint32_t index;       /* its place in nodes[], which leads back to the subscription */
 };
+
+/* One subscription. Read-only outside the index; the fields after
+   edges_count are private. Kept small: it exists once per distinct key
+   (the benchmark counts 100,000 of them on one topic), so the topic lives
+   in the entry, the filter text in the compiled filter, and a single edge
+   in place of the array pointer. */
+struct _router_sub_t {
+    uint64_t id;          /* in [1, 2^53], see router_index_add */
+    uint16_t edges_count; /* edges holding it (router_sub_edges) */
+    uint16_t edges_capacity;
+    uint32_t nodes_count; /* entries in nodes[] */
+    union {
+        void *one;   /* while edges_capacity is 1 */
+        void **many; /* an array of edges_capacity entries */
+    } edges;
+    router_entry_t *entry;  /* its (match, topic) entry: owns the topic */
+    tg_query_t *query;      /* owned compiled filter, NULL = none */
+    router_vnode_t nodes[]; /* see router_vnode_t */
+};
+
+/* The edges holding sub: edges_count entries, borrowed. */
+static inline void *const *router_sub_edges(const router_sub_t *sub)
+{
+    return sub->edges_capacity <= 1 ? &sub->edges.one : sub->edges.many;
+}
+
+/* Its match policy. */
+tg_match_t router_sub_match(const router_sub_t *sub);
+
+/* The topic or pattern (borrowed), and the canonical filter (borrowed) or
+   NULL when the subscription has none. */
+const char *router_sub_topic(const router_sub_t *sub);
+const char *router_sub_filter(const router_sub_t *sub);
 
 /* Caller owns the result; NULL on allocation failure. */
 router_index_t *router_index_new(void);
@@ -70,15 +120,20 @@ router_index_t *router_index_new(void);
 void router_index_destroy(router_index_t **self_p);
 
 /* Adds `edge` (an opaque handle compared by address) to the subscription
-   (match, topic, filter), creating it if needed; topic and filter are
-   copied. Idempotent per edge. *sub_id receives the subscription id: the
-   first 8 bytes (big-endian) of SHA-256 over "<match>\0<topic>\0<filter or
-   empty>", masked to 53 bits, 0 -> 1; if that id belongs to another key,
-   "\0<n>" (n = 1, 2, ...) is appended to the key until the id is free.
-   Returns 0, or -1 (nothing changed) when the topic is empty or longer than
-   TG_MAX_TOPIC, or on allocation failure. Topic syntax is the caller's. */
-int router_index_add(router_index_t *self, tg_match_t match, const char *topic, const char *filter,
-                     void *edge, uint64_t *sub_id);
+   (match, topic, filter), creating it if needed; topic is copied. Takes
+   ownership of *filter_p (a compiled filter, or NULL for none) and nulls
+   it, whatever the outcome: when an equivalent filter (same canonical
+   text) is already subscribed on (match, topic), it is destroyed and the
+   existing subscription is used. Idempotent per edge. *sub_id receives the
+   subscription id: the first 8 bytes (big-endian) of SHA-256 over
+   "<match>\0<topic>\0<canonical filter or empty>", masked to 53 bits,
+   0 -> 1; if that id belongs to another key, "\0<n>" (n = 1, 2, ...) is
+   appended to the key until the id is free. Returns 0, or -1 (nothing
+   changed) when the topic is empty or longer than TG_MAX_TOPIC, when
+   65,535 edges hold the subscription already, or on allocation failure.
+   Topic syntax is the caller's. */
+int router_index_add(router_index_t *self, tg_match_t match, const char *topic,
+                     tg_query_t **filter_p, void *edge, uint64_t *sub_id);
 
 /* Removes `edge` from subscription sub_id, and the subscription when no edge
    holds it any more. Returns 0, or -1 when the edge did not hold it. */
@@ -88,11 +143,13 @@ int router_index_remove(router_index_t *self, uint64_t sub_id, void *edge);
 size_t router_index_remove_edge(router_index_t *self, void *edge);
 
 /* Calls fn once for each subscription whose (match, topic) matches `topic`
-   (len bytes, no NUL needed). Returns the number of calls. fn must not
-   modify the index. Topics longer than TG_MAX_TOPIC match nothing. */
+   (len bytes, no NUL needed) and whose filter, if any, accepts `body` (the
+   event's msgpack map, body_len bytes; NULL/0 passes only subscriptions
+   without a filter). Returns the number of calls. fn must not modify the
+   index. Topics longer than TG_MAX_TOPIC match nothing. No allocation. */
 typedef void(router_index_fn)(const router_sub_t *sub, void *arg);
 size_t router_index_match(const router_index_t *self, const char *topic, size_t len,
-                          router_index_fn *fn, void *arg);
+                          const void *body, size_t body_len, router_index_fn *fn, void *arg);
 
 /* Borrowed subscription with this id, or NULL. */
 const router_sub_t *router_index_lookup(const router_index_t *self, uint64_t sub_id);
@@ -102,6 +159,11 @@ size_t router_index_size(const router_index_t *self);
 
 /* Number of (subscription, edge) pairs. */
 size_t router_index_holders(const router_index_t *self);
+
+/* Bytes of memory the index holds: every allocation it makes (requested
+   sizes, without the allocator's own overhead) plus tg_query_memory of
+   each compiled filter. */
+size_t router_index_memory(const router_index_t *self);
 
 /* True when `topic` (len bytes) matches the pattern under `match`, by the
    WAMP rules above; the reference the index is tested against. */

@@ -22,6 +22,8 @@ struct _router_map_t {
     router_map_slot_t *slots; /* capacity entries */
     size_t capacity;          /* a power of two */
     size_t size;              /* occupied slots */
+    size_t bytes;             /* allocated: the struct, the slots, the key copies */
+    size_t *account;          /* borrowed counter mirroring `bytes`, or NULL */
 };
 
 static uint64_t s_seed;
@@ -62,6 +64,23 @@ uint64_t router_map_hash(const void *key, size_t len)
     return router_map_hash_end(state);
 }
 
+/* Adds (or subtracts) bytes to the map's size and its account. */
+static void s_account(router_map_t *self, size_t bytes, bool add)
+{
+    self->bytes = add ? self->bytes + bytes : self->bytes - bytes;
+    if (self->account)
+        *self->account = add ? *self->account + bytes : *self->account - bytes;
+}
+
+void router_map_set_account(router_map_t *self, size_t *account)
+{
+    if (self->account)
+        *self->account -= self->bytes;
+    self->account = account;
+    if (account)
+        *account += self->bytes;
+}
+
 router_map_t *router_map_new(void)
 {
     router_map_t *self = calloc(1, sizeof *self);
@@ -73,6 +92,7 @@ router_map_t *router_map_new(void)
         return NULL;
     }
     self->capacity = ROUTER_MAP_MIN_CAPACITY;
+    self->bytes = sizeof *self + self->capacity * sizeof *self->slots;
     return self;
 }
 
@@ -83,6 +103,7 @@ void router_map_destroy(router_map_t **self_p)
     router_map_t *self = *self_p;
     for (size_t i = 0; i < self->capacity; i++)
         free(self->slots[i].key);
+    s_account(self, self->bytes, false);
     free(self->slots);
     free(self);
     *self_p = NULL;
@@ -129,6 +150,7 @@ static int s_grow(router_map_t *self)
         slots[j] = *old;
     }
     free(self->slots);
+    s_account(self, (capacity - self->capacity) * sizeof *slots, true);
     self->slots = slots;
     self->capacity = capacity;
     return 0;
@@ -154,6 +176,7 @@ int router_map_put(router_map_t *self, uint64_t hash, const void *key, size_t le
     copy[len] = 0;
     self->slots[i] = (router_map_slot_t){.hash = hash, .key = copy, .len = len, .value = value};
     self->size++;
+    s_account(self, len + 1, true);
     return 0;
 }
 
@@ -165,6 +188,7 @@ void *router_map_remove(router_map_t *self, uint64_t hash, const void *key, size
     if (!value)
         return NULL;
     free(self->slots[i].key);
+    s_account(self, self->slots[i].len + 1, false);
     self->slots[i] = (router_map_slot_t){0};
     self->size--;
     /* Backward shift: pull later members of the probe run into the hole

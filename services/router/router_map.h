@@ -53,4 +53,9 @@ void *router_map_remove(router_map_t *self, uint64_t hash, const void *key, size
 
 size_t router_map_size(const router_map_t *self);
 
+/* From now on, adds the bytes the map holds (now and as it grows) to
+   *account and subtracts them as they are freed; account must outlive the
+   map. For the index's memory accounting; NULL stops it. */
+void router_map_set_account(router_map_t *self, size_t *account);
+
 #endif

@@ -93,6 +93,20 @@ static zsock_t *s_bind(const char *endpoint, uint32_t hwm, int64_t max_frame, bo
     return sock;
 }
 
+/* The filter parser's limits from cfg; a 0 (a cfg filled by hand, as in
+   the tests) keeps the default. */
+static tg_query_limits_t s_filter_limits(const tg_config_t *cfg)
+{
+    tg_query_limits_t limits = TG_QUERY_DEFAULT_LIMITS;
+    if (cfg->max_filter)
+        limits.max_length = cfg->max_filter;
+    if (cfg->filter_max_depth)
+        limits.max_depth = cfg->filter_max_depth;
+    if (cfg->filter_max_list)
+        limits.max_list = cfg->filter_max_list;
+    return limits;
+}
+
 static s_actor_t *s_actor_new(zsock_t *pipe, const tg_config_t *cfg, char *error, size_t error_size)
 {
     s_actor_t *self = calloc(1, sizeof *self);
@@ -115,8 +129,10 @@ static s_actor_t *s_actor_new(zsock_t *pipe, const tg_config_t *cfg, char *error
     if (!self->control)
         goto err;
     self->poller = zpoller_new(pipe, self->router, self->control, NULL);
-    self->broker = router_broker_new(self->router, self->instance,
-                                     cfg->heartbeat_ms ? cfg->heartbeat_ms : 1000, zclock_mono());
+    tg_query_limits_t limits = s_filter_limits(cfg);
+    self->broker =
+        router_broker_new(self->router, self->instance,
+                          cfg->heartbeat_ms ? cfg->heartbeat_ms : 1000, &limits, zclock_mono());
     if (!self->poller || !self->broker) {
         snprintf(error, error_size, "router: out of memory");
         goto err;

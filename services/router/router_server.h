@@ -21,7 +21,9 @@
 typedef struct _router_server_t router_server_t;
 
 /* Starts the actor with a copy of cfg (cfg.router, cfg.control,
-   cfg.heartbeat_ms, cfg.hwm). Endpoints may use a wildcard port
+   cfg.heartbeat_ms, cfg.hwm, cfg.max_event, and the filter limits
+   cfg.max_filter, cfg.filter_max_depth, cfg.filter_max_list; 0 = default). Endpoints may use a
+   wildcard port
    ("tcp://127.0.0.1:*"); router_server_endpoint() then tells the port.
    Caller owns the result; NULL when a socket cannot be bound (logged,
    naming the endpoint and the reason). */

@@ -1,5 +1,6 @@
 /*  Unit tests of router_index: the router's subscription index. */
 #include <criterion/criterion.h>
+#include <msgpack.h>
 #include <openssl/evp.h>
 #include <string.h>
 
@@ -20,12 +21,22 @@ static void s_record(const router_sub_t *sub, void *arg)
     seen->ids[seen->count++] = sub->id;
 }
 
-static seen_t s_match(router_index_t *index, const char *topic)
+/* The subscriptions matching an event on topic with this body. */
+static seen_t s_match_body(router_index_t *index, const char *topic, const void *body, size_t len)
 {
     seen_t seen = {0};
-    size_t calls = router_index_match(index, topic, strlen(topic), s_record, &seen);
+    size_t calls = router_index_match(index, topic, strlen(topic), body, len, s_record, &seen);
     cr_assert_eq(calls, seen.count);
+    for (size_t i = 0; i < seen.count; i++)
+        for (size_t j = i + 1; j < seen.count; j++)
+            cr_assert_neq(seen.ids[i], seen.ids[j], "subscription visited twice");
     return seen;
+}
+
+/* ... with no body: only subscriptions without a filter can match. */
+static seen_t s_match(router_index_t *index, const char *topic)
+{
+    return s_match_body(index, topic, NULL, 0);
 }
 
 static bool s_has(const seen_t *seen, uint64_t id)
@@ -36,12 +47,54 @@ static bool s_has(const seen_t *seen, uint64_t id)
     return false;
 }
 
+/* Caller owns the result: filter compiled with the default limits. */
+static tg_query_t *s_query(const char *filter)
+{
+    tg_query_limits_t limits = TG_QUERY_DEFAULT_LIMITS;
+    tg_query_error_t error;
+    tg_query_t *query = tg_query_parse(filter, strlen(filter), &limits, &error);
+    cr_assert_not_null(query, "filter %s: %s", filter, error.message);
+    return query;
+}
+
 static uint64_t s_add(router_index_t *index, tg_match_t match, const char *topic,
                       const char *filter, void *edge)
 {
     uint64_t id = 0;
-    cr_assert_eq(router_index_add(index, match, topic, filter, edge, &id), 0, "add %s", topic);
+    tg_query_t *query = filter ? s_query(filter) : NULL;
+    cr_assert_eq(router_index_add(index, match, topic, &query, edge, &id), 0, "add %s", topic);
+    cr_assert_null(query, "the index took the filter");
     return id;
+}
+
+/* A msgpack body under construction. */
+typedef struct {
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+} body_t;
+
+static void s_body_init(body_t *body, uint32_t pairs)
+{
+    msgpack_sbuffer_init(&body->sbuf);
+    msgpack_packer_init(&body->pk, &body->sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map(&body->pk, pairs);
+}
+
+static void s_pack_str(body_t *body, const char *text)
+{
+    msgpack_pack_str_with_body(&body->pk, text, strlen(text));
+}
+
+/* The subscriptions matching an event {name: value} on topic. */
+static seen_t s_match_int(router_index_t *index, const char *topic, const char *name, int64_t value)
+{
+    body_t body;
+    s_body_init(&body, 1);
+    s_pack_str(&body, name);
+    msgpack_pack_int64(&body.pk, value);
+    seen_t seen = s_match_body(index, topic, body.sbuf.data, body.sbuf.size);
+    msgpack_sbuffer_destroy(&body.sbuf);
+    return seen;
 }
 
 /* One row of a matching table: does `pattern` under `match` match `topic`? */
@@ -178,14 +231,15 @@ static uint64_t s_expected_id(const char *match, const char *topic, const char *
 }
 
 /* The id is the documented hash of "<match>\0<topic>\0<filter>", in
-   [1, 2^53]. */
+   [1, 2^53], over the filter's canonical text. */
 Test(router_index, id_is_the_masked_sha256_of_the_canonical_key)
 {
     router_index_t *index = router_index_new();
     uint64_t exact = s_add(index, TG_MATCH_EXACT, "shop.order.shipped", NULL, &edge_a);
-    uint64_t filtered = s_add(index, TG_MATCH_PREFIX, "shop.", "room == \"lobby\"", &edge_a);
+    uint64_t filtered = s_add(index, TG_MATCH_PREFIX, "shop.", "(room=='lobby')", &edge_a);
     cr_expect_eq(exact, s_expected_id("exact", "shop.order.shipped", ""));
     cr_expect_eq(filtered, s_expected_id("prefix", "shop.", "room == \"lobby\""));
+    cr_expect_str_eq(router_sub_filter(router_index_lookup(index, filtered)), "room == \"lobby\"");
     cr_expect(exact >= 1 && exact <= (1ULL << 53));
     cr_expect(filtered >= 1 && filtered <= (1ULL << 53));
     router_index_destroy(&index);
@@ -220,8 +274,7 @@ Test(router_index, add_is_idempotent_per_edge)
     router_index_destroy(&index);
 }
 
-/* Match policy and filter are part of the key: each gives its own id, and
-   an empty filter is the same as none. */
+/* Match policy and filter are part of the key: each gives its own id. */
 Test(router_index, different_match_or_filter_gives_different_ids)
 {
     router_index_t *index = router_index_new();
@@ -230,16 +283,20 @@ Test(router_index, different_match_or_filter_gives_different_ids)
     uint64_t wildcard = s_add(index, TG_MATCH_WILDCARD, "a.b", NULL, &edge_a);
     uint64_t filter1 = s_add(index, TG_MATCH_EXACT, "a.b", "x == 1", &edge_a);
     uint64_t filter2 = s_add(index, TG_MATCH_EXACT, "a.b", "x == 2", &edge_a);
-    uint64_t empty = s_add(index, TG_MATCH_EXACT, "a.b", "", &edge_b);
+    uint64_t range = s_add(index, TG_MATCH_EXACT, "a.b", "x > 1", &edge_b);
     cr_expect_neq(exact, prefix);
     cr_expect_neq(exact, wildcard);
     cr_expect_neq(prefix, wildcard);
     cr_expect_neq(exact, filter1);
     cr_expect_neq(filter1, filter2);
-    cr_expect_eq(empty, exact);
-    cr_expect_eq(router_index_size(index), 5);
-    /* Filters are not evaluated yet: every one of them matches the topic. */
-    cr_expect_eq(s_match(index, "a.b").count, 5);
+    cr_expect_neq(filter2, range);
+    cr_expect_eq(router_index_size(index), 6);
+    /* Without a body, only the three unfiltered ones match; with x = 2,
+       those and the two filters that accept it. */
+    cr_expect_eq(s_match(index, "a.b").count, 3);
+    seen_t seen = s_match_int(index, "a.b", "x", 2);
+    cr_expect_eq(seen.count, 5);
+    cr_expect(s_has(&seen, filter2) && s_has(&seen, range) && !s_has(&seen, filter1));
     router_index_destroy(&index);
 }
 
@@ -254,7 +311,7 @@ Test(router_index, remove_drops_the_subscription_with_its_last_edge)
     const router_sub_t *sub = router_index_lookup(index, id);
     cr_assert_not_null(sub);
     cr_expect_eq(sub->edges_count, 1);
-    cr_expect_eq(sub->edges[0], &edge_b);
+    cr_expect_eq(router_sub_edges(sub)[0], &edge_b);
     cr_expect_eq(s_match(index, "com.x").count, 1);
     cr_expect_eq(router_index_remove(index, id, &edge_b), 0);
     cr_expect_null(router_index_lookup(index, id));
@@ -348,8 +405,8 @@ Test(router_index, colliding_ids_are_rehashed_until_free)
     cr_expect_eq(first, 7);
     cr_expect_eq(second, 8);
     cr_expect_eq(third, 9);
-    cr_expect_str_eq(router_index_lookup(index, first)->topic, "a.one");
-    cr_expect_str_eq(router_index_lookup(index, second)->topic, "a.two");
+    cr_expect_str_eq(router_sub_topic(router_index_lookup(index, first)), "a.one");
+    cr_expect_str_eq(router_sub_topic(router_index_lookup(index, second)), "a.two");
     cr_expect_eq(s_add(index, TG_MATCH_EXACT, "a.two", NULL, &edge_b), second);
     seen_t seen = s_match(index, "a.two");
     cr_expect_eq(seen.count, 1);
@@ -401,4 +458,189 @@ Test(router_index, many_subscriptions_come_and_go)
     cr_expect_eq(s_match(index, "t7.y.x").count, 0);
     router_index_destroy(&index);
     router_index_destroy(&index); /* safe twice */
+}
+
+/* ---- filters ------------------------------------------------------------ */
+
+/* An exact subscription with a filter matches only the events of its topic
+   whose body the filter accepts; the unfiltered one matches them all. */
+Test(router_index, filtered_exact_subscription_matches_only_accepted_bodies)
+{
+    router_index_t *index = router_index_new();
+    uint64_t all = s_add(index, TG_MATCH_EXACT, "chat.message", NULL, &edge_a);
+    uint64_t seven = s_add(index, TG_MATCH_EXACT, "chat.message", "user_id == 7", &edge_a);
+    uint64_t eight = s_add(index, TG_MATCH_EXACT, "chat.message", "user_id == 8", &edge_b);
+    seen_t seen = s_match_int(index, "chat.message", "user_id", 7);
+    cr_expect_eq(seen.count, 2);
+    cr_expect(s_has(&seen, all) && s_has(&seen, seven));
+    seen = s_match_int(index, "chat.message", "user_id", 9);
+    cr_expect_eq(seen.count, 1);
+    cr_expect(s_has(&seen, all));
+    seen = s_match_int(index, "chat.other", "user_id", 8);
+    cr_expect_eq(seen.count, 0, "another topic");
+    seen = s_match_int(index, "chat.message", "room", 8);
+    cr_expect_eq(seen.count, 1, "the indexed path is missing: only the unfiltered one");
+    cr_expect(!s_has(&seen, eight));
+    router_index_destroy(&index);
+}
+
+/* Filters under prefix and wildcard subscriptions are evaluated the same
+   way, in every entry the topic reaches. */
+Test(router_index, filters_apply_under_prefix_and_wildcard_topics)
+{
+    router_index_t *index = router_index_new();
+    uint64_t prefix = s_add(index, TG_MATCH_PREFIX, "shop.", "order_id == 7", &edge_a);
+    uint64_t wild = s_add(index, TG_MATCH_WILDCARD, "shop..shipped", "order_id in [6, 7]", &edge_a);
+    uint64_t wild_range = s_add(index, TG_MATCH_WILDCARD, "shop..shipped", "order_id > 6", &edge_b);
+    s_add(index, TG_MATCH_PREFIX, "shop.", "order_id == 8", &edge_a);
+    seen_t seen = s_match_int(index, "shop.order.shipped", "order_id", 7);
+    cr_expect_eq(seen.count, 3);
+    cr_expect(s_has(&seen, prefix) && s_has(&seen, wild) && s_has(&seen, wild_range));
+    seen = s_match_int(index, "shop.order.shipped", "order_id", 6);
+    cr_expect_eq(seen.count, 1);
+    cr_expect(s_has(&seen, wild));
+    seen = s_match_int(index, "shop.order.paid", "order_id", 7);
+    cr_expect_eq(seen.count, 1);
+    cr_expect(s_has(&seen, prefix));
+    router_index_destroy(&index);
+}
+
+/* Spellings with the same canonical form share one subscription and one
+   id, from any edge; the extra copies are freed (LSan would see a leak). */
+Test(router_index, equivalent_spellings_share_one_subscription)
+{
+    router_index_t *index = router_index_new();
+    uint64_t a = s_add(index, TG_MATCH_EXACT, "a.b", "x == 1 and y == \"z\"", &edge_a);
+    uint64_t b = s_add(index, TG_MATCH_EXACT, "a.b", "(y=='z') and (x==1)", &edge_b);
+    uint64_t c = s_add(index, TG_MATCH_EXACT, "a.b", "  x  ==  1  and  y == 'z'", &edge_a);
+    cr_expect_eq(a, b);
+    cr_expect_eq(a, c);
+    cr_expect_eq(router_index_size(index), 1);
+    cr_expect_eq(router_index_holders(index), 2);
+    router_index_destroy(&index);
+}
+
+/* An `in` list is found by each of its values, once per event even when
+   two literals are equal values (1 and 1.0). */
+Test(router_index, in_list_is_found_by_each_value_once)
+{
+    router_index_t *index = router_index_new();
+    uint64_t id = s_add(index, TG_MATCH_EXACT, "a.b", "x in [1, 1.0, 3, \"q\"]", &edge_a);
+    cr_expect_eq(s_match_int(index, "a.b", "x", 1).count, 1);
+    seen_t seen = s_match_int(index, "a.b", "x", 3);
+    cr_expect_eq(seen.count, 1);
+    cr_expect(s_has(&seen, id));
+    cr_expect_eq(s_match_int(index, "a.b", "x", 2).count, 0);
+    router_index_destroy(&index);
+}
+
+/* A candidate found by its indexed value still has the rest of its filter
+   checked; filters without an index path are evaluated on every event. */
+Test(router_index, the_whole_filter_decides_and_unindexed_filters_are_evaluated)
+{
+    router_index_t *index = router_index_new();
+    uint64_t both = s_add(index, TG_MATCH_EXACT, "a.b", "x == 1 and not exists(y)", &edge_a);
+    uint64_t either = s_add(index, TG_MATCH_EXACT, "a.b", "x == 1 or x == 5", &edge_a);
+    uint64_t never = s_add(index, TG_MATCH_EXACT, "a.b", "x in []", &edge_a);
+    seen_t seen = s_match_int(index, "a.b", "x", 1);
+    cr_expect_eq(seen.count, 2);
+    cr_expect(s_has(&seen, both) && s_has(&seen, either) && !s_has(&seen, never));
+    seen = s_match_int(index, "a.b", "y", 1);
+    cr_expect_eq(seen.count, 0);
+    seen = s_match_int(index, "a.b", "x", 5);
+    cr_expect_eq(seen.count, 1);
+    cr_expect(s_has(&seen, either));
+    router_index_destroy(&index);
+}
+
+/* A body that is not valid msgpack passes no filter; unfiltered
+   subscriptions still match it (the router does not judge the body). */
+Test(router_index, invalid_body_passes_no_filter)
+{
+    router_index_t *index = router_index_new();
+    uint64_t plain = s_add(index, TG_MATCH_EXACT, "a.b", NULL, &edge_a);
+    s_add(index, TG_MATCH_EXACT, "a.b", "x == 1", &edge_a);
+    s_add(index, TG_MATCH_EXACT, "a.b", "not exists(x)", &edge_a);
+    const char truncated[] = "\x82\xa1x\x01\xa1y"; /* a 2-pair map cut short */
+    seen_t seen = s_match_body(index, "a.b", truncated, sizeof truncated - 1);
+    cr_expect_eq(seen.count, 1);
+    cr_expect(s_has(&seen, plain));
+    router_index_destroy(&index);
+}
+
+/* Removing filtered subscriptions of every kind leaves the index as it was
+   (memory included: groups, buckets and entries are freed with their last
+   subscription), and the remaining ones still match. */
+Test(router_index, removal_cleans_every_structure)
+{
+    router_index_t *index = router_index_new();
+    size_t empty = router_index_memory(index);
+    uint64_t keep = s_add(index, TG_MATCH_EXACT, "a.b", "x == 2", &edge_c);
+    size_t one = router_index_memory(index);
+    cr_expect_gt(one, empty);
+    const char *filters[] = {
+        "x == 1", "x in [1, 2, 3]", "x > 0", "y == 1 and x == 1", "x == 1 and z == 2", NULL};
+    const char *topics[] = {"a.b", "a.", ".b"};
+    tg_match_t matches[] = {TG_MATCH_EXACT, TG_MATCH_PREFIX, TG_MATCH_WILDCARD};
+    uint64_t ids[3 * 6];
+    size_t count = 0;
+    for (size_t t = 0; t < 3; t++)
+        for (size_t f = 0; f < 6; f++)
+            ids[count++] = s_add(index, matches[t], topics[t], filters[f], &edge_a);
+    cr_expect_eq(router_index_size(index), 1 + count);
+    cr_expect_eq(s_match_int(index, "a.b", "x", 1).count, 3 * 4);
+    for (size_t i = 0; i < count; i += 2)
+        cr_expect_eq(router_index_remove(index, ids[i], &edge_a), 0);
+    cr_expect_eq(router_index_remove_edge(index, &edge_a), count / 2);
+    cr_expect_eq(router_index_size(index), 1);
+    cr_expect_eq(router_index_memory(index), one, "%zu vs %zu", router_index_memory(index), one);
+    seen_t seen = s_match_int(index, "a.b", "x", 2);
+    cr_expect_eq(seen.count, 1);
+    cr_expect(s_has(&seen, keep));
+    cr_expect_eq(router_index_remove(index, keep, &edge_c), 0);
+    cr_expect_eq(router_index_memory(index), empty, "%zu vs %zu", router_index_memory(index),
+                 empty);
+    router_index_destroy(&index);
+}
+
+/* The memory count grows with each subscription by its struct, its nodes,
+   its table slots and its compiled filter. */
+Test(router_index, memory_counts_the_filters)
+{
+    router_index_t *index = router_index_new();
+    s_add(index, TG_MATCH_EXACT, "a.b", "x == 0", &edge_a);
+    size_t before = router_index_memory(index);
+    tg_query_t *probe = s_query("x == 1");
+    size_t filter_bytes = tg_query_memory(probe);
+    tg_query_destroy(&probe);
+    s_add(index, TG_MATCH_EXACT, "a.b", "x == 1", &edge_a);
+    size_t added = router_index_memory(index) - before;
+    cr_expect_geq(added, filter_bytes + sizeof(router_sub_t) + sizeof(router_vnode_t));
+    router_index_destroy(&index);
+}
+
+/* A second edge moves the edges out of the struct into an array; going
+   back to one edge keeps every edge findable and removable. */
+Test(router_index, edges_grow_past_the_inline_one)
+{
+    router_index_t *index = router_index_new();
+    int edges[5];
+    uint64_t id = 0;
+    for (int i = 0; i < 5; i++)
+        id = s_add(index, TG_MATCH_EXACT, "a.b", "x == 1", &edges[i]);
+    const router_sub_t *sub = router_index_lookup(index, id);
+    cr_assert_eq(sub->edges_count, 5);
+    for (int i = 0; i < 5; i++) {
+        bool found = false;
+        for (int j = 0; j < 5; j++)
+            found |= router_sub_edges(sub)[j] == &edges[i];
+        cr_expect(found);
+    }
+    for (int i = 0; i < 4; i++)
+        cr_expect_eq(router_index_remove(index, id, &edges[i]), 0);
+    cr_expect_eq(router_index_lookup(index, id)->edges_count, 1);
+    cr_expect_eq(router_sub_edges(router_index_lookup(index, id))[0], &edges[4]);
+    cr_expect_eq(router_index_remove(index, id, &edges[4]), 0);
+    cr_expect_eq(router_index_size(index), 0);
+    router_index_destroy(&index);
 }

@@ -73,3 +73,33 @@ Test(router_map, collisions_growth_and_removal_keep_lookups_exact)
     }
     router_map_destroy(&map);
 }
+
+/* With an account set, the map adds what it holds (struct, slots, key
+   copies), follows its growth and removals, and takes it all back when
+   destroyed or when the account is unset. */
+Test(router_map, account_follows_what_the_map_holds)
+{
+    size_t account = 0;
+    router_map_t *map = router_map_new();
+    router_map_set_account(map, &account);
+    size_t empty = account;
+    cr_expect_gt(empty, 0);
+    char key[16];
+    int value;
+    for (int i = 0; i < 100; i++) {
+        int len = snprintf(key, sizeof key, "key%d", i);
+        cr_assert_eq(router_map_put(map, router_map_hash(key, len), key, len, &value), 0);
+    }
+    size_t full = account;
+    cr_expect_gt(full, empty + 100 * 5);
+    for (int i = 0; i < 100; i++) {
+        int len = snprintf(key, sizeof key, "key%d", i);
+        router_map_remove(map, router_map_hash(key, len), key, len);
+    }
+    cr_expect_lt(account, full);
+    router_map_set_account(map, NULL);
+    cr_expect_eq(account, 0);
+    router_map_set_account(map, &account);
+    router_map_destroy(&map);
+    cr_expect_eq(account, 0);
+}

@@ -414,16 +414,155 @@ Test(router_server, exact_subscription_to_unknown_type_is_refused)
     zsock_destroy(&a);
 }
 
-/* A filter is refused (for now) with invalid_filter and its column. */
-Test(router_server, subscription_with_filter_is_refused_for_now)
+/* A filter that does not parse is refused with invalid_filter, and the
+   message says where (the parser's message, with the column); nothing is
+   subscribed. */
+Test(router_server, invalid_filter_is_refused_with_its_column)
 {
     zsock_t *a = s_peer("edge-a");
     s_join(a, "edge", "edge-a", 0);
-    char *message = s_subscribe_error(a, 5, TG_MATCH_PREFIX, "shop.", "room == \"lobby\"",
-                                      "telegraphy.error.invalid_filter");
-    cr_expect_str_eq(message, "filters are not supported yet (column 1)");
+    char *message = s_subscribe_error(a, 5, TG_MATCH_PREFIX, "shop.",
+                                      "room == ", "telegraphy.error.invalid_filter");
+    cr_expect(strstr(message, "at column 9") != NULL, "message: %s", message);
+    free(message);
+    message = s_subscribe_error(a, 6, TG_MATCH_PREFIX, "shop.", "room == 'lobby' and (",
+                                "telegraphy.error.invalid_filter");
+    cr_expect(strstr(message, "column") != NULL, "message: %s", message);
     free(message);
     cr_expect_eq(s_router_stat("subscriptions"), 0);
+    s_subscribe(a, 7, TG_MATCH_PREFIX, "shop."); /* the edge is still served */
+    zsock_destroy(&a);
+}
+
+/* SUBSCRIBE with a filter; returns the sub_id of SUBSCRIBED{req}. */
+static uint64_t s_subscribe_filter(zsock_t *edge, uint64_t req, tg_match_t match, const char *topic,
+                                   const char *filter)
+{
+    s_send_subscribe(edge, req, match, topic, filter);
+    tg_envelope_t *reply = s_expect(edge, TG_CMD_SUBSCRIBED);
+    cr_expect_eq(reply->req, req);
+    uint64_t id = reply->sub_id;
+    tg_envelope_destroy(&reply);
+    return id;
+}
+
+/* Equivalent spellings of a filter, from two edges, get one id and one
+   subscription; another filter gets another id; an empty filter is no
+   filter. */
+Test(router_server, equivalent_filters_share_one_id_across_edges)
+{
+    zsock_t *a = s_peer("edge-a");
+    zsock_t *b = s_peer("edge-b");
+    s_join(a, "edge", "edge-a", 0);
+    s_join(b, "edge", "edge-b", 0);
+    uint64_t one =
+        s_subscribe_filter(a, 1, TG_MATCH_PREFIX, "chat.", "room == 'lobby' and lang == \"en\"");
+    uint64_t two =
+        s_subscribe_filter(b, 2, TG_MATCH_PREFIX, "chat.", "(lang==\"en\") and (room==\"lobby\")");
+    uint64_t other = s_subscribe_filter(b, 3, TG_MATCH_PREFIX, "chat.", "room == 'kitchen'");
+    uint64_t plain = s_subscribe(a, 4, TG_MATCH_PREFIX, "chat.");
+    uint64_t empty = s_subscribe_filter(b, 5, TG_MATCH_PREFIX, "chat.", "");
+    cr_expect_eq(one, two);
+    cr_expect_neq(one, other);
+    cr_expect_eq(plain, empty);
+    cr_expect_eq(s_router_stat("subscriptions"), 3);
+    zsock_destroy(&a);
+    zsock_destroy(&b);
+}
+
+/* An EVENT from the ingest with this body. */
+static void s_send_event_body(zsock_t *ingest, uint64_t pub_id, const char *topic, const void *body,
+                              size_t len)
+{
+    tg_envelope_t *event = tg_envelope_new(TG_CMD_EVENT);
+    event->pub_id = pub_id;
+    event->ts = 1700000000000000ULL;
+    event->topic = strdup(topic);
+    event->body = zframe_new(body, len);
+    s_send(ingest, event);
+}
+
+/* Two edges with different filters on one topic each receive exactly the
+   events their filter accepts, with the matching ids only. */
+Test(router_server, filtered_subscriptions_receive_only_their_events)
+{
+    zsock_t *ingest = s_peer("ingest-1");
+    s_join(ingest, "ingest", "ingest-1", 0);
+    s_register(ingest, "chat.message", 1);
+    zsock_t *a = s_peer("edge-a");
+    zsock_t *b = s_peer("edge-b");
+    s_join(a, "edge", "edge-a", 1);
+    s_join(b, "edge", "edge-b", 1);
+    uint64_t lobby = s_subscribe_filter(a, 1, TG_MATCH_EXACT, "chat.message", "room == 'lobby'");
+    uint64_t big = s_subscribe_filter(a, 2, TG_MATCH_WILDCARD, "chat.", "n > 5");
+    uint64_t kitchen = s_subscribe_filter(b, 3, TG_MATCH_PREFIX, "chat", "room in ['kitchen']");
+
+    const char lobby_small[] = "\x82\xa4room\xa5lobby\xa1n\x01";   /* {room: lobby, n: 1} */
+    const char kitchen_big[] = "\x82\xa4room\xa7kitchen\xa1n\x09"; /* {room: kitchen, n: 9} */
+    const char nowhere[] = "\x81\xa4room\xa4hall";                 /* {room: hall} */
+    s_send_event_body(ingest, 1, "chat.message", lobby_small, sizeof lobby_small - 1);
+    s_send_event_body(ingest, 2, "chat.message", kitchen_big, sizeof kitchen_big - 1);
+    s_send_event_body(ingest, 3, "chat.message", nowhere, sizeof nowhere - 1);
+
+    tg_envelope_t *event = s_expect(a, TG_CMD_EVENT);
+    cr_expect_eq(event->pub_id, 1);
+    cr_assert_eq(event->sub_ids_count, 1);
+    cr_expect_eq(event->sub_ids[0], lobby);
+    tg_envelope_destroy(&event);
+    event = s_expect(a, TG_CMD_EVENT);
+    cr_expect_eq(event->pub_id, 2);
+    cr_assert_eq(event->sub_ids_count, 1);
+    cr_expect_eq(event->sub_ids[0], big);
+    tg_envelope_destroy(&event);
+    event = s_expect(b, TG_CMD_EVENT);
+    cr_expect_eq(event->pub_id, 2);
+    cr_assert_eq(event->sub_ids_count, 1);
+    cr_expect_eq(event->sub_ids[0], kitchen);
+    cr_expect_eq(zframe_size(event->body), sizeof kitchen_big - 1);
+    tg_envelope_destroy(&event);
+
+    s_sync(ingest, "ingest-1", NULL); /* the router has routed all three */
+    cr_expect_eq(s_sync(a, "edge-a", NULL), 0, "edge-a got an event its filters refuse");
+    cr_expect_eq(s_sync(b, "edge-b", NULL), 0, "edge-b got an event its filter refuses");
+    cr_expect_eq(s_router_stat("events_out"), 3);
+    zsock_destroy(&a);
+    zsock_destroy(&b);
+    zsock_destroy(&ingest);
+}
+
+/* Criterion runs the suite's .init before the test's: replace its router
+   by one with small filter limits. */
+static void s_setup_small_filters(void)
+{
+    router_server_destroy(&server);
+    tg_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(cfg.router, sizeof cfg.router, "tcp://127.0.0.1:*");
+    snprintf(cfg.control, sizeof cfg.control, "tcp://127.0.0.1:*");
+    cfg.heartbeat_ms = 1000;
+    cfg.hwm = 1000;
+    cfg.max_filter = 20;
+    cfg.filter_max_depth = 2;
+    cfg.filter_max_list = 2;
+    server = router_server_new(&cfg);
+    cr_assert_not_null(server);
+}
+
+/* The filter limits come from the configuration: a filter longer than
+   max_filter, nested deeper than filter_max_depth, or with a list longer
+   than filter_max_list is refused. */
+Test(router_server, filter_limits_come_from_the_configuration, .init = s_setup_small_filters)
+{
+    zsock_t *a = s_peer("edge-a");
+    s_join(a, "edge", "edge-a", 0);
+    s_subscribe_filter(a, 1, TG_MATCH_PREFIX, "x.", "a == 1 and b in [1]");
+    const char *refused[] = {"a == 1 and b == 2 and c == 3", "not (not (not a))", "a in [1, 2, 3]"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char *message = s_subscribe_error(a, 2 + i, TG_MATCH_PREFIX, "x.", refused[i],
+                                          "telegraphy.error.invalid_filter");
+        cr_expect(strstr(message, "column") != NULL, "%s: %s", refused[i], message);
+        free(message);
+    }
     zsock_destroy(&a);
 }
 
