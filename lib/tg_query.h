@@ -101,4 +101,68 @@ size_t tg_query_index_value(const tg_query_t *self, size_t i, uint8_t *key);
    equal exactly when `==` would call the values equal. No allocation. */
 size_t tg_query_value_key(const void *body, size_t len, const char *path, uint8_t *key);
 
+/* --- the range index hook -------------------------------------------------
+
+   Filters whose top-level conjunction has no equality predicate may still
+   have a numeric range predicate (`score > 10`, `3.5 <= price`, which the
+   parser turns into `price >= 3.5`); the router keeps those in arrays
+   sorted by bound, so that an event costs a binary search, not one
+   evaluation per filter. Numbers are compared exactly, as the evaluator
+   compares them: an int64 and a double by value, without converting the
+   integer to a double (2^53 + 1 > 9007199254740992.0 holds). */
+
+/* A number of a filter or of a body: an int64, a uint64 above INT64_MAX
+   (msgpack's only integers beyond int64), or a double. */
+typedef enum {
+    TG_QUERY_NUMBER_INT,
+    TG_QUERY_NUMBER_UINT,
+    TG_QUERY_NUMBER_FLOAT,
+} tg_query_number_type_t;
+
+typedef struct {
+    union {
+        int64_t i;  /* TG_QUERY_NUMBER_INT */
+        uint64_t u; /* TG_QUERY_NUMBER_UINT */
+        double f;   /* TG_QUERY_NUMBER_FLOAT */
+    } as;
+    uint8_t type; /* tg_query_number_type_t */
+} tg_query_number_t;
+
+/* The operator of a range predicate `path OP bound`. */
+typedef enum {
+    TG_QUERY_RANGE_LT, /* value <  bound */
+    TG_QUERY_RANGE_LE, /* value <= bound */
+    TG_QUERY_RANGE_GT, /* value >  bound */
+    TG_QUERY_RANGE_GE, /* value >= bound */
+} tg_query_range_op_t;
+
+/* Orders two numbers exactly: -1, 0 or 1 as a is below, equal to or above
+   b; 2 when either is NaN (unordered). The evaluator's `<`, `<=`, `>`,
+   `>=`, `==` on numbers are this function, so an index built on it agrees
+   with tg_query_match. A UINT at or below INT64_MAX is ordered as the
+   same INT. Ints and doubles: a double at or above 2^63 is above every
+   int64, one below -2^63 below every int64; in between, the integral
+   parts compare as int64 and then the fraction decides. */
+int tg_query_number_compare(const tg_query_number_t *a, const tg_query_number_t *b);
+
+/* The range hook. When self offers no equality predicate
+   (tg_query_index_path is false) and its top-level conjunction contains a
+   predicate `path OP number` (or `number OP path`, turned around by the
+   parser) with OP one of < <= > >=, returns true and sets *path (borrowed,
+   canonical), *op and *bound (a finite number) of the first such
+   predicate in canonical order. An event can match self only if the
+   number at *path in the body satisfies `number OP bound` (per
+   tg_query_number_compare); a missing or non-numeric value (a string
+   included: string ranges are not indexed) matches nothing. Any of the
+   out-pointers may be NULL. */
+bool tg_query_range_path(const tg_query_t *self, const char **path, tg_query_range_op_t *op,
+                         tg_query_number_t *bound);
+
+/* Finds `path` in a msgpack body and reads the number there into *number:
+   true for an integer (INT, or UINT above INT64_MAX) or a float32/float64
+   that is not NaN; false when the path is missing, the value is not a
+   number, or it is NaN (which no range accepts). No allocation. */
+bool tg_query_value_number(const void *body, size_t len, const char *path,
+                           tg_query_number_t *number);
+
 #endif

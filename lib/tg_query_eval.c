@@ -35,38 +35,92 @@ int tg_query_compare_int_double(int64_t i, double d)
     return d > whole ? -1 : d < whole ? 1 : 0;
 }
 
-/* Orders a body number against a literal number exactly: -1, 0, 1, or 2
-   when unordered (NaN). */
-static int s_compare_numbers(const tg_msgpack_value_t *value, const tg_query_literal_t *literal)
+/* Orders a uint64 against a double that is not NaN: -1, 0 or 1. */
+static int s_compare_uint_double(uint64_t u, double d)
+{
+    if (u <= INT64_MAX)
+        return tg_query_compare_int_double((int64_t)u, d);
+    if (d >= 18446744073709551616.0) /* 2^64 */
+        return -1;
+    if (d < 9223372036854775808.0) /* 2^63, below u */
+        return 1;
+    /* in [2^63, 2^64) doubles are integers and convert exactly */
+    uint64_t w = (uint64_t)d;
+    return u < w ? -1 : u > w;
+}
+
+int tg_query_number_compare(const tg_query_number_t *a, const tg_query_number_t *b)
+{
+    if ((a->type == TG_QUERY_NUMBER_FLOAT && isnan(a->as.f)) ||
+        (b->type == TG_QUERY_NUMBER_FLOAT && isnan(b->as.f)))
+        return 2;
+    if (a->type == TG_QUERY_NUMBER_FLOAT && b->type != TG_QUERY_NUMBER_FLOAT)
+        return -tg_query_number_compare(b, a); /* the double on the right below */
+    switch (a->type) {
+    case TG_QUERY_NUMBER_INT:
+        if (b->type == TG_QUERY_NUMBER_INT)
+            return a->as.i < b->as.i ? -1 : a->as.i > b->as.i;
+        if (b->type == TG_QUERY_NUMBER_UINT) {
+            if (a->as.i < 0)
+                return -1;
+            uint64_t u = (uint64_t)a->as.i;
+            return u < b->as.u ? -1 : u > b->as.u;
+        }
+        return tg_query_compare_int_double(a->as.i, b->as.f);
+    case TG_QUERY_NUMBER_UINT:
+        if (b->type == TG_QUERY_NUMBER_INT)
+            return -tg_query_number_compare(b, a);
+        if (b->type == TG_QUERY_NUMBER_UINT)
+            return a->as.u < b->as.u ? -1 : a->as.u > b->as.u;
+        return s_compare_uint_double(a->as.u, b->as.f);
+    default: /* both doubles */
+        return a->as.f < b->as.f ? -1 : a->as.f > b->as.f;
+    }
+}
+
+/* A body value as a number; false when it is not one. */
+static bool s_value_number(const tg_msgpack_value_t *value, tg_query_number_t *number)
 {
     switch (value->type) {
     case TG_MSGPACK_INT:
-        if (literal->type == TG_QUERY_INT)
-            return value->as.i < literal->as.i ? -1 : value->as.i > literal->as.i;
-        return tg_query_compare_int_double(value->as.i, literal->as.f);
-    case TG_MSGPACK_UINT: /* above INT64_MAX */
-        if (literal->type == TG_QUERY_INT)
-            return 1;
-        if (isnan(literal->as.f))
-            return 2;
-        if (literal->as.f >= 18446744073709551616.0) /* 2^64 */
-            return -1;
-        if (literal->as.f < 9223372036854775808.0)
-            return 1;
-        {
-            /* in [2^63, 2^64) doubles are integers and convert exactly */
-            uint64_t u = (uint64_t)literal->as.f;
-            return value->as.u < u ? -1 : value->as.u > u;
-        }
-    default: /* TG_MSGPACK_FLOAT */
-        if (literal->type == TG_QUERY_INT) {
-            int c = tg_query_compare_int_double(literal->as.i, value->as.f);
-            return c == 2 ? 2 : -c;
-        }
-        if (isnan(value->as.f))
-            return 2;
-        return value->as.f < literal->as.f ? -1 : value->as.f > literal->as.f;
+        number->type = TG_QUERY_NUMBER_INT;
+        number->as.i = value->as.i;
+        return true;
+    case TG_MSGPACK_UINT:
+        number->type = TG_QUERY_NUMBER_UINT;
+        number->as.u = value->as.u;
+        return true;
+    case TG_MSGPACK_FLOAT:
+        number->type = TG_QUERY_NUMBER_FLOAT;
+        number->as.f = value->as.f;
+        return true;
+    default:
+        return false;
     }
+}
+
+/* A numeric literal as a number. */
+static tg_query_number_t s_literal_number(const tg_query_literal_t *literal)
+{
+    tg_query_number_t number;
+    if (literal->type == TG_QUERY_INT) {
+        number.type = TG_QUERY_NUMBER_INT;
+        number.as.i = literal->as.i;
+    } else {
+        number.type = TG_QUERY_NUMBER_FLOAT;
+        number.as.f = literal->as.f;
+    }
+    return number;
+}
+
+/* Orders a body number against a literal number exactly: -1, 0, 1, or 2
+   when unordered (NaN). The range index orders with the same function. */
+static int s_compare_numbers(const tg_msgpack_value_t *value, const tg_query_literal_t *literal)
+{
+    tg_query_number_t a, b = s_literal_number(literal);
+    if (!s_value_number(value, &a))
+        return 2;
+    return tg_query_number_compare(&a, &b);
 }
 
 static bool s_is_number(const tg_msgpack_value_t *value)
@@ -392,4 +446,63 @@ size_t tg_query_value_key(const void *body, size_t len, const char *path, uint8_
     default:
         return 0;
     }
+}
+
+/* --- the range hook ------------------------------------------------------ */
+
+bool tg_query_range_path(const tg_query_t *self, const char **path, tg_query_range_op_t *op,
+                         tg_query_number_t *bound)
+{
+    /* Equality stays preferred: it selects one value, a range a slice. The
+       predicate is found again on each call (the router calls this at
+       subscribe and unsubscribe only) rather than stored in tg_query_t,
+       which would add 8 bytes to every compiled filter. */
+    if (!self || self->index_node)
+        return false;
+    const tg_query_node_t *conjuncts = self->root;
+    size_t count = 1;
+    if (self->root->kind == TG_QUERY_AND) {
+        conjuncts = self->root->as.children;
+        count = self->root->count;
+    }
+    static const tg_query_range_op_t ops[] = {
+        [TG_QUERY_LT] = TG_QUERY_RANGE_LT,
+        [TG_QUERY_LE] = TG_QUERY_RANGE_LE,
+        [TG_QUERY_GT] = TG_QUERY_RANGE_GT,
+        [TG_QUERY_GE] = TG_QUERY_RANGE_GE,
+    };
+    for (size_t i = 0; i < count; i++) {
+        const tg_query_node_t *node = &conjuncts[i];
+        if (node->kind != TG_QUERY_CMP || node->op == TG_QUERY_EQ || node->op == TG_QUERY_NE ||
+            node->count != 1)
+            continue;
+        const tg_query_literal_t *literal = node->as.literals;
+        if (literal->type != TG_QUERY_INT &&
+            (literal->type != TG_QUERY_FLOAT || isnan(literal->as.f)))
+            continue; /* strings, null, booleans: not a numeric range */
+        if (path)
+            *path = node->path;
+        if (op)
+            *op = ops[node->op];
+        if (bound)
+            *bound = s_literal_number(literal);
+        return true;
+    }
+    return false;
+}
+
+bool tg_query_value_number(const void *body, size_t len, const char *path,
+                           tg_query_number_t *number)
+{
+    tg_msgpack_value_t top, value;
+    tg_query_number_t found;
+    if (!path || s_top(body, len, &top) ||
+        s_lookup(&top, (const uint8_t *)body + len, path, &value) != 1 ||
+        !s_value_number(&value, &found))
+        return false;
+    if (found.type == TG_QUERY_NUMBER_FLOAT && isnan(found.as.f))
+        return false;
+    if (number)
+        *number = found;
+    return true;
 }

@@ -70,14 +70,18 @@ typedef struct _router_sub_t router_sub_t;
 typedef struct _router_entry_t router_entry_t; /* router_entry.h */
 
 /* A subscription's place in a list of its entry: in the bucket of one of
-   its indexed values, or in the entry's unindexed list. Private to
-   router_entry.c. */
+   its indexed values, or in the entry's unindexed list; for a range
+   filter, its slot in a sorted bound array (router_range). Private to
+   router_entry.c and router_range.c. */
 typedef struct _router_vnode_t router_vnode_t;
 struct _router_vnode_t {
-    router_vnode_t *next; /* next in the bucket or list */
+    router_vnode_t *next; /* next in the bucket or list (unused for a range filter) */
     router_vnode_t *prev; /* NULL for the first (held by the table or the entry) */
-    uint32_t hash;        /* the bucket's key: hash of the value key (indexed only) */
-    uint32_t index;       /* its place in nodes[], which leads back to the subscription */
+    union {
+        uint32_t hash; /* the bucket's key: hash of the value key (equality) */
+        uint32_t slot; /* its element in its router_range array (range) */
+    };
+    uint32_t index; /* its place in nodes[], which leads back to the subscription */
 };
 
 /* One subscription. Read-only outside the index; the fields after
