@@ -8,14 +8,17 @@
 #include <string.h>
 
 #include "router_map.h"
+#include "router_range.h"
 #include "router_table.h"
 #include "tg_msgpack_frame.h"
 
-/* The filters of an entry indexed on one path. */
+/* The filters of an entry indexed on one path: by value (equality) or by
+   bound (range). Each part exists while a filter uses it. */
 typedef struct _router_group_t router_group_t;
 struct _router_group_t {
     router_group_t *next;    /* next group of the entry */
-    router_table_t *buckets; /* value key hash -> first node of that value's bucket */
+    router_table_t *buckets; /* value key hash -> first node of that value's bucket, or NULL */
+    router_range_t *ranges;  /* range filters on this path, or NULL */
     size_t subs;             /* subscriptions with nodes here */
     char path[];             /* canonical path, NUL-terminated */
 };
@@ -32,12 +35,17 @@ struct _router_entry_t {
 };
 
 /* How a filter is held: no node (no filter), one node in the unindexed
-   list, or one node per distinct value key hash in the group of `path`. */
+   list, one node per distinct value key hash in the group of `path`
+   (equality), or one node whose slot is its element in the group's range
+   arrays (range). */
 typedef struct {
-    bool indexed;
-    const char *path; /* borrowed from the query */
-    uint32_t *hashes; /* owned, count distinct hashes when indexed */
-    size_t count;     /* nodes the subscription needs */
+    bool indexed;            /* equality */
+    bool range;              /* range (never both) */
+    const char *path;        /* borrowed from the query */
+    uint32_t *hashes;        /* owned, count distinct hashes when indexed */
+    size_t count;            /* nodes the subscription needs */
+    tg_query_range_op_t op;  /* range */
+    tg_query_number_t bound; /* range */
 } s_plan_t;
 
 static void *s_alloc(size_t *account, size_t size)
@@ -152,8 +160,10 @@ static int s_plan(const tg_query_t *query, s_plan_t *plan)
     *plan = (s_plan_t){.count = query ? 1 : 0};
     const char *path = NULL;
     size_t count = 0;
-    if (!s_indexed(query, &path, &count))
+    if (!s_indexed(query, &path, &count)) {
+        plan->range = query && tg_query_range_path(query, &plan->path, &plan->op, &plan->bound);
         return 0;
+    }
     uint32_t *hashes = malloc(count * sizeof *hashes);
     if (!hashes)
         return -1;
@@ -169,34 +179,14 @@ static int s_plan(const tg_query_t *query, s_plan_t *plan)
     return 0;
 }
 
-/* The group of path, created with `create`. NULL if absent or on
-   allocation failure. */
-static router_group_t *s_group(router_entry_t *self, const char *path, bool create)
-{
-    for (router_group_t *group = self->groups; group; group = group->next)
-        if (strcmp(group->path, path) == 0)
-            return group;
-    if (!create)
-        return NULL;
-    size_t len = strlen(path);
-    router_group_t *group = s_alloc(self->account, sizeof *group + len + 1);
-    if (!group)
-        return NULL;
-    memcpy(group->path, path, len + 1);
-    group->buckets =
-        router_table_new(offsetof(router_vnode_t, hash), sizeof(uint32_t), self->account);
-    if (!group->buckets) {
-        s_free(self->account, group, sizeof *group + len + 1);
-        return NULL;
-    }
-    group->next = self->groups;
-    self->groups = group;
-    return group;
-}
-
-/* Frees group when no subscription uses it any more. */
+/* Frees group when no subscription uses it any more, and its value table
+   or range arrays when no filter uses them. */
 static void s_group_release(router_entry_t *self, router_group_t *group)
 {
+    if (group->buckets && router_table_size(group->buckets) == 0)
+        router_table_destroy(&group->buckets);
+    if (group->ranges && router_range_size(group->ranges) == 0)
+        router_range_destroy(&group->ranges);
     if (group->subs)
         return;
     for (router_group_t **p = &self->groups; *p; p = &(*p)->next)
@@ -204,8 +194,38 @@ static void s_group_release(router_entry_t *self, router_group_t *group)
             *p = group->next;
             break;
         }
-    router_table_destroy(&group->buckets);
     s_free(self->account, group, sizeof *group + strlen(group->path) + 1);
+}
+
+/* The group of path, created with `create`, with its value table (for
+   `range` false) or its range arrays (true) made if missing. NULL if
+   absent or on allocation failure. */
+static router_group_t *s_group(router_entry_t *self, const char *path, bool create, bool range)
+{
+    router_group_t *group = self->groups;
+    while (group && strcmp(group->path, path) != 0)
+        group = group->next;
+    if (!create)
+        return group;
+    if (!group) {
+        size_t len = strlen(path);
+        group = s_alloc(self->account, sizeof *group + len + 1);
+        if (!group)
+            return NULL;
+        memcpy(group->path, path, len + 1);
+        group->next = self->groups;
+        self->groups = group;
+    }
+    if (!range && !group->buckets)
+        group->buckets =
+            router_table_new(offsetof(router_vnode_t, hash), sizeof(uint32_t), self->account);
+    if (range && !group->ranges)
+        group->ranges = router_range_new(self->account);
+    if (range ? !group->ranges : !group->buckets) {
+        s_group_release(self, group);
+        return NULL;
+    }
+    return group;
 }
 
 /* Links node into the bucket of node->hash: after the head, so that the
@@ -261,14 +281,23 @@ router_sub_t *router_entry_add(router_entry_t *self, tg_query_t *query)
 
     if (!query)
         self->plain = sub;
-    else if (!plan.indexed) {
+    else if (plan.range) {
+        router_group_t *group = s_group(self, plan.path, true, true);
+        if (!group || router_range_insert(group->ranges, sub, plan.op, &plan.bound) != 0) {
+            if (group)
+                s_group_release(self, group);
+            s_free(self->account, sub, s_sub_size(sub->nodes_count));
+            return NULL;
+        }
+        group->subs++;
+    } else if (!plan.indexed) {
         router_vnode_t *node = &sub->nodes[0];
         node->next = self->unindexed;
         if (node->next)
             node->next->prev = node;
         self->unindexed = node;
     } else {
-        router_group_t *group = s_group(self, plan.path, true);
+        router_group_t *group = s_group(self, plan.path, true, false);
         size_t linked = 0;
         while (group && linked < plan.count) {
             sub->nodes[linked].hash = plan.hashes[linked];
@@ -294,24 +323,31 @@ router_sub_t *router_entry_add(router_entry_t *self, tg_query_t *query)
     return sub;
 }
 
-/* The group holding sub's value nodes, or NULL when its filter is in the
-   unindexed list. Found again from the filter (the same decision as
-   s_plan) rather than kept in every subscription: a few string compares
-   at removal for 8 bytes less per subscription. */
-static router_group_t *s_sub_group(router_entry_t *self, const router_sub_t *sub)
-{
-    const char *path = NULL;
-    size_t count = 0;
-    return s_indexed(sub->query, &path, &count) ? s_group(self, path, false) : NULL;
-}
-
 tg_query_t *router_entry_remove(router_entry_t *self, router_sub_t *sub)
 {
     assert(sub->entry == self);
-    router_group_t *group = sub == self->plain ? NULL : s_sub_group(self, sub);
+    /* How sub is held is found again from its filter (the same decision
+       as s_plan) rather than kept in every subscription: a few string
+       compares at removal for 8 bytes less per subscription. */
+    s_plan_t plan = {0};
+    router_group_t *group = NULL;
+    if (sub != self->plain) {
+        const char *path = NULL;
+        size_t count = 0;
+        plan.indexed = s_indexed(sub->query, &path, &count);
+        if (plan.indexed)
+            group = s_group(self, path, false, false);
+        else if ((plan.range = tg_query_range_path(sub->query, &plan.path, &plan.op, NULL)))
+            group = s_group(self, plan.path, false, true);
+        assert(!(plan.indexed || plan.range) || group);
+    }
     if (sub == self->plain)
         self->plain = NULL;
-    else if (group) {
+    else if (plan.range) {
+        router_range_remove(group->ranges, sub, plan.op);
+        group->subs--;
+        s_group_release(self, group);
+    } else if (group) {
         for (uint32_t i = 0; i < sub->nodes_count; i++)
             s_bucket_remove(group, &sub->nodes[i]);
         group->subs--;
@@ -338,6 +374,7 @@ tg_query_t *router_entry_remove(router_entry_t *self, router_sub_t *sub)
 /* True when sub's filter accepts the event (see router_event_t). */
 static bool s_accepts(const router_sub_t *sub, router_event_t *event)
 {
+    event->candidates++;
     if (event->framing == 0)
         event->framing =
             event->body && event->len &&
@@ -346,6 +383,24 @@ static bool s_accepts(const router_sub_t *sub, router_event_t *event)
                 ? 1
                 : -1;
     return event->framing == 1 && tg_query_match_trusted(sub->query, event->body, event->len);
+}
+
+/* The event and the caller's callback, for the candidates of the groups. */
+typedef struct {
+    router_event_t *event;
+    router_index_fn *fn;
+    void *arg;
+    size_t count; /* calls of fn */
+} s_candidates_t;
+
+/* A candidate (its indexed predicate holds): its whole filter decides. */
+static void s_candidate(router_sub_t *sub, void *arg)
+{
+    s_candidates_t *candidates = arg;
+    if (s_accepts(sub, candidates->event)) {
+        candidates->fn(sub, candidates->arg);
+        candidates->count++;
+    }
 }
 
 size_t router_entry_match(const router_entry_t *self, router_event_t *event, router_index_fn *fn,
@@ -358,22 +413,25 @@ size_t router_entry_match(const router_entry_t *self, router_event_t *event, rou
     }
     if (!event->body || event->len == 0)
         return count; /* not a map: no filter accepts it */
-    if (self->groups) {
-        uint8_t key[TG_QUERY_MAX_KEY];
-        for (const router_group_t *group = self->groups; group; group = group->next) {
+    s_candidates_t candidates = {event, fn, arg, 0};
+    for (const router_group_t *group = self->groups; group; group = group->next) {
+        if (group->buckets) {
             /* A missing or non-scalar value equals no literal: no candidate. */
+            uint8_t key[TG_QUERY_MAX_KEY];
             size_t key_len = tg_query_value_key(event->body, event->len, group->path, key);
-            if (key_len == 0)
-                continue;
             const router_vnode_t *node =
-                router_table_get(group->buckets, s_value_hash(key, key_len));
+                key_len ? router_table_get(group->buckets, s_value_hash(key, key_len)) : NULL;
             for (; node; node = node->next)
-                if (s_accepts(s_node_sub(node), event)) {
-                    fn(s_node_sub(node), arg);
-                    count++;
-                }
+                s_candidate(s_node_sub(node), &candidates);
         }
+        /* A missing, non-numeric or NaN value is in no range: no candidate.
+           The arrays may be sorted here: the entry is const for the
+           caller, the order of a range set is its own (single-threaded). */
+        tg_query_number_t value;
+        if (group->ranges && tg_query_value_number(event->body, event->len, group->path, &value))
+            router_range_match(group->ranges, &value, s_candidate, &candidates);
     }
+    count += candidates.count;
     for (const router_vnode_t *node = self->unindexed; node; node = node->next)
         if (s_accepts(s_node_sub(node), event)) {
             fn(s_node_sub(node), arg);

@@ -1,25 +1,33 @@
 /*  router_entry: the subscriptions of one topic entry of the index, that is
     of one (match policy, topic or pattern), which differ by their filter.
 
-    An entry keeps its subscriptions in three places:
+    An entry keeps its subscriptions in four places:
     - `plain`: the one subscription without a filter (there is at most one:
       the filter is part of the key).
-    - groups: for filters with an index path (tg_query_index_path: an
-      equality or `in` predicate of the top-level conjunction), one group
-      per distinct path, each a table from the hash of a value key to the
-      bucket of subscriptions whose filter names that value. A filter
-      `path in [v1, v2]` sits in the buckets of v1 and v2.
+    - groups, one per distinct path that filters are indexed on:
+      - for filters with an equality index path (tg_query_index_path: an
+        equality or `in` predicate of the top-level conjunction), a table
+        from the hash of a value key to the bucket of subscriptions whose
+        filter names that value. A filter `path in [v1, v2]` sits in the
+        buckets of v1 and v2.
+      - for filters without one but with a numeric range
+        (tg_query_range_path: `path < <= > >= number` in the top-level
+        conjunction), a router_range: arrays sorted by bound, lazily.
     - `unindexed`: the other filters, in a list.
 
     Matching one event against the entry: the plain subscription matches;
     per group, the event's value key at the group's path is computed once,
-    hashed, and looked up: only that bucket's subscriptions are candidates,
-    each confirmed by evaluating its whole filter (which also settles the
-    rare collision of two value keys on one 32-bit bucket hash); then every
-    unindexed filter is evaluated. Cost: O(G) key extractions and probes
-    (G groups), plus one filter evaluation per candidate and per unindexed
-    filter; subscriptions on other values cost nothing. No allocation (the
-    key buffer is on the stack).
+    hashed, and looked up: only that bucket's subscriptions are candidates;
+    the event's number at the path is read once and binary-searched in the
+    range arrays: only the ranges holding it are candidates. Each candidate
+    is confirmed by evaluating its whole filter (its other predicates may
+    refuse the event; this also settles the rare collision of two value
+    keys on one 32-bit bucket hash); then every unindexed filter is
+    evaluated. Cost: O(G) key and number extractions and probes (G groups)
+    plus O(log R) per range array of R bounds, plus one filter evaluation
+    per candidate and per unindexed filter; subscriptions on other values
+    or out of range cost nothing. No allocation (the key buffer is on the
+    stack; range arrays sort in room they keep).
 */
 #ifndef ROUTER_ENTRY_H
 #define ROUTER_ENTRY_H
@@ -66,7 +74,8 @@ tg_query_t *router_entry_remove(router_entry_t *self, router_sub_t *sub);
 typedef struct {
     const void *body; /* the msgpack map, or NULL */
     size_t len;
-    int framing; /* 0 not checked yet, 1 valid, -1 invalid (no filter matches) */
+    int framing;       /* 0 not checked yet, 1 valid, -1 invalid (no filter matches) */
+    size_t candidates; /* filters evaluated so far (see router_index_match_counted) */
 } router_event_t;
 
 /* Calls fn for each subscription of the entry whose filter, if any,

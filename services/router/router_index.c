@@ -497,9 +497,16 @@ static size_t s_visit(const router_entry_t *entry, void *arg)
 size_t router_index_match(const router_index_t *self, const char *topic, size_t len,
                           const void *body, size_t body_len, router_index_fn *fn, void *arg)
 {
+    return router_index_match_counted(self, topic, len, body, body_len, fn, arg, NULL);
+}
+
+size_t router_index_match_counted(const router_index_t *self, const char *topic, size_t len,
+                                  const void *body, size_t body_len, router_index_fn *fn, void *arg,
+                                  size_t *candidates)
+{
     if (len == 0 || len > TG_MAX_TOPIC)
         return 0;
-    s_visitor_t visitor = {{body, body_len, 0}, fn, arg};
+    s_visitor_t visitor = {{body, body_len, 0, 0}, fn, arg};
     size_t visited = 0;
     if (router_map_size(self->exact))
         visited +=
@@ -515,5 +522,7 @@ size_t router_index_match(const router_index_t *self, const char *topic, size_t 
         }
     }
     visited += router_trie_match(self->wildcard, topic, len, s_visit, &visitor);
+    if (candidates)
+        *candidates += visitor.event.candidates;
     return visited;
 }

@@ -19,8 +19,10 @@
     Filter, inside each matching entry (router_entry.h): the subscription
     without a filter matches; filters with an equality index path are found
     through a table per path, value key -> bucket, and only that bucket's
-    filters are evaluated; filters without one (only ranges, or/not, ...)
-    are evaluated one by one.
+    filters are evaluated; filters with a numeric range instead (`score >
+    N`) through arrays per path sorted by bound (router_range.h), and only
+    the ranges holding the event's number are evaluated; filters with
+    neither (or/not, exists, string ranges ...) are evaluated one by one.
 
     Cost model, per event, for a topic of L bytes:
       exact     O(L) hash + 1 probe.
@@ -34,27 +36,38 @@
       then, per matching entry E:
                 O(G_E) value-key extractions from the body and probes, G_E
                 the distinct index paths of E's filters (one in the usual
-                case: `user_id == N` for many N); one filter evaluation per
-                candidate (a filter whose indexed value equals the event's);
-                one per unindexed filter of E (U_E); O(1) for the plain one.
-      So: O(L + V + sum over matching entries of (G_E + candidates_E +
-      U_E)), and each subscription that matches costs O(1) plus what the
-      callback does. Filters on other values of an indexed path cost
-      nothing per event. No allocation on the match path.
+                case: `user_id == N` for many N); O(log R) per range
+                array of R bounds (two per range path: lower and upper
+                bounds), plus at most ROUTER_RANGE_TAIL_SCAN bounds added
+                since the last sort; one filter evaluation per candidate (a
+                filter whose indexed value equals the event's, or whose
+                range holds its number); one per unindexed filter of E
+                (U_E); O(1) for the plain one.
+      So: O(L + V + sum over matching entries of (G_E + log R_E +
+      candidates_E + U_E)), and each subscription that matches costs O(1)
+      plus what the callback does. Filters on other values of an indexed
+      path, or whose range excludes the event's number, cost nothing per
+      event. No allocation on the match path (a range array sorted lazily
+      after changes merges in room it keeps).
     Per subscription (docs/performance.md has the measured bytes): a
     40-byte struct holding its first edge inline (an array once a second
     edge holds it); one 24-byte node per distinct indexed value (one node
-    for an unindexed filter, none without a filter); the compiled filter
-    (tg_query_memory: its canonical text is the key's filter text); one
-    8-byte slot in the id table and one per value in its path's table
-    (tables kept 47-70% full, so 11-17 bytes a slot). Shared per entry: the
-    topic copy and its slot in its policy's structure; per (entry, path):
-    the path copy and its table.
+    for a range or an unindexed filter, none without a filter); the
+    compiled filter (tg_query_memory: its canonical text is the key's
+    filter text); one 8-byte slot in the id table and one per value in its
+    path's table (tables kept 47-70% full, so 11-17 bytes a slot), or for a
+    range filter one 32-byte element in its range array (arrays kept at 1x
+    to 4x what they hold). Shared per entry: the topic copy and its slot in
+    its policy's structure; per (entry, path): the path copy, its table
+    and its range arrays, each only while a filter uses it.
     Adding is O(L) + one SHA-256 of the key + O(V log V) for an `in` list of
-    V values; removing is O(L + V + G) (buckets are doubly linked, so a
-    popular value costs nothing more); router_index_remove_edge is O(S)
-    over all S subscriptions (it runs when an edge leaves, not per event).
-    Tables shrink back when removals leave them under 20% full.
+    V values (O(1) amortized more for a range); removing is O(L + V + G)
+    (buckets are doubly linked, so a popular value costs nothing more; a
+    range leaves a hole or swaps with the last added); the sorting that
+    ranges defer is paid by the next event: O(R + T log T) for T bounds
+    added since. router_index_remove_edge is O(S) over all S subscriptions
+    (it runs when an edge leaves, not per event). Tables and range arrays
+    shrink back when removals leave them mostly empty.
 */
 #ifndef ROUTER_INDEX_H
 #define ROUTER_INDEX_H
@@ -154,6 +167,14 @@ size_t router_index_remove_edge(router_index_t *self, void *edge);
 typedef void(router_index_fn)(const router_sub_t *sub, void *arg);
 size_t router_index_match(const router_index_t *self, const char *topic, size_t len,
                           const void *body, size_t body_len, router_index_fn *fn, void *arg);
+
+/* router_index_match that also adds to *candidates (when not NULL) the
+   number of filters it evaluated: the candidates the equality and range
+   indexes found plus every unindexed filter of the matching entries. For
+   tests (the index must evaluate exactly those) and statistics. */
+size_t router_index_match_counted(const router_index_t *self, const char *topic, size_t len,
+                                  const void *body, size_t body_len, router_index_fn *fn, void *arg,
+                                  size_t *candidates);
 
 /* Borrowed subscription with this id, or NULL. */
 const router_sub_t *router_index_lookup(const router_index_t *self, uint64_t sub_id);

@@ -33,6 +33,12 @@ static seen_t s_match_body(router_index_t *index, const char *topic, const void 
     return seen;
 }
 
+static void s_count(const router_sub_t *sub, void *arg)
+{
+    (void)sub;
+    (*(size_t *)arg)++;
+}
+
 /* ... with no body: only subscriptions without a filter can match. */
 static seen_t s_match(router_index_t *index, const char *topic)
 {
@@ -565,6 +571,40 @@ Test(router_index, invalid_body_passes_no_filter)
     seen_t seen = s_match_body(index, "a.b", truncated, sizeof truncated - 1);
     cr_expect_eq(seen.count, 1);
     cr_expect(s_has(&seen, plain));
+    router_index_destroy(&index);
+}
+
+/* Range filters on one path cost what matches: of 1,000 `score > N` and
+   1,000 `score <= N`, an event with score 10 evaluates exactly the ranges
+   holding 10 (and one `score > N and flag` refused by its other
+   predicate), and removing them all gives the memory back. */
+Test(router_index, range_filters_evaluate_only_the_ranges_holding_the_value)
+{
+    router_index_t *index = router_index_new();
+    size_t empty = router_index_memory(index);
+    uint64_t ids[2001];
+    char filter[64];
+    for (int n = 0; n < 1000; n++) {
+        snprintf(filter, sizeof filter, "score > %d", n);
+        ids[n] = s_add(index, TG_MATCH_EXACT, "a.b", filter, &edge_a);
+        snprintf(filter, sizeof filter, "%d >= score", n); /* score <= n */
+        ids[1000 + n] = s_add(index, TG_MATCH_EXACT, "a.b", filter, &edge_a);
+    }
+    ids[2000] = s_add(index, TG_MATCH_EXACT, "a.b", "score > 5 and flag", &edge_a);
+    body_t body;
+    s_body_init(&body, 1);
+    s_pack_str(&body, "score");
+    msgpack_pack_int64(&body.pk, 10);
+    size_t evaluated = 0, matched = 0;
+    router_index_match_counted(index, "a.b", 3, body.sbuf.data, body.sbuf.size, s_count, &matched,
+                               &evaluated);
+    cr_expect_eq(matched, 10 + 990, "matched %zu", matched);           /* > 0..9, <= 10..999 */
+    cr_expect_eq(evaluated, 10 + 990 + 1, "evaluated %zu", evaluated); /* + the flag one */
+    msgpack_sbuffer_destroy(&body.sbuf);
+    for (int i = 0; i <= 2000; i++)
+        cr_expect_eq(router_index_remove(index, ids[i], &edge_a), 0);
+    cr_expect_eq(router_index_memory(index), empty, "%zu vs %zu", router_index_memory(index),
+                 empty);
     router_index_destroy(&index);
 }
 

@@ -445,6 +445,187 @@ Test(tg_query_index, index_never_hides_a_match)
     cr_assert_gt(indexed_matches, 200, "only %d indexed matches", indexed_matches);
 }
 
+/* --- the range hook -------------------------------------------------------- */
+
+/* The range a filter offers, as "path op bound" ("" when none). */
+static const char *range_of(const char *filter)
+{
+    static char result[TG_QUERY_MAX_PATH + 64];
+    static const char *ops[] = {"<", "<=", ">", ">="};
+    tg_query_t *query = compile(filter);
+    const char *path = NULL;
+    tg_query_range_op_t op;
+    tg_query_number_t bound;
+    result[0] = 0;
+    if (tg_query_range_path(query, &path, &op, &bound)) {
+        if (bound.type == TG_QUERY_NUMBER_INT)
+            snprintf(result, sizeof result, "%s %s %" PRId64, path, ops[op], bound.as.i);
+        else
+            snprintf(result, sizeof result, "%s %s %.17g", path, ops[op], bound.as.f);
+    }
+    tg_query_destroy(&query);
+    return result;
+}
+
+/* A numeric range of the top-level conjunction is offered when there is no
+   equality; `number op path` is turned around; the first range in
+   canonical order wins. */
+Test(tg_query_index, numeric_ranges_are_offered_without_equality)
+{
+    cr_expect_str_eq(range_of("score > 10"), "score > 10");
+    cr_expect_str_eq(range_of("10 < score"), "score > 10");
+    cr_expect_str_eq(range_of("3.5 >= price"), "price <= 3.5");
+    cr_expect_str_eq(range_of("a.b[2] <= -7"), "a.b[2] <= -7");
+    cr_expect_str_eq(range_of("x >= 1.0"), "x >= 1"); /* integral: an int bound */
+    cr_expect_str_eq(range_of("x < 1e19"), "x < 1e+19");
+    cr_expect_str_eq(range_of("score > 5 and score < 10"), "score < 10");
+    cr_expect_str_eq(range_of("not exists(y) and z != 2 and t > 0"), "t > 0");
+}
+
+/* Equality stays preferred; string ranges, ranges under or/not, and
+   filters without a range offer none. */
+Test(tg_query_index, ranges_yield_to_equality_and_need_a_numeric_top_level_bound)
+{
+    cr_expect_str_eq(range_of("user_id == 3 and score > 1"), "");
+    cr_expect_str_eq(range_of("user_id in [1, 2] and score > 1"), "");
+    cr_expect_str_eq(range_of("name > \"m\""), "");
+    cr_expect_str_eq(range_of("x > null"), "");
+    cr_expect_str_eq(range_of("x > 1 or y > 2"), "");
+    cr_expect_str_eq(range_of("not x > 1"), "");
+    cr_expect_str_eq(range_of("x != 1"), "");
+    cr_expect_str_eq(range_of("exists(x)"), "");
+    cr_expect_str_eq(range_of("name > \"m\" and x < 2"), "x < 2");
+    cr_expect(!tg_query_range_path(NULL, NULL, NULL, NULL));
+}
+
+/* The number at a path: integers (signed, and unsigned above INT64_MAX),
+   float32 and float64; nothing for NaN, non-numbers and missing paths. */
+Test(tg_query_index, value_number_reads_numbers_only)
+{
+    const value_t numbers[] = {{V_INT, .i = -5},
+                               {V_UINT, .u = 18446744073709551615ull},
+                               {V_F32, .f = 0.5},
+                               {V_F64, .f = -INFINITY}};
+    const tg_query_number_type_t types[] = {TG_QUERY_NUMBER_INT, TG_QUERY_NUMBER_UINT,
+                                            TG_QUERY_NUMBER_FLOAT, TG_QUERY_NUMBER_FLOAT};
+    for (size_t i = 0; i < 4; i++) {
+        msgpack_sbuffer sbuf = body_with(&numbers[i]);
+        tg_query_number_t number;
+        cr_assert(tg_query_value_number(sbuf.data, sbuf.size, "x", &number), "number %zu", i);
+        cr_expect_eq(number.type, types[i]);
+        cr_expect(!tg_query_value_number(sbuf.data, sbuf.size, "y", &number));
+        cr_expect(!tg_query_value_number(sbuf.data, sbuf.size - 1, "x", &number));
+        msgpack_sbuffer_destroy(&sbuf);
+    }
+    const value_t others[] = {{V_F64, .f = NAN}, {V_STR, .s = "1"}, {V_BOOL, .i = 1}, {V_NIL}};
+    for (size_t i = 0; i < 4; i++) {
+        msgpack_sbuffer sbuf = body_with(&others[i]);
+        tg_query_number_t number;
+        cr_expect(!tg_query_value_number(sbuf.data, sbuf.size, "x", &number), "other %zu", i);
+        msgpack_sbuffer_destroy(&sbuf);
+    }
+    cr_expect(!tg_query_value_number(NULL, 0, "x", NULL));
+}
+
+/* The order is exact where a conversion to double would not be. */
+Test(tg_query_index, number_order_is_exact_across_int_and_double)
+{
+    tg_query_number_t two53 = {.as.f = 9007199254740992.0, .type = TG_QUERY_NUMBER_FLOAT};
+    tg_query_number_t two53_plus = {.as.i = 9007199254740993, .type = TG_QUERY_NUMBER_INT};
+    tg_query_number_t max = {.as.i = INT64_MAX, .type = TG_QUERY_NUMBER_INT};
+    tg_query_number_t two63 = {.as.f = 9223372036854775808.0, .type = TG_QUERY_NUMBER_FLOAT};
+    tg_query_number_t two63_u = {.as.u = 9223372036854775808ull, .type = TG_QUERY_NUMBER_UINT};
+    tg_query_number_t small_u = {.as.u = 3, .type = TG_QUERY_NUMBER_UINT};
+    tg_query_number_t three = {.as.i = 3, .type = TG_QUERY_NUMBER_INT};
+    tg_query_number_t nan = {.as.f = NAN, .type = TG_QUERY_NUMBER_FLOAT};
+    cr_expect_eq(tg_query_number_compare(&two53_plus, &two53), 1);
+    cr_expect_eq(tg_query_number_compare(&two53, &two53_plus), -1);
+    cr_expect_eq(tg_query_number_compare(&max, &two63), -1);
+    cr_expect_eq(tg_query_number_compare(&two63_u, &two63), 0);
+    cr_expect_eq(tg_query_number_compare(&two63_u, &max), 1);
+    cr_expect_eq(tg_query_number_compare(&small_u, &three), 0);
+    cr_expect_eq(tg_query_number_compare(&nan, &three), 2);
+    cr_expect_eq(tg_query_number_compare(&three, &nan), 2);
+}
+
+/* A number of the pool or of random_value() (not NaN), or false. */
+static bool number_of(const value_t *v, tg_query_number_t *number)
+{
+    msgpack_sbuffer sbuf = body_with(v);
+    bool found = tg_query_value_number(sbuf.data, sbuf.size, "x", number);
+    msgpack_sbuffer_destroy(&sbuf);
+    return found;
+}
+
+/* For thousands of (numeric literal, value) pairs and every range
+   operator: `x op literal` matches {x: value} exactly when the value is a
+   number and tg_query_number_compare(value, bound) says so (the range
+   index and the evaluator agree). */
+Test(tg_query_index, number_order_agrees_with_the_evaluator)
+{
+    rng_state = 0x3c6ef372fe94f82bull;
+    static const char *ops[] = {"<", "<=", ">", ">="};
+    int numeric = 0, matched = 0;
+    for (int round = 0; round < 4000; round++) {
+        value_t literal = random_value(), value = random_value();
+        if (literal.kind == V_UINT || literal.kind == V_NIL || literal.kind == V_BOOL ||
+            literal.kind == V_STR)
+            continue;
+        if (rng64() % 4 == 0)
+            value = literal;
+        char text[128], filter[160];
+        literal_text(&literal, text, sizeof text);
+        tg_query_range_op_t op = (tg_query_range_op_t)(rng64() % 4);
+        snprintf(filter, sizeof filter, "x %s %s", ops[op], text);
+        tg_query_t *query = compile(filter);
+        const char *path;
+        tg_query_range_op_t range_op;
+        tg_query_number_t bound, number;
+        cr_assert(tg_query_range_path(query, &path, &range_op, &bound), "%s", filter);
+        cr_assert_eq(range_op, op);
+        msgpack_sbuffer sbuf = body_with(&value);
+        bool matches = tg_query_match(query, sbuf.data, sbuf.size);
+        bool holds = false;
+        if (number_of(&value, &number)) {
+            int c = tg_query_number_compare(&number, &bound);
+            holds = op == TG_QUERY_RANGE_LT   ? c == -1
+                    : op == TG_QUERY_RANGE_LE ? c == -1 || c == 0
+                    : op == TG_QUERY_RANGE_GT ? c == 1
+                                              : c == 1 || c == 0;
+            numeric++;
+        }
+        cr_assert_eq(holds, matches, "%s on value kind %d (i=%" PRId64 " u=%" PRIu64 " f=%.17g)",
+                     filter, value.kind, value.i, value.u, value.f);
+        matched += matches;
+        msgpack_sbuffer_destroy(&sbuf);
+        tg_query_destroy(&query);
+    }
+    cr_assert_gt(numeric, 1000, "only %d numeric values", numeric);
+    cr_assert_gt(matched, 500, "only %d matches", matched);
+}
+
+/* Over every pair and triple of the pool's numbers, the order is
+   antisymmetric and transitive: sorting by it is well defined. */
+Test(tg_query_index, number_order_is_a_total_order)
+{
+    tg_query_number_t numbers[POOL_SIZE];
+    size_t n = 0;
+    for (size_t i = 0; i < POOL_SIZE; i++)
+        n += number_of(&s_pool[i], &numbers[n]);
+    cr_assert_gt(n, 20);
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = 0; b < n; b++) {
+            int ab = tg_query_number_compare(&numbers[a], &numbers[b]);
+            cr_assert_eq(ab, -tg_query_number_compare(&numbers[b], &numbers[a]));
+            for (size_t c = 0; c < n; c++) {
+                int bc = tg_query_number_compare(&numbers[b], &numbers[c]);
+                if (ab <= 0 && bc <= 0)
+                    cr_assert_leq(tg_query_number_compare(&numbers[a], &numbers[c]), 0,
+                                  "%zu %zu %zu", a, b, c);
+            }
+        }
+}
+
 /* A one-equality filter is small enough for a million subscriptions. */
 Test(tg_query_index, simple_filter_is_small)
 {
