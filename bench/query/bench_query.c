@@ -4,8 +4,8 @@
 
       equality  100,000 subscriptions on one topic, `user_id == N` for
                 N = 0..99,999;
-      mixed     90,000 `user_id == N` and 10,000 `score > N` (no index path:
-                evaluated on every event of the topic).
+      mixed     90,000 `user_id == N` and 10,000 `score > N` (no equality
+                path: indexed by bound in the range arrays).
 
     Every event is {"user_id": N, "score": -1, "text": "hello"} with N drawn
     from the subscribed ids, so it matches exactly one subscription (score
