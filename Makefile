@@ -4,7 +4,7 @@
 #   make SAN=1      same, with AddressSanitizer + UBSan, into build-asan/
 #   make test       install what is missing, build (plain + sanitizers), run every suite
 #   make gateway    the gateway services in the foreground (Ctrl-C stops them)
-#   make run        everything (gateway now; the demo site joins with the Django app)
+#   make run        everything: the gateway and the demo site on http://127.0.0.1:8000/
 #   make fuzz       libFuzzer targets (clang), longer runs: make fuzz FUZZ_SECONDS=300
 #   make deps       install missing Debian and npm packages (called by test/run/gateway)
 
@@ -100,13 +100,19 @@ deps:
 	@scripts/deps.sh
 
 test: deps
+	@scripts/static.sh
 	@scripts/test.sh
+
+# The AutobahnJS browser build, copied from npm into the Django app's static
+# files (not committed: it comes from package-lock.json).
+static: deps
+	@scripts/static.sh
 
 gateway: deps all
 	@scripts/gateway.sh
 
-run: deps all
-	@scripts/gateway.sh --run
+run: deps all static
+	@scripts/run.sh
 
 bench: deps all
 	@echo "benchmarks arrive with the benchmark issue (bench/)"; exit 1

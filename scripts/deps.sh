@@ -9,7 +9,8 @@ DEBIAN_PACKAGES=(
   build-essential pkg-config clang libclang-rt-14-dev
   libzmq3-dev libczmq-dev libwebsockets-dev libmsgpack-dev libjansson-dev
   libssl-dev libpq-dev libcriterion-dev
-  python3 python3-zmq python3-msgpack python3-django python3-autobahn
+  python3 python3-zmq python3-msgpack python3-django python3-autobahn python3-setuptools
+  chromium
   curl ca-certificates procps
 )
 
