@@ -69,17 +69,28 @@ for t in build-asan/tests/test_*; do
   count "unit/$name" "$p" "$f"
 done
 
-# --- integration tests ----------------------------------------------------
-if [[ -x tests/integration/run.sh ]]; then
-  TELEGRAPHY_BIN_DIR=build-asan/bin tests/integration/run.sh 2>&1 | tee "$LOG_DIR/integration.log"
-  rc=${PIPESTATUS[0]}
+# --- suites with their own runners -----------------------------------------
+# Each runner prints "<suite>: N passed, N failed" lines and exits non-zero on
+# failure: integration (real processes, WAMP clients), Django, the JS client
+# in Node, the demo in headless Chromium (required here: deps installs it).
+export TELEGRAPHY_BIN_DIR=build-asan/bin
+export TELEGRAPHY_REQUIRE_BROWSER=${TELEGRAPHY_REQUIRE_BROWSER:-1}
+for runner in tests/integration/run.sh tests/django/run.sh tests/js/run.sh tests/browser/run.sh; do
+  [[ -x $runner ]] || continue
+  name=$(basename "$(dirname "$runner")")
+  "$runner" >"$LOG_DIR/$name.log" 2>&1
+  rc=$?
   found=0
+  before=$FAILED
   while read -r suite p f; do
     found=1
     count "$suite" "$p" "$f"
-  done < <(sed -nE 's/^(integration-[a-z]+): ([0-9]+) passed, ([0-9]+) failed.*/\1 \2 \3/p' "$LOG_DIR/integration.log")
-  if ((found == 0 || (rc != 0 && FAILED == 0))); then count integration-runner 0 1; fi
-fi
+  done < <(sed -nE 's/^([a-z][a-z-]*): ([0-9]+) passed, ([0-9]+) failed.*/\1 \2 \3/p' "$LOG_DIR/$name.log")
+  if ((found == 0 || (rc != 0 && FAILED == before))); then
+    count "$name-runner (exit $rc)" 0 1
+  fi
+  if ((FAILED > before || rc != 0)); then tail -40 "$LOG_DIR/$name.log"; fi
+done
 
 # --- fuzz smoke -----------------------------------------------------------
 if compgen -G "tests/fuzz/fuzz_*.c" >/dev/null; then

@@ -1,0 +1,288 @@
+"""The publisher: how events leave Django for the gateway's ingest.
+
+- Fire-and-forget events go out on a ZeroMQ PUSH socket connected to
+  TELEGRAPHY["INGEST"], made lazily on the first send in each process and
+  made again after fork (the pid is checked on every send: gunicorn/uwsgi
+  pre-fork workers each get their own). Its send high-water mark is
+  QUEUE_SIZE and every send is non-blocking: when the queue is full (the
+  gateway is down or slow) the event is dropped, `drops` is incremented and a
+  log line is written at most once per DROP_LOG_INTERVAL seconds. A request
+  never waits for the gateway.
+- Guaranteed events go out on a DEALER socket to TELEGRAPHY["INGEST_ACK"]:
+  PUBLISH{req} then wait for ACCEPTED{req, pub_id} at most ACK_TIMEOUT_MS.
+  REJECTED or no answer raises TelegraphyDeliveryError: the caller knows, the
+  event is never dropped silently. After a timeout the DEALER is closed
+  (linger 0) so a late copy is not sent twice.
+- Registration: before the first send every declared event type is sent as
+  a REGISTER on the PUSH socket (ahead of the PUBLISH, same pipe, so the
+  ingest knows it first). They are sent again (1) when the PUSH socket
+  reconnects (a socket monitor reports a new connection: the ingest
+  restarted, possibly with the router, and nobody remembers the types),
+  (2) every REGISTER_INTERVAL seconds, and (3) on the ack path, over the
+  DEALER with acknowledgement, before the first guaranteed send of a type
+  and again after a REJECTED telegraphy.error.unknown_event (then the send is
+  retried once).
+"""
+
+import atexit
+import logging
+import os
+import random
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+import msgpack
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+from . import registry
+from .conf import get_config
+from .exceptions import TelegraphyDeliveryError
+from .serialization import pack
+
+logger = logging.getLogger("django_telegraphy.publisher")
+
+DROP_LOG_INTERVAL = 10.0
+UNKNOWN_EVENT = "telegraphy.error.unknown_event"
+MAX_REQ = 2**53
+
+
+class Publisher:
+    """One process's sockets to the ingest. Thread-safe (one lock: ZeroMQ
+    sockets are not); fork-safe (checks the pid)."""
+
+    def __init__(self, config: Dict[str, Any]):
+        self.config = config
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.context: Optional[zmq.Context] = None
+        self.push: Optional[zmq.Socket] = None
+        self.monitor: Optional[zmq.Socket] = None
+        self.dealer: Optional[zmq.Socket] = None
+        self.registered: set = set()  # names sent as REGISTER since the last (re)connect
+        self.registered_version = -1  # registry.version() when every type was in `registered`
+        self.register_at = 0.0
+        self.connects = 0
+        self.req = random.randint(1, 2**31)
+        self.stats = {"sent": 0, "drops": 0, "registers": 0, "reconnects": 0, "rejected": 0, "timeouts": 0}
+        self.drop_logged_at = 0.0
+        self.drops_unlogged = 0
+
+    # -- sockets ------------------------------------------------------------
+
+    def _open(self) -> None:
+        self.context = zmq.Context()
+        self.push = self.context.socket(zmq.PUSH)
+        self.push.setsockopt(zmq.SNDHWM, int(self.config["QUEUE_SIZE"]))
+        self.push.setsockopt(zmq.LINGER, int(self.config["LINGER_MS"]))
+        self.monitor = self.push.get_monitor_socket(zmq.EVENT_CONNECTED)
+        self.push.connect(self.config["INGEST"])
+
+    def _dealer(self) -> zmq.Socket:
+        if self.dealer is None:
+            self.dealer = self.context.socket(zmq.DEALER)
+            self.dealer.setsockopt(zmq.LINGER, 0)
+            self.dealer.connect(self.config["INGEST_ACK"])
+        return self.dealer
+
+    def _drop_dealer(self) -> None:
+        if self.dealer is not None:
+            self.dealer.close(linger=0)
+            self.dealer = None
+
+    def close(self) -> None:
+        """Closes the sockets (queued events get LINGER_MS to leave)."""
+        with self.lock:
+            if self.pid != os.getpid() or self.context is None:
+                return
+            self._drop_dealer()
+            if self.monitor is not None:
+                self.push.disable_monitor()
+                self.monitor.close(linger=0)
+            self.push.close()
+            self.context.term()
+            self.context = self.push = self.monitor = None
+
+    # -- registration ---------------------------------------------------------
+
+    def _forget_registrations(self) -> None:
+        """Every type is sent as REGISTER again before the next PUBLISH."""
+        self.registered.clear()
+        self.registered_version = -1
+
+    def _note_connections(self) -> None:
+        """Reads the PUSH socket's monitor: a connection after the first
+        means the ingest came back, so every type is registered again."""
+        while True:
+            try:
+                recv_monitor_message(self.monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self.connects += 1
+            if self.connects > 1:
+                self.stats["reconnects"] += 1
+                logger.info("telegraphy: ingest reconnected endpoint=%s, registering event types again",
+                            self.config["INGEST"])
+                self._forget_registrations()
+
+    def _register_pending(self) -> None:
+        interval = float(self.config["REGISTER_INTERVAL"] or 0)
+        now = time.monotonic()
+        if interval > 0 and now - self.register_at >= interval:
+            self._forget_registrations()
+        current = registry.version()
+        if self.registered and self.registered_version == current:
+            return  # the common case: nothing new to register
+        pending = [c for c in registry.all_types() if c.name not in self.registered]
+        if pending:
+            self.register_at = now
+        for cls in pending:
+            try:
+                self.push.send_multipart([b"REGISTER", pack({"v": 1, "type": cls.type_map()})], zmq.NOBLOCK)
+            except zmq.Again:
+                return  # queue full: retried on the next send
+            self.registered.add(cls.name)
+            self.stats["registers"] += 1
+        self.registered_version = current
+
+    def _next_req(self) -> int:
+        self.req = self.req % MAX_REQ + 1
+        return self.req
+
+    def _request(self, frames: List[bytes], what: str) -> Dict[str, Any]:
+        """Sends frames (with a req in the header) over the DEALER and waits
+        for the ACCEPTED/REJECTED carrying the same req. Returns the reply
+        header plus "command". Raises TelegraphyDeliveryError on timeout."""
+        dealer = self._dealer()
+        req = msgpack.unpackb(frames[1])["req"]
+        timeout = int(self.config["ACK_TIMEOUT_MS"])
+        deadline = time.monotonic() + timeout / 1000.0
+        try:
+            dealer.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # not connected and queue full: waits out the deadline below
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not dealer.poll(max(1, int(left * 1000)), zmq.POLLIN):
+                self.stats["timeouts"] += 1
+                self._drop_dealer()
+                raise TelegraphyDeliveryError(
+                    f"telegraphy: no answer from the ingest at {self.config['INGEST_ACK']} within {timeout} ms "
+                    f"({what})", error="timeout")
+            reply = dealer.recv_multipart()
+            if len(reply) < 2:
+                continue
+            try:
+                header = msgpack.unpackb(reply[1], raw=False)
+            except Exception:  # noqa: BLE001 - a bad reply is ignored like a stale one
+                continue
+            if isinstance(header, dict) and header.get("req") == req:
+                header["command"] = reply[0].decode("ascii", "replace")
+                return header
+
+    def _register_acknowledged(self, classes: List[type]) -> None:
+        for cls in classes:
+            header = {"v": 1, "req": self._next_req(), "type": cls.type_map()}
+            reply = self._request([b"REGISTER", pack(header)], f"REGISTER {cls.name}")
+            if reply["command"] != "ACCEPTED":
+                self.stats["rejected"] += 1
+                raise TelegraphyDeliveryError(
+                    f"telegraphy: REGISTER {cls.name} rejected: {reply.get('error')} {reply.get('message', '')}",
+                    error=str(reply.get("error", "")), event=cls.name)
+            self.registered.add(cls.name)
+            self.stats["registers"] += 1
+
+    # -- publishing ------------------------------------------------------------
+
+    def _ensure(self) -> None:
+        if self.context is None:
+            self._open()
+        self._note_connections()
+
+    def publish(self, cls: type, body: bytes, to_users: Optional[List[str]]) -> Any:
+        """Sends one event (body: its msgpack map). See the module comment
+        for the guarantees; returns True/False (queued/dropped) or the
+        pub_id of a guaranteed event."""
+        if not self.config.get("ENABLED", True):
+            return False
+        header: Dict[str, Any] = {"v": 1, "topic": cls.name}
+        if to_users is not None:
+            header["to_users"] = to_users
+        with self.lock:
+            self._ensure()
+            if cls.guaranteed:
+                return self._publish_acknowledged(cls, header, body)
+            self._register_pending()
+            try:
+                self.push.send_multipart([b"PUBLISH", pack(header), body], zmq.NOBLOCK)
+            except zmq.Again:
+                self._count_drop(cls.name)
+                return False
+            self.stats["sent"] += 1
+            return True
+
+    def _publish_acknowledged(self, cls: type, header: Dict[str, Any], body: bytes) -> int:
+        if cls.name not in self.registered:
+            self._register_acknowledged([cls])
+        for attempt in (1, 2):
+            header["req"] = self._next_req()
+            reply = self._request([b"PUBLISH", pack(header), body], f"PUBLISH {cls.name}")
+            if reply["command"] == "ACCEPTED":
+                self.stats["sent"] += 1
+                return int(reply.get("pub_id", 0))
+            if reply.get("error") == UNKNOWN_EVENT and attempt == 1:
+                # The gateway restarted and forgot the type: teach it again.
+                self._forget_registrations()
+                self._register_acknowledged([cls])
+                continue
+            self.stats["rejected"] += 1
+            raise TelegraphyDeliveryError(
+                f"telegraphy: event {cls.name} rejected: {reply.get('error')}: {reply.get('message', '')}",
+                error=str(reply.get("error", "")), event=cls.name)
+        raise AssertionError("unreachable")
+
+    def _count_drop(self, name: str) -> None:
+        self.stats["drops"] += 1
+        self.drops_unlogged += 1
+        now = time.monotonic()
+        if now - self.drop_logged_at >= DROP_LOG_INTERVAL:
+            logger.warning("telegraphy: drop event=%s reason=queue_full endpoint=%s drops=%d since_last_log=%d",
+                           name, self.config["INGEST"], self.stats["drops"], self.drops_unlogged)
+            self.drop_logged_at = now
+            self.drops_unlogged = 0
+
+
+_lock = threading.Lock()
+_publisher: Optional[Publisher] = None
+_abandoned: List[Publisher] = []  # a parent's publisher after fork: never touched, never closed
+
+
+def get_publisher() -> Publisher:
+    """This process's publisher, made on first use and after fork."""
+    global _publisher
+    with _lock:
+        if _publisher is None or _publisher.pid != os.getpid():
+            if _publisher is not None:
+                _abandoned.append(_publisher)
+            _publisher = Publisher(get_config())
+        return _publisher
+
+
+def reset() -> None:
+    """Closes and forgets this process's publisher (settings changed)."""
+    global _publisher
+    with _lock:
+        old, _publisher = _publisher, None
+    if old is not None:
+        old.close()
+
+
+def stats() -> Dict[str, int]:
+    """Counters of this process's publisher: sent, drops, registers,
+    reconnects, rejected, timeouts."""
+    with _lock:
+        return dict(_publisher.stats) if _publisher is not None and _publisher.pid == os.getpid() else {}
+
+
+atexit.register(reset)

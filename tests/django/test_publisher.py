@@ -1,0 +1,245 @@
+"""The publisher against real ZeroMQ sockets standing in for the ingest:
+what arrives on the PULL socket is exactly what the gateway would read."""
+
+import os
+import time
+
+from django.test import SimpleTestCase
+
+import django_telegraphy as telegraphy
+from django_telegraphy import publisher, registry
+from helpers import AckIngest, PullIngest, free_ports, telegraphy_settings, wait_for
+
+
+class Hello(telegraphy.Event):
+    name = "djtest.pub.hello"
+    fields = ["text", "n"]
+
+
+class Shipped(telegraphy.Event):
+    name = "djtest.pub.shipped"
+    fields = ["order_id"]
+    guaranteed = True
+    ttl = 60
+
+
+class PushTests(SimpleTestCase):
+    def setUp(self):
+        self.ingest = PullIngest()
+        self.override = telegraphy_settings(INGEST=self.ingest.endpoint, REGISTER_INTERVAL=0)
+        self.override.enable()
+        self.addCleanup(lambda: self.ingest.close())
+        self.addCleanup(self.override.disable)
+
+    # The first send REGISTERs every declared type ahead of the PUBLISH, on
+    # the same socket, then the PUBLISH carries topic, to_users and the body.
+    def test_first_send_registers_every_declared_type_then_publishes(self):
+        self.assertTrue(Hello(text="hé", n=1).send(to_users=["7", "alice"]))
+        registers, publish = [], None
+        while publish is None:
+            cmd, header, body = self.ingest.recv()
+            self.assertEqual(header["v"], 1)
+            if cmd == "REGISTER":
+                self.assertNotIn("req", header)
+                registers.append(header["type"])
+            else:
+                publish = (cmd, header, body)
+        names = {t["name"] for t in registers}
+        self.assertEqual(names, {c.name for c in registry.all_types()})
+        self.assertIn({"name": "djtest.pub.hello", "fields": ["n", "text"], "audience": "public", "ttl": 0,
+                       "guaranteed": False, "client_publish": False}, registers)
+        self.assertEqual(publish, ("PUBLISH", {"v": 1, "topic": "djtest.pub.hello", "to_users": ["7", "alice"]},
+                                   {"text": "hé", "n": 1}))
+
+    # Later sends do not register again; no to_users means no key (everybody).
+    def test_later_sends_publish_only(self):
+        Hello(text="a", n=1).send()
+        self.ingest.recv_publish()
+        Hello(text="b", n=2).send()
+        cmd, header, body = self.ingest.recv()
+        self.assertEqual((cmd, header, body), ("PUBLISH", {"v": 1, "topic": "djtest.pub.hello"}, {"text": "b", "n": 2}))
+
+    # to_users accepts user objects (their pk) and an empty list (nobody).
+    def test_to_users_takes_pks_and_empty_list(self):
+        class U:
+            pk = 42
+        Hello(text="a", n=1).send(to_users=[U(), 5])
+        self.assertEqual(self.ingest.recv_publish()[0]["to_users"], ["42", "5"])
+        Hello(text="a", n=1).send(to_users=[])
+        self.assertEqual(self.ingest.recv_publish()[0]["to_users"], [])
+
+    # A type declared after the first send is registered before its own first send.
+    def test_type_declared_later_is_registered_before_its_first_send(self):
+        Hello(text="a", n=1).send()
+        self.ingest.recv_publish()
+        late = type("Late", (telegraphy.Event,), {"__module__": __name__, "name": "djtest.pub.late"})
+        self.addCleanup(registry.remove, "djtest.pub.late")
+        late(x=1).send()
+        cmd, header, _ = self.ingest.recv()
+        self.assertEqual((cmd, header["type"]["name"]), ("REGISTER", "djtest.pub.late"))
+        self.assertEqual(self.ingest.recv()[1]["topic"], "djtest.pub.late")
+
+    # REGISTER_INTERVAL: after it passes, the next send registers everything again.
+    def test_types_are_registered_again_after_the_interval(self):
+        with telegraphy_settings(INGEST=self.ingest.endpoint, REGISTER_INTERVAL=1.0):
+            t = time.monotonic()
+            Hello(text="a", n=1).send()
+            first = [c for c, _, _ in self.ingest.drain(0.05)]
+            self.assertIn("REGISTER", first)
+            Hello(text="a", n=1).send()
+            self.assertLess(time.monotonic() - t, 1.0, "test too slow to observe the interval")
+            self.assertEqual([c for c, _, _ in self.ingest.drain(0.05)], ["PUBLISH"])
+            time.sleep(max(0.0, t + 1.05 - time.monotonic()))  # the interval is the property under test
+            Hello(text="a", n=1).send()
+            again = [c for c, _, _ in self.ingest.drain(0.05)]
+            self.assertEqual(again.count("REGISTER"), len(registry.all_types()))
+
+    # When the ingest comes back (a new connection on the PUSH socket: it
+    # restarted, perhaps with the router, and knows no types) the publisher
+    # registers every type again before its next PUBLISH.
+    def test_reconnection_to_a_restarted_ingest_registers_again(self):
+        Hello(text="a", n=1).send()
+        self.assertIn("REGISTER", [c for c, _, _ in self.ingest.drain(0.05)])
+        endpoint = self.ingest.endpoint
+        self.ingest.close()
+        self.ingest = PullIngest.__new__(PullIngest)  # the same endpoint, bound again
+        import zmq
+        self.ingest.context = zmq.Context()
+        self.ingest.socket = self.ingest.context.socket(zmq.PULL)
+        self.ingest.socket.setsockopt(zmq.LINGER, 0)
+        self.ingest.socket.bind(endpoint)
+        self.ingest.endpoint = endpoint
+        seen = []
+
+        def registered_again():
+            Hello(text="b", n=2).send()
+            seen.extend(c for c, _, _ in self.ingest.drain(0.05))
+            return "REGISTER" in seen
+        wait_for("a REGISTER after the reconnection", registered_again, timeout=10)
+        self.assertEqual(publisher.stats()["reconnects"], 1)
+
+    # ENABLED = False: send() does nothing and returns False.
+    def test_disabled_publisher_sends_nothing(self):
+        with telegraphy_settings(INGEST=self.ingest.endpoint, ENABLED=False):
+            self.assertFalse(Hello(text="a", n=1).send())
+        self.assertEqual(self.ingest.drain(0.2), [])
+
+
+class GatewayDownTests(SimpleTestCase):
+    # With nothing listening, sends never block: each returns in well under
+    # 50 ms; once QUEUE_SIZE messages wait, events are dropped and counted.
+    def test_send_with_gateway_down_never_blocks_and_counts_drops(self):
+        port, = free_ports(1)
+        with telegraphy_settings(INGEST=f"tcp://127.0.0.1:{port}", QUEUE_SIZE=5, LINGER_MS=0):
+            with self.assertLogs("django_telegraphy.publisher", "WARNING") as logs:
+                results, slowest = [], 0.0
+                for i in range(200):
+                    t = time.monotonic()
+                    results.append(Hello(text="x", n=i).send())
+                    slowest = max(slowest, time.monotonic() - t)
+            stats = publisher.stats()
+        self.assertLess(slowest, 0.05)
+        self.assertGreater(results.count(False), 150)
+        self.assertEqual(stats["drops"], results.count(False))
+        self.assertEqual(stats["sent"], results.count(True))
+        # Rate-limited: one line for all these drops.
+        self.assertEqual(len(logs.output), 1)
+        self.assertIn("drop event=djtest.pub.hello", logs.output[0])
+
+
+class ForkTests(SimpleTestCase):
+    # A forked child gets its own sockets (a new publisher for its pid) and
+    # its sends arrive; the parent's publisher is not touched.
+    def test_forked_child_makes_its_own_publisher(self):
+        ingest = PullIngest()
+        self.addCleanup(ingest.close)
+        with telegraphy_settings(INGEST=ingest.endpoint):
+            Hello(text="parent", n=0).send()
+            self.assertEqual(ingest.recv_publish()[1]["text"], "parent")
+            parent = publisher.get_publisher()
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    child = publisher.get_publisher()
+                    ok = child is not parent and child.pid == os.getpid()
+                    Hello(text="child", n=1).send()
+                    child.close()
+                    code = 0 if ok else 3
+                finally:
+                    os._exit(code)
+            _, status = os.waitpid(pid, 0)
+            self.assertEqual(os.WEXITSTATUS(status), 0)
+            self.assertEqual(ingest.recv_publish()[1], {"text": "child", "n": 1})
+            self.assertIs(publisher.get_publisher(), parent)
+            Hello(text="parent again", n=2).send()
+            self.assertEqual(ingest.recv_publish()[1]["text"], "parent again")
+
+
+class AcknowledgedTests(SimpleTestCase):
+    def run_with(self, answer, **overrides):
+        ack = AckIngest(answer)
+        self.addCleanup(ack.close)
+        override = telegraphy_settings(INGEST_ACK=ack.endpoint, ACK_TIMEOUT_MS=300, **overrides)
+        override.enable()
+        self.addCleanup(override.disable)
+        return ack
+
+    # A guaranteed event is REGISTERed (acknowledged) first, then PUBLISHed
+    # with a req; send() returns the pub_id of ACCEPTED.
+    def test_guaranteed_send_returns_the_pub_id_once_accepted(self):
+        ack = self.run_with(lambda cmd, h: ("ACCEPTED", {"pub_id": 99} if cmd == "PUBLISH" else {}))
+        self.assertEqual(Shipped(order_id=7).send(to_users=["1"]), 99)
+        (c1, h1), (c2, h2) = ack.requests
+        self.assertEqual((c1, h1["type"]["name"], h1["type"]["guaranteed"]), ("REGISTER", "djtest.pub.shipped", True))
+        self.assertEqual((c2, h2["topic"], h2["to_users"]), ("PUBLISH", "djtest.pub.shipped", ["1"]))
+        self.assertNotEqual(h1["req"], h2["req"])
+        self.assertEqual(Shipped(order_id=8).send(), 99)
+        self.assertEqual([c for c, _ in ack.requests], ["REGISTER", "PUBLISH", "PUBLISH"])
+
+    # REJECTED raises TelegraphyDeliveryError carrying the gateway's error.
+    def test_rejected_guaranteed_send_raises(self):
+        def answer(cmd, header):
+            if cmd == "REGISTER":
+                return "ACCEPTED", {}
+            return "REJECTED", {"error": "telegraphy.error.too_large", "message": "event body over 65536 bytes"}
+        self.run_with(answer)
+        with self.assertRaises(telegraphy.TelegraphyDeliveryError) as cm:
+            Shipped(order_id=7).send()
+        self.assertEqual(cm.exception.error, "telegraphy.error.too_large")
+        self.assertIn("over 65536", str(cm.exception))
+        self.assertEqual(publisher.stats()["rejected"], 1)
+
+    # No answer within ACK_TIMEOUT_MS raises (error "timeout"), bounded in time.
+    def test_unanswered_guaranteed_send_raises_after_the_timeout(self):
+        self.run_with(lambda cmd, h: ("ACCEPTED", {}) if cmd == "REGISTER" else None)
+        t = time.monotonic()
+        with self.assertRaises(telegraphy.TelegraphyDeliveryError) as cm:
+            Shipped(order_id=7).send()
+        self.assertEqual(cm.exception.error, "timeout")
+        self.assertLess(time.monotonic() - t, 2.0)
+
+    # Nothing listening at all: the same timeout error, not a hang.
+    def test_guaranteed_send_with_gateway_down_raises(self):
+        port, = free_ports(1)
+        with telegraphy_settings(INGEST_ACK=f"tcp://127.0.0.1:{port}", ACK_TIMEOUT_MS=200):
+            with self.assertRaises(telegraphy.TelegraphyDeliveryError) as cm:
+                Shipped(order_id=7).send()
+        self.assertEqual(cm.exception.error, "timeout")
+
+    # unknown_event (the gateway restarted and forgot the type): the type is
+    # registered again and the event sent once more, which succeeds.
+    def test_unknown_event_rejection_registers_again_and_retries_once(self):
+        published = []
+
+        def answer(cmd, header):
+            if cmd == "REGISTER":
+                return "ACCEPTED", {}
+            published.append(header["req"])
+            if len(published) == 2:
+                return "REJECTED", {"error": "telegraphy.error.unknown_event", "message": "unknown event type"}
+            return "ACCEPTED", {"pub_id": len(published)}
+        ack = self.run_with(answer)
+        self.assertEqual(Shipped(order_id=1).send(), 1)
+        self.assertEqual(Shipped(order_id=2).send(), 3)
+        self.assertEqual([c for c, _ in ack.requests], ["REGISTER", "PUBLISH", "PUBLISH", "REGISTER", "PUBLISH"])
