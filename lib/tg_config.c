@@ -75,6 +75,12 @@ static const s_option_t s_options[] = {
      "high-water mark (messages) of internal ZeroMQ sockets"},
     {TG_OPT_SECRET, "secret", "TELEGRAPHY_SECRET", S_STRING, "TEXT", "", S_AT(secret), 0, 511,
      "shared secret that signs ws tokens (same as Django's)"},
+    {TG_OPT_SECRET_PREVIOUS, "secret-previous", "TELEGRAPHY_SECRET_PREVIOUS", S_STRING, "TEXT", "",
+     S_AT(secret_previous), 0, 511, "previous secret, still accepted during a rotation"},
+    {TG_OPT_RESUME_TTL, "resume-ttl", "TELEGRAPHY_RESUME_TTL", S_UINT, "SECONDS", "86400",
+     S_AT(resume_ttl), 60, 2592000, "lifetime of the resume tokens the edge issues"},
+    {TG_OPT_TOKEN_SKEW, "token-skew", "TELEGRAPHY_TOKEN_SKEW", S_UINT, "SECONDS", "30",
+     S_AT(token_skew), 0, 600, "clock skew allowed on a token's expiry"},
     {TG_OPT_ALLOW_ANONYMOUS, "allow-anonymous", "TELEGRAPHY_ALLOW_ANONYMOUS", S_BOOL, "BOOL",
      "true", S_AT(allow_anonymous), 0, 1, "accept sessions without a token (public events only)"},
     {TG_OPT_LOG_LEVEL, "log-level", "TELEGRAPHY_LOG_LEVEL", S_LEVEL, "LEVEL", "info",
@@ -213,7 +219,8 @@ static void s_error_value(const char *program, const s_option_t *option, bool fr
                           const char *value, const char *expected)
 {
     /* The secret's value is never echoed. */
-    const char *shown = option->bit == TG_OPT_SECRET ? "(hidden)" : value;
+    bool secret = option->bit == TG_OPT_SECRET || option->bit == TG_OPT_SECRET_PREVIOUS;
+    const char *shown = secret ? "(hidden)" : value;
     if (from_flag)
         fprintf(stderr, "%s: bad value --%s \"%s\" (environment %s): %s", program, option->flag,
                 shown, option->env, expected);

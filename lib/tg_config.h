@@ -40,6 +40,9 @@ typedef enum {
     TG_OPT_TIMEOUT_MS = 1u << 18,        /* TELEGRAPHY_TIMEOUT_MS --timeout-ms (ctl) */
     TG_OPT_FILTER_DEPTH = 1u << 19,      /* TELEGRAPHY_FILTER_MAX_DEPTH --filter-max-depth */
     TG_OPT_FILTER_LIST = 1u << 20,       /* TELEGRAPHY_FILTER_MAX_LIST --filter-max-list */
+    TG_OPT_SECRET_PREVIOUS = 1u << 21,   /* TELEGRAPHY_SECRET_PREVIOUS --secret-previous */
+    TG_OPT_RESUME_TTL = 1u << 22,        /* TELEGRAPHY_RESUME_TTL --resume-ttl */
+    TG_OPT_TOKEN_SKEW = 1u << 23,        /* TELEGRAPHY_TOKEN_SKEW --token-skew */
 } tg_option_t;
 
 typedef struct {
@@ -61,6 +64,9 @@ typedef struct {
     uint32_t heartbeat_ms;      /* default 1000; peers expire after 3 missed */
     uint32_t hwm;               /* ZeroMQ high-water mark of internal sockets, default 100000 */
     char secret[512];           /* shared secret (tokens), may be empty until auth lands */
+    char secret_previous[512];  /* the secret before a rotation, still accepted; "" = none */
+    uint32_t resume_ttl;        /* seconds a resume token stays valid, default 86400 */
+    uint32_t token_skew;        /* seconds of clock skew allowed on a token's exp, default 30 */
     bool allow_anonymous;       /* default true */
     char log_level[16];         /* "error" | "warning" | "info" | "debug", default "info" */
     uint32_t timeout_ms;        /* ctl: how long to wait for a reply, default 5000 */

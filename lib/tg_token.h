@@ -22,22 +22,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TG_TOKEN_MAX_LEN 4096       /* longer input is refused before any work */
+#define TG_TOKEN_MAX_LEN    4096 /* longer input is refused before any work */
 #define TG_TOKEN_MAX_GROUPS 64
-#define TG_TOKEN_MAX_FIELD 128      /* bytes of sub, name, each group, jti, cid */
+#define TG_TOKEN_MAX_FIELD  128 /* bytes of sub, name, each group, jti, cid */
 
 typedef enum { TG_TOKEN_WS = 0, TG_TOKEN_RESUME = 1 } tg_token_type_t;
 
 /* The claims of a verified token. All strings are owned (tg_token_claims_release). */
 typedef struct {
     tg_token_type_t typ;
-    char *sub;          /* NULL = anonymous */
-    char *name;         /* may be NULL */
-    char **groups;      /* group names, groups_count entries */
+    char *sub;     /* NULL = anonymous */
+    char *name;    /* may be NULL */
+    char **groups; /* group names, groups_count entries */
     size_t groups_count;
-    int64_t exp;        /* unix seconds */
+    int64_t exp; /* unix seconds */
     char *jti;
-    char *cid;          /* resume tokens: the client id; NULL for ws tokens */
+    char *cid; /* resume tokens: the client id; NULL for ws tokens */
 } tg_token_claims_t;
 
 /* Frees what claims owns and zeroes it; safe twice. */
@@ -53,9 +53,9 @@ bool tg_token_claims_in_group(const tg_token_claims_t *claims, const char *group
    reason in *reason for the logs ("bad signature", "expired", "wrong typ",
    "malformed: base64url", "malformed: json", "malformed: field jti", "too
    long", ...). Never asserts on input. */
-int tg_token_verify(const char *token, size_t len, const char *secret,
-                    const char *previous_secret, int64_t now, int64_t skew_s,
-                    tg_token_type_t expected, tg_token_claims_t *claims, const char **reason);
+int tg_token_verify(const char *token, size_t len, const char *secret, const char *previous_secret,
+                    int64_t now, int64_t skew_s, tg_token_type_t expected,
+                    tg_token_claims_t *claims, const char **reason);
 
 /* Mints a token for claims (typ, sub, name, groups, exp, cid as given; jti
    generated when claims->jti is NULL: 16 random bytes, base64url). Caller

@@ -89,3 +89,16 @@ QUERY_BODY = {"author": {"id": 42}, "status": "draft", "tags": ["urgent", "x", 1
 for name, text in FILTERS.items():
     raw = text.encode()
     write("fuzz_query_eval", name, struct.pack(">H", len(raw)) + raw + msgpack.packb(QUERY_BODY))
+
+# tg_token: the shared vectors (tests/fixtures/token_vectors.json), in the
+# three modes of fuzz_token: byte 0 = a whole token, 1 = payload JSON the
+# target signs, 2 = a payload part the target signs.
+with open(os.path.join(HERE, "..", "fixtures", "token_vectors.json"), encoding="utf-8") as f:
+    token_vectors = json.load(f)
+for i, vector in enumerate(token_vectors["vectors"]):
+    token = vector["token"].encode("ascii")
+    write("fuzz_token", f"token_{i}", b"\x00" + token)
+    write("fuzz_token", f"payload_{i}", b"\x01" + vector["payload_json"].encode("utf-8"))
+    write("fuzz_token", f"part_{i}", b"\x02" + token.split(b".")[1])
+for i, vector in enumerate(token_vectors["bad"]):
+    write("fuzz_token", f"bad_{i}", b"\x00" + vector["token"].encode("ascii"))

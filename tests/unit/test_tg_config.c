@@ -8,7 +8,7 @@
 
 #include "tg_config.h"
 
-#define ALL_OPTIONS 0x1fffffu
+#define ALL_OPTIONS 0xffffffu
 
 /* The caller's environment must not leak into the tests. */
 static void clean_environment(void)
@@ -78,6 +78,9 @@ Test(tg_config, defaults_apply_without_environment_or_flags, .init = redirect_al
     cr_assert(cfg.allow_anonymous);
     cr_assert_str_eq(cfg.log_level, "info");
     cr_assert_eq(cfg.timeout_ms, 5000);
+    cr_assert_str_eq(cfg.secret_previous, "");
+    cr_assert_eq(cfg.resume_ttl, 86400);
+    cr_assert_eq(cfg.token_skew, 30);
 }
 
 /* The environment overrides defaults. */
@@ -346,4 +349,74 @@ Test(tg_config, usage_lists_declared_options_only)
     cr_assert_null(strstr(text, "--port"));
     cr_assert_null(strstr(text, "TELEGRAPHY_SECRET"));
     free(text);
+}
+
+/* The token settings (rotation secret, resume lifetime, clock skew) come
+   from their TELEGRAPHY_* variables, and flags win over them. */
+Test(tg_config, token_settings_come_from_environment_and_flags, .init = redirect_all)
+{
+    setenv("TELEGRAPHY_SECRET_PREVIOUS", "old-secret", 1);
+    setenv("TELEGRAPHY_RESUME_TTL", "3600", 1);
+    setenv("TELEGRAPHY_TOKEN_SKEW", "5", 1);
+    tg_config_t cfg;
+    char *argv[] = {"prog", NULL};
+    cr_assert_eq(load(&cfg, ALL_OPTIONS, 1, argv, NULL), 0);
+    cr_assert_str_eq(cfg.secret_previous, "old-secret");
+    cr_assert_eq(cfg.resume_ttl, 3600);
+    cr_assert_eq(cfg.token_skew, 5);
+    char *flags[] = {"prog", "--secret-previous=older", "--resume-ttl",
+                     "120",  "--token-skew=0",          NULL};
+    cr_assert_eq(load(&cfg, ALL_OPTIONS, 5, flags, NULL), 0);
+    cr_assert_str_eq(cfg.secret_previous, "older");
+    cr_assert_eq(cfg.resume_ttl, 120);
+    cr_assert_eq(cfg.token_skew, 0);
+}
+
+/* Resume lifetimes outside 60 s..30 days and skews over 600 s are errors
+   naming the variable. */
+Test(tg_config, token_settings_ranges_are_checked, .init = redirect_all)
+{
+    tg_config_t cfg;
+    char *short_ttl[] = {"prog", "--resume-ttl", "59", NULL};
+    cr_assert_eq(load(&cfg, ALL_OPTIONS, 3, short_ttl, NULL), -1);
+    char *long_ttl[] = {"prog", "--resume-ttl", "2592001", NULL};
+    cr_assert_eq(load(&cfg, ALL_OPTIONS, 3, long_ttl, NULL), -1);
+    char *skew[] = {"prog", "--token-skew", "601", NULL};
+    cr_assert_eq(load(&cfg, ALL_OPTIONS, 3, skew, NULL), -1);
+    char *ok[] = {"prog", "--resume-ttl", "2592000", "--token-skew", "600", NULL};
+    cr_assert_eq(load(&cfg, ALL_OPTIONS, 5, ok, NULL), 0);
+    const char *text = captured_stderr();
+    cr_assert(strstr(text, "TELEGRAPHY_RESUME_TTL"));
+    cr_assert(strstr(text, "TELEGRAPHY_TOKEN_SKEW"));
+}
+
+/* A bad previous secret is never echoed either. */
+Test(tg_config, previous_secret_is_never_echoed, .init = redirect_all)
+{
+    char secret[600];
+    memset(secret, 'p', sizeof secret - 1);
+    secret[sizeof secret - 1] = '\0';
+    setenv("TELEGRAPHY_SECRET_PREVIOUS", secret, 1);
+    tg_config_t cfg;
+    char *argv[] = {"prog", NULL};
+    cr_assert_eq(load(&cfg, ALL_OPTIONS, 1, argv, NULL), -1);
+    const char *text = captured_stderr();
+    cr_assert(strstr(text, "TELEGRAPHY_SECRET_PREVIOUS"));
+    cr_assert_null(strstr(text, "pppppppp"));
+}
+
+/* The token settings are listed by --help only for processes that use them. */
+Test(tg_config, usage_lists_token_settings_when_declared)
+{
+    char text[8192];
+    FILE *out = fmemopen(text, sizeof text, "w");
+    tg_config_usage(out, TG_OPT_SECRET_PREVIOUS | TG_OPT_RESUME_TTL | TG_OPT_TOKEN_SKEW, "p", NULL);
+    fclose(out);
+    cr_assert(strstr(text, "--secret-previous"));
+    cr_assert(strstr(text, "TELEGRAPHY_RESUME_TTL"));
+    cr_assert(strstr(text, "--token-skew"));
+    out = fmemopen(text, sizeof text, "w");
+    tg_config_usage(out, TG_OPT_SECRET, "p", NULL);
+    fclose(out);
+    cr_assert_null(strstr(text, "resume-ttl"));
 }

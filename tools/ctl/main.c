@@ -8,8 +8,11 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_token.h"
 
-#define CTL_OPTIONS (TG_OPT_INGEST_ACK | TG_OPT_CONTROL | TG_OPT_TIMEOUT_MS)
+//  The secret and resume lifetime serve `token` (it mints locally).
+#define CTL_OPTIONS                                                                                \
+    (TG_OPT_INGEST_ACK | TG_OPT_CONTROL | TG_OPT_TIMEOUT_MS | TG_OPT_SECRET | TG_OPT_RESUME_TTL)
 
 #define CTL_SUMMARY                                                                                \
     "       " CTL_PROGRAM " [OPTIONS] COMMAND [ARGS...]   (COMMAND --help for details)\n"          \
@@ -21,7 +24,9 @@
     "  publish NAME [--kwargs JSON] [--to-users a,b]\n"                                            \
     "                     publish one event; prints its publication id once accepted\n"            \
     "  status             every process: uptime, sessions, subscriptions, rates, queues\n"         \
-    "  token, monitor, tap   not yet available\n"                                                  \
+    "  token (--user ID | --anonymous) [--name N] [--groups a,b] [--ttl S] [--resume --cid C]\n"   \
+    "                     mint a token signed with the secret; prints it alone on stdout\n"        \
+    "  monitor, tap       not yet available\n"                                                     \
     "\n"                                                                                           \
     "  --json             machine-readable output (also accepted after COMMAND)\n"                 \
     "\n" CTL_EXIT_CODES_TEXT
@@ -75,7 +80,7 @@ int main(int argc, char **argv)
     else if (streq(command, "status"))
         rc = ctl_status_run(&ctx, command_argc, command_argv);
     else if (streq(command, "token"))
-        rc = s_not_yet("token", "the auth work");
+        rc = ctl_token_run(&ctx, command_argc, command_argv);
     else if (streq(command, "monitor") || streq(command, "tap"))
         rc = s_not_yet(command, "the operations work");
     else {
