@@ -33,6 +33,8 @@ const tg_envelope_field_info_t tg_envelope_fields[TG_FIELD_COUNT] = {
     [TG_FIELD_UPTIME_MS] = {S_FIELD("uptime_ms")},
     [TG_FIELD_STATS] = {S_FIELD("stats")},
     [TG_FIELD_PROCESSES] = {S_FIELD("processes")},
+    [TG_FIELD_JTI] = {S_FIELD("jti")},
+    [TG_FIELD_EXP] = {S_FIELD("exp")},
 };
 
 /* The bit of field TG_FIELD_<f>, short enough to keep the table readable. */
@@ -60,6 +62,7 @@ static const tg_envelope_command_info_t s_commands[] = {
     [TG_CMD_UNSUBSCRIBE] = {"UNSUBSCRIBE", B(SUB_ID), B(SUB_ID), false},
     [TG_CMD_STATUS] = {"STATUS", B(REQ), B(REQ), false},
     [TG_CMD_STATUS_REPLY] = {"STATUS_REPLY", B(REQ) | B(PROCESSES), B(REQ), false},
+    [TG_CMD_TOKEN_SPEND] = {"TOKEN_SPEND", B(REQ) | B(JTI) | B(EXP), B(JTI) | B(EXP), false},
 };
 #define S_COMMANDS_END ((int)(sizeof s_commands / sizeof s_commands[0]))
 
@@ -156,6 +159,7 @@ void tg_envelope_destroy(tg_envelope_t **self_p)
         free(self->processes[i].stats);
     }
     free(self->processes);
+    free(self->jti);
     zframe_destroy(&self->body);
     free(self);
     *self_p = NULL;

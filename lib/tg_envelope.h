@@ -34,6 +34,7 @@
 #define TG_MAX_STATS        128    /* counters in one HEARTBEAT */
 #define TG_MAX_PROCESSES    1024   /* processes in one STATUS_REPLY */
 #define TG_MAX_STAT_NAME    64
+#define TG_MAX_JTI          128                 /* bytes of a token id (TOKEN_SPEND) */
 #define TG_MAX_ID           9007199254740992ULL /* 2^53: publication and subscription ids */
 
 typedef enum {
@@ -53,6 +54,8 @@ typedef enum {
     TG_CMD_UNSUBSCRIBE,     /* edge -> router: sub_id */
     TG_CMD_STATUS,          /* ctl -> router control socket: req */
     TG_CMD_STATUS_REPLY,    /* router -> ctl: req, processes */
+    TG_CMD_TOKEN_SPEND,     /* edge -> router: jti, exp, [req] (no req = re-sent at resync);
+                               answered ACCEPTED{req} or REJECTED{req, error} */
 } tg_command_t;
 
 typedef enum {
@@ -107,6 +110,8 @@ typedef struct {
     size_t stats_count;
     tg_process_status_t *processes; /* STATUS_REPLY */
     size_t processes_count;
+    char *jti;      /* TOKEN_SPEND: the spent token's id */
+    uint64_t exp;   /* TOKEN_SPEND: unix seconds until which the jti must be kept */
     zframe_t *body; /* PUBLISH, EVENT: msgpack map, opaque */
 } tg_envelope_t;
 

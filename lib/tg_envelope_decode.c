@@ -401,6 +401,10 @@ static int s_decode_field(tg_envelope_t *self, tg_envelope_field_t field, const 
         return s_get_stats(val, &self->stats, &self->stats_count);
     case TG_FIELD_PROCESSES:
         return s_get_processes(val, self);
+    case TG_FIELD_JTI:
+        return (self->jti = s_get_string(val, 1, TG_MAX_JTI)) ? 0 : -1;
+    case TG_FIELD_EXP:
+        return s_get_uint(val, 0, TG_MAX_ID, &self->exp) ? 0 : -1;
     case TG_FIELD_COUNT:
         break;
     }

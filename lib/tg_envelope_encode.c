@@ -91,6 +91,7 @@ static bool s_field_set(const tg_envelope_t *self, tg_envelope_field_t field)
     case TG_FIELD_KNOWN:
     case TG_FIELD_UPTIME_MS:
     case TG_FIELD_PROCESSES:
+    case TG_FIELD_EXP:
         return true; /* always on the wire when the command carries them */
     case TG_FIELD_REQ:
         return self->req != 0;
@@ -120,6 +121,8 @@ static bool s_field_set(const tg_envelope_t *self, tg_envelope_field_t field)
         return self->instance != NULL;
     case TG_FIELD_STATS:
         return self->stats_count > 0;
+    case TG_FIELD_JTI:
+        return self->jti != NULL;
     case TG_FIELD_COUNT:
         break;
     }
@@ -220,6 +223,13 @@ static void s_pack_field(msgpack_packer *pk, const tg_envelope_t *self, tg_envel
         break;
     case TG_FIELD_PROCESSES:
         s_pack_processes(pk, self);
+        break;
+    case TG_FIELD_JTI:
+        s_pack_bounded(pk, self->jti, 1, TG_MAX_JTI);
+        break;
+    case TG_FIELD_EXP:
+        assert(self->exp <= TG_MAX_ID);
+        msgpack_pack_uint64(pk, self->exp);
         break;
     case TG_FIELD_COUNT:
         assert(false);

@@ -36,6 +36,8 @@ typedef enum {
     TG_FIELD_UPTIME_MS,
     TG_FIELD_STATS,
     TG_FIELD_PROCESSES,
+    TG_FIELD_JTI,
+    TG_FIELD_EXP,
     TG_FIELD_COUNT
 } tg_envelope_field_t;
 

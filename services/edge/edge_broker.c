@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "edge_auth.h"
 #include "edge_fanout.h"
 #include "edge_wamp.h"
 #include "tg_log.h"
@@ -19,6 +20,7 @@ struct _edge_broker_t {
     tg_registry_t *registry;                       /* copy of the router's event types */
     edge_subs_t *subs;                             /* local subscription table */
     edge_fanout_t *fanout;                         /* EVENT delivery scratch */
+    edge_auth_t *auth;                             /* ticket authentication */
     edge_metrics_t metrics;                        /* counters */
     edge_pressure_t pressure;                      /* session queues -> router link */
     size_t session_count;                          /* sessions open */
@@ -49,7 +51,8 @@ edge_broker_t *edge_broker_new(const tg_config_t *cfg, const edge_transport_t *t
     self->registry = tg_registry_new();
     self->subs = edge_subs_new();
     self->fanout = edge_fanout_new();
-    if (!self->registry || !self->subs || !self->fanout) {
+    self->auth = edge_auth_new(cfg, router, &self->metrics);
+    if (!self->registry || !self->subs || !self->fanout || !self->auth) {
         edge_broker_destroy(&self);
         return NULL;
     }
@@ -64,6 +67,7 @@ void edge_broker_destroy(edge_broker_t **self_p)
         return;
     *self_p = NULL;
     assert(self->session_count == 0);
+    edge_auth_destroy(&self->auth);
     edge_fanout_destroy(&self->fanout);
     edge_subs_destroy(&self->subs);
     tg_registry_destroy(&self->registry);
@@ -378,6 +382,10 @@ void edge_broker_router_message(edge_broker_t *self, tg_envelope_t *envelope)
     case TG_CMD_SUBSCRIBE_ERROR:
         s_on_subscribe_error(self, envelope);
         break;
+    case TG_CMD_ACCEPTED:
+    case TG_CMD_REJECTED:
+        edge_auth_router_reply(self->auth, envelope);
+        break;
     case TG_CMD_REGISTER:
         if (envelope->event_type) {
             s_retry_registered(self, envelope->event_type->name);
@@ -421,6 +429,7 @@ void edge_broker_resync(edge_broker_t *self)
     }
     tg_log_info("edge: resync subscriptions=%zu", edge_subs_count(self->subs));
     zlistx_destroy(&unused);
+    edge_auth_resync(self->auth);
 }
 
 typedef struct {
@@ -448,6 +457,7 @@ void edge_broker_tick(edge_broker_t *self, int64_t now_ms)
     assert(self);
     s_expire_ctx_t ctx = {self, now_ms};
     edge_subs_expire(self->subs, now_ms, s_expire_one, &ctx);
+    edge_auth_tick(self->auth, now_ms);
     /* Keys refused at resync: once per heartbeat interval. */
     if (edge_subs_resyncing_count(self->subs) > 0 && now_ms >= self->next_retry_ms &&
         self->router.ready(self->router.arg)) {
@@ -469,6 +479,7 @@ void edge_broker_session_closed(edge_broker_t *self, edge_session_t **session_p)
     edge_session_t *session = *session_p;
     if (!session)
         return;
+    edge_auth_session_closed(self->auth, session);
     if (session->pending > 0) {
         edge_subs_remove_waiters_of(self->subs, session);
         session->pending = 0;
@@ -493,6 +504,11 @@ tg_registry_t *edge_broker_registry(edge_broker_t *self)
 edge_metrics_t *edge_broker_metrics(edge_broker_t *self)
 {
     return &self->metrics;
+}
+
+edge_auth_t *edge_broker_auth(edge_broker_t *self)
+{
+    return self->auth;
 }
 
 edge_pressure_t *edge_broker_pressure(edge_broker_t *self)

@@ -30,6 +30,7 @@
 #define EDGE_SUBSCRIBE_TIMEOUT_MS 10000
 
 typedef struct _edge_broker_t edge_broker_t;
+typedef struct _edge_auth_t edge_auth_t; /* edge_auth.h */
 
 /* The way to the router. */
 typedef struct {
@@ -74,7 +75,8 @@ void edge_broker_session_reject(edge_broker_t *self, edge_session_t *session, ed
 void edge_broker_session_closed(edge_broker_t *self, edge_session_t **session_p);
 
 /* A message from the router (borrowed; REGISTER's event type and EVENT's
-   body may be moved out): SUBSCRIBED, SUBSCRIBE_ERROR, EVENT, REGISTER.
+   body may be moved out): SUBSCRIBED, SUBSCRIBE_ERROR, EVENT, REGISTER,
+   and ACCEPTED / REJECTED (the verdicts on token spends, edge_auth).
    Anything else is counted as bad internal input. A SUBSCRIBE_ERROR for a
    key that was live (a refused resync) leaves the key live and
    "resyncing": re-sent by edge_broker_tick() and when a REGISTER of its
@@ -82,13 +84,16 @@ void edge_broker_session_closed(edge_broker_t *self, edge_session_t **session_p)
 void edge_broker_router_message(edge_broker_t *self, tg_envelope_t *envelope);
 
 /* The router (re)welcomed this edge: re-sends every subscription key with
-   new request ids, so a restarted router rebuilds its index. */
+   new request ids, so a restarted router rebuilds its index, and every
+   token id this edge spent (edge_auth_resync). */
 void edge_broker_resync(edge_broker_t *self);
 
 /* Periodic housekeeping: answers sessions whose SUBSCRIBE the router left
    unanswered past the timeout, and, at most once per heartbeat_ms,
    re-sends the keys the router refused at resync (they stay live for
-   their sessions until the router takes them back). now_ms: zclock_mono(). */
+   their sessions until the router takes them back); refuses the
+   authentications whose token spend the router left unanswered
+   (edge_auth_tick). now_ms: zclock_mono(). */
 void edge_broker_tick(edge_broker_t *self, int64_t now_ms);
 
 /* Subscribes a session that passed the WAMP checks (edge_wamp). */
@@ -104,6 +109,7 @@ const tg_config_t *edge_broker_config(const edge_broker_t *self);
 tg_registry_t *edge_broker_registry(edge_broker_t *self);
 edge_metrics_t *edge_broker_metrics(edge_broker_t *self);
 edge_subs_t *edge_broker_subs(edge_broker_t *self);
+edge_auth_t *edge_broker_auth(edge_broker_t *self);
 /* What every session reports its queue level to; the router link listens. */
 edge_pressure_t *edge_broker_pressure(edge_broker_t *self);
 size_t edge_broker_session_count(const edge_broker_t *self);

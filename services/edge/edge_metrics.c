@@ -15,6 +15,7 @@ static const char *s_bad_input_names[EDGE_BAD_COUNT] = {
     [EDGE_BAD_BINARY_ON_JSON] = "binary_on_json",
     [EDGE_BAD_TEXT_ON_MSGPACK] = "text_on_msgpack",
     [EDGE_BAD_INTERNAL] = "internal",
+    [EDGE_BAD_AUTH_FAILED] = "auth_failed",
 };
 
 void edge_metrics_init(edge_metrics_t *self)
@@ -94,6 +95,11 @@ void edge_metrics_render(const edge_metrics_t *self, const edge_gauges_t *gauges
              self->sessions_refused);
     s_metric(out, "subscribe_timeouts_total", "counter",
              "Subscriptions the router did not confirm in time.", self->subscribe_timeouts);
+    s_metric(out, "auth_successes_total", "counter", "Ticket authentications welcomed.",
+             self->auth_successes);
+    s_metric(out, "auth_failures_total", "counter",
+             "Ticket authentications refused (bad, expired, replayed token; router unavailable).",
+             self->auth_failures);
     s_metric(out, "link_pauses_total", "counter",
              "Times the router link paused because a session queue reached high water.",
              self->link_pauses);

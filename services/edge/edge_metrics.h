@@ -26,6 +26,7 @@ typedef enum {
     EDGE_BAD_BINARY_ON_JSON,     /* binary frame on a wamp.2.json session */
     EDGE_BAD_TEXT_ON_MSGPACK,    /* text frame on a wamp.2.msgpack session */
     EDGE_BAD_INTERNAL,           /* malformed or unexpected message from the router */
+    EDGE_BAD_AUTH_FAILED,        /* a refused ticket authentication (any reason) */
     EDGE_BAD_COUNT
 } edge_bad_input_t;
 
@@ -37,6 +38,8 @@ typedef struct {
     uint64_t slow_consumer_closes; /* sessions closed because their queue overflowed */
     uint64_t sessions_refused;     /* connections refused at max_sessions */
     uint64_t subscribe_timeouts;   /* SUBSCRIBEs the router did not answer in time */
+    uint64_t auth_successes;       /* ticket authentications welcomed */
+    uint64_t auth_failures;        /* ticket authentications refused (also bad_input) */
     uint64_t bad_input[EDGE_BAD_COUNT];
     int64_t queue_depth;          /* frames queued over all sessions, now */
     uint64_t link_pauses;         /* router link pauses: a session queue reached high water */

@@ -46,6 +46,8 @@ void edge_session_destroy(edge_session_t **self_p)
     for (size_t i = 0; i < self->groups_count; i++)
         free(self->groups[i]);
     free(self->groups);
+    free(self->client_id);
+    free(self->claimed_authid);
     free(self->authid);
     free(self->authrole);
     free(self);

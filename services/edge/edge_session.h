@@ -54,6 +54,8 @@ typedef enum {
     EDGE_SESSION_HANDSHAKE = 0, /* WebSocket open, waiting for HELLO */
     EDGE_SESSION_OPEN,          /* WELCOME sent */
     EDGE_SESSION_CLOSING,       /* ABORT/GOODBYE sent or killed: no more frames */
+    EDGE_SESSION_CHALLENGED,    /* CHALLENGE "ticket" sent, waiting for AUTHENTICATE */
+    EDGE_SESSION_AUTHENTICATING /* token verified, its jti being spent at the router */
 } edge_session_state_t;
 
 struct _edge_session_t {
@@ -65,9 +67,11 @@ struct _edge_session_t {
     char *authrole; /* owned; NULL until WELCOME */
     char **groups;  /* owned; audience groups ("staff", ...) */
     size_t groups_count;
-    edge_queue_t *queue;                /* owned; bounded by session_queue */
-    edge_sub_refs_t subs;               /* memberships, managed by edge_subs */
-    uint32_t pending;                   /* SUBSCRIBEs waiting for the router */
+    char *client_id;      /* owned; ticket sessions: stable across resumes (DESIGN 2.4) */
+    char *claimed_authid; /* owned; HELLO's authid while authenticating, else NULL */
+    edge_queue_t *queue;  /* owned; bounded by session_queue */
+    edge_sub_refs_t subs; /* memberships, managed by edge_subs */
+    uint32_t pending;     /* SUBSCRIBEs waiting for the router */
     const edge_transport_t *transport;  /* borrowed */
     void *handle;                       /* the connection, borrowed */
     edge_metrics_t *metrics;            /* borrowed: queue_depth, slow consumers */

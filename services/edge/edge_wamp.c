@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "edge_auth.h"
 #include "tg_log.h"
 #include "tg_query.h"
 #include "tg_wamp.h"
@@ -43,13 +44,29 @@ static void s_error(edge_session_t *session, int request_type, int64_t request, 
     edge_session_send_error(session, request_type, request, error, message);
 }
 
-/* The WELCOME details of an anonymous session. */
-static json_t *s_welcome_details(const char *authid)
+void edge_wamp_welcome(edge_session_t *session, const char *authmethod, json_t *authextra)
 {
-    return json_pack("{s:{s:{s:{s:b,s:b,s:b}},s:{s:{}}},s:s,s:s,s:s}", "roles", "broker",
-                     "features", "pattern_based_subscription", 1, "publisher_identification", 1,
-                     "session_meta_api", 0, "dealer", "features", "authid", authid, "authrole",
-                     "anonymous", "authmethod", "anonymous");
+    assert(session);
+    assert(session->authid && session->authrole);
+    assert(authmethod);
+    json_t *details =
+        json_pack("{s:{s:{s:{s:b,s:b,s:b}},s:{s:{}}},s:s,s:s,s:s}", "roles", "broker", "features",
+                  "pattern_based_subscription", 1, "publisher_identification", 1,
+                  "session_meta_api", 0, "dealer", "features", "authid", session->authid,
+                  "authrole", session->authrole, "authmethod", authmethod);
+    if (details && authextra)
+        json_object_set_new(details, "authextra", authextra);
+    else
+        json_decref(authextra);
+    session->state = EDGE_SESSION_OPEN;
+    json_t *welcome = details ? tg_wamp_welcome((int64_t)session->id, details) : NULL;
+    if (welcome) {
+        edge_session_send(session, welcome);
+        json_decref(welcome);
+    }
+    tg_log_debug("edge: session open session=%llu serializer=%s authmethod=%s",
+                 (unsigned long long)session->id,
+                 session->serializer == TG_WAMP_MSGPACK ? "msgpack" : "json", authmethod);
 }
 
 static void s_hello(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
@@ -68,7 +85,8 @@ static void s_hello(edge_broker_t *broker, edge_session_t *session, const json_t
         return;
     }
     /* No authmethods (or an empty list) means anonymous, like WAMP's
-       default; "ticket" arrives with the authentication issue. */
+       default. "ticket" wins when offered: the client decides whether to
+       come back anonymously if its token is refused. */
     bool anonymous = !hello.authmethods || json_array_size(hello.authmethods) == 0;
     bool ticket = false;
     size_t index;
@@ -81,12 +99,20 @@ static void s_hello(edge_broker_t *broker, edge_session_t *session, const json_t
         else if (name && strcmp(name, "ticket") == 0)
             ticket = true;
     }
+    if (ticket && cfg->secret[0]) {
+        edge_auth_challenge(edge_broker_auth(broker), session, hello.authid);
+        return;
+    }
     if (!(anonymous && cfg->allow_anonymous)) {
-        if (ticket)
-            edge_session_abort(session, "wamp.error.authentication_failed",
-                               "ticket authentication is not available yet on this gateway",
+        if (ticket) {
+            /* No secret, no token can be checked (a gateway without one
+               serves anonymous sessions only). */
+            edge_broker_metrics(broker)->auth_failures++;
+            edge_broker_metrics(broker)->bad_input[EDGE_BAD_AUTH_FAILED]++;
+            tg_log_warning("edge: ticket authentication refused reason=\"no secret configured\"");
+            edge_session_abort(session, EDGE_AUTH_FAILED, EDGE_AUTH_FAILED_MESSAGE,
                                EDGE_CLOSE_NORMAL);
-        else if (anonymous)
+        } else if (anonymous)
             edge_session_abort(session, "wamp.error.no_auth_method",
                                "anonymous sessions are disabled on this gateway",
                                EDGE_CLOSE_NORMAL);
@@ -99,14 +125,22 @@ static void s_hello(edge_broker_t *broker, edge_session_t *session, const json_t
     char authid[64];
     snprintf(authid, sizeof(authid), "anonymous-%llu", (unsigned long long)id);
     edge_session_set_identity(session, id, true, authid, "anonymous");
-    session->state = EDGE_SESSION_OPEN;
-    json_t *welcome = tg_wamp_welcome((int64_t)id, s_welcome_details(authid));
-    if (welcome) {
-        edge_session_send(session, welcome);
-        json_decref(welcome);
+    edge_wamp_welcome(session, "anonymous", NULL);
+}
+
+static void s_authenticate(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
+{
+    tg_wamp_authenticate_t authenticate;
+    char err[S_MESSAGE_MAX];
+    if (tg_wamp_parse_authenticate(msg, &authenticate, err, sizeof(err)) != 0) {
+        s_violation(broker, session, "bad AUTHENTICATE: %s", err);
+        return;
     }
-    tg_log_debug("edge: session open session=%llu serializer=%s", (unsigned long long)id,
-                 session->serializer == TG_WAMP_MSGPACK ? "msgpack" : "json");
+    /* The length from the JSON string itself: a NUL inside must not cut
+       the token short. */
+    size_t len = json_string_length(json_array_get(msg, 1));
+    edge_auth_authenticate(edge_broker_auth(broker), session, authenticate.signature, len,
+                           zclock_mono());
 }
 
 static void s_goodbye(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
@@ -306,6 +340,17 @@ static void s_dispatch(edge_broker_t *broker, edge_session_t *session, const jso
             s_hello(broker, session, msg);
         else
             s_violation(broker, session, "expected HELLO, got message type %d", type);
+        return;
+    }
+    if (session->state == EDGE_SESSION_CHALLENGED) {
+        if (type == TG_WAMP_AUTHENTICATE)
+            s_authenticate(broker, session, msg);
+        else
+            s_violation(broker, session, "expected AUTHENTICATE, got message type %d", type);
+        return;
+    }
+    if (session->state == EDGE_SESSION_AUTHENTICATING) {
+        s_violation(broker, session, "message type %d before WELCOME", type);
         return;
     }
     switch (type) {

@@ -2,12 +2,17 @@
     2.3): decodes a client message, checks it against the session's state
     and answers through the session's queue.
 
-        HANDSHAKE --HELLO ok--> OPEN --GOODBYE--> CLOSING
-            |                     |
-            +--anything else------+--bad/out-of-order input--> ABORT, CLOSING
+        HANDSHAKE --HELLO, anonymous-------------------------> OPEN --GOODBYE--> CLOSING
+            |--HELLO offers "ticket"--> CHALLENGED                ^
+            |                              |--AUTHENTICATE resume--+
+            |                              +--AUTHENTICATE ws--> AUTHENTICATING
+            |                                                      |--ACCEPTED--> OPEN
+            +--anything out of order, at any step: ABORT, CLOSING
 
-    Every fault in client bytes ends in ABORT wamp.error.protocol_violation
-    and a close with a reason; none asserts, and no other session notices.
+    Every authentication failure is ABORT wamp.error.authentication_failed
+    "authentication failed" (edge_auth.h); every other fault in client
+    bytes ends in ABORT wamp.error.protocol_violation and a close with a
+    reason; none asserts, and no other session notices.
 */
 #ifndef EDGE_WAMP_H
 #define EDGE_WAMP_H
@@ -25,6 +30,11 @@
    binary: the frame was binary (msgpack) rather than text (JSON). */
 void edge_wamp_input(edge_broker_t *broker, edge_session_t *session, const void *data, size_t size,
                      bool binary);
+
+/* Sends WELCOME with the session's id, authid and authrole, the broker
+   features, authmethod and, when not NULL, authextra (stolen); the session
+   is OPEN from now on. */
+void edge_wamp_welcome(edge_session_t *session, const char *authmethod, json_t *authextra);
 
 /* Caller owns the result: the event types this session may subscribe to,
    as telegraphy.events.list returns them (a JSON array of

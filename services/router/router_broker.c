@@ -5,10 +5,13 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "router_index.h"
 #include "router_map.h"
 #include "router_peers.h"
+#include "router_status.h"
+#include "router_tokens.h"
 #include "tg_envelope.h"
 #include "tg_event_type.h"
 #include "tg_log.h"
@@ -18,9 +21,14 @@
 #define S_ERROR_INVALID_FILTER "telegraphy.error.invalid_filter"
 #define S_ERROR_INVALID_TYPE   "telegraphy.error.invalid_event_type"
 #define S_ERROR_INTERNAL       "telegraphy.error.internal"
+#define S_ERROR_UNAVAILABLE    "telegraphy.error.unavailable"
+#define S_ERROR_REPLAYED       "telegraphy.error.token_replayed"
 
-/* Stats the router reports about itself in STATUS. */
-#define S_OWN_STATS 12
+/* Heartbeat intervals after start during which every TOKEN_SPEND with a req
+   is refused: the edges' re-sent spends (their resync) must be in before a
+   new spend can be judged, or a token spent before our restart could be
+   accepted a second time. The same bound after which a peer expires. */
+#define S_TOKEN_WARMUP_HEARTBEATS 3
 
 struct _router_broker_t {
     zsock_t *socket;            /* borrowed: the ROUTER for edges and ingests */
@@ -31,6 +39,7 @@ struct _router_broker_t {
     router_index_t *index;      /* subscriptions; edges are router_peer_t pointers */
     tg_registry_t *registry;    /* event types, the authoritative copy */
     router_peers_t *peers;      /* peers that said HELLO */
+    router_tokens_t *tokens;    /* spent ws token ids (TOKEN_SPEND) */
     router_map_t *told_unknown; /* routing ids told known=false this tick */
     router_peer_t **touched;    /* edges with ids in their batch for the event being routed;
                                    ROUTER_MAX_PEERS entries, allocated once */
@@ -40,8 +49,9 @@ struct _router_broker_t {
     uint64_t rate_events_out; /* events_out at the last tick */
     int64_t rate_since_ms;    /* time of the last tick */
     int64_t events_in_per_s, events_out_per_s;
-    tg_log_limiter_t bad_limiter;  /* bad input lines */
-    tg_log_limiter_t drop_limiter; /* undelivered event lines */
+    tg_log_limiter_t bad_limiter;   /* bad input lines */
+    tg_log_limiter_t drop_limiter;  /* undelivered event lines */
+    tg_log_limiter_t spend_limiter; /* refused token spends */
 };
 
 router_broker_t *router_broker_new(zsock_t *peer_socket, const char *instance,
@@ -62,9 +72,10 @@ router_broker_t *router_broker_new(zsock_t *peer_socket, const char *instance,
     self->registry = tg_registry_new();
     self->peers = router_peers_new();
     self->told_unknown = router_map_new();
+    self->tokens = router_tokens_new(ROUTER_MAX_SPENT_TOKENS);
     self->touched = calloc(ROUTER_MAX_PEERS, sizeof *self->touched);
     if (!self->instance || !self->index || !self->registry || !self->peers || !self->told_unknown ||
-        !self->touched)
+        !self->tokens || !self->touched)
         router_broker_destroy(&self);
     return self;
 }
@@ -78,6 +89,7 @@ void router_broker_destroy(router_broker_t **self_p)
     router_peers_destroy(&self->peers);
     tg_registry_destroy(&self->registry);
     router_map_destroy(&self->told_unknown);
+    router_tokens_destroy(&self->tokens);
     free(self->touched);
     free(self->instance);
     free(self);
@@ -97,6 +109,7 @@ void router_broker_stats(const router_broker_t *self, router_broker_stats_t *sta
         .edges = router_peers_count(self->peers, ROUTER_ROLE_EDGE),
         .ingests = router_peers_count(self->peers, ROUTER_ROLE_INGEST),
         .event_types = tg_registry_size(self->registry),
+        .spent_tokens = router_tokens_size(self->tokens),
     };
 }
 
@@ -396,6 +409,51 @@ static void s_on_event(router_broker_t *self, tg_envelope_t *env)
     zframe_destroy(&body);
 }
 
+/* Answers a TOKEN_SPEND that carries a req with REJECTED{req, error}. */
+static void s_spend_rejected(router_broker_t *self, zframe_t *routing_id, uint64_t req,
+                             const char *error, const char *message)
+{
+    tg_envelope_t *reply = tg_envelope_new(TG_CMD_REJECTED);
+    reply->req = req;
+    reply->error = strdup(error);
+    reply->message = strdup(message);
+    s_send(self, &reply, routing_id);
+}
+
+/* TOKEN_SPEND from an edge: with a req, a session waits for the verdict;
+   without, the edge re-sends what it spent before we (re)started, which is
+   recorded silently, even during the warm-up. */
+static void s_on_token_spend(router_broker_t *self, router_peer_t *peer, const tg_envelope_t *env,
+                             int64_t now_ms)
+{
+    bool warming_up = now_ms - self->started_ms <
+                      (int64_t)S_TOKEN_WARMUP_HEARTBEATS * (int64_t)self->heartbeat_ms;
+    if (env->req && warming_up) {
+        s_spend_rejected(self, peer->routing_id, env->req, S_ERROR_UNAVAILABLE,
+                         "the router is starting; try again");
+        return;
+    }
+    router_token_verdict_t verdict =
+        router_tokens_spend(self->tokens, env->jti, (int64_t)env->exp, (int64_t)time(NULL));
+    if (verdict == ROUTER_TOKEN_FULL)
+        tg_log_ratelimited(&self->spend_limiter, ROUTER_LOG_INTERVAL_MS,
+                           "router: token spend refused reason=table_full spent=%zu edge=%s",
+                           router_tokens_size(self->tokens), peer->instance);
+    if (!env->req)
+        return;
+    if (verdict == ROUTER_TOKEN_ACCEPTED) {
+        tg_envelope_t *reply = tg_envelope_new(TG_CMD_ACCEPTED);
+        reply->req = env->req;
+        s_send(self, &reply, peer->routing_id);
+    } else if (verdict == ROUTER_TOKEN_REPLAYED) {
+        s_spend_rejected(self, peer->routing_id, env->req, S_ERROR_REPLAYED,
+                         "this token was already used");
+    } else {
+        s_spend_rejected(self, peer->routing_id, env->req, S_ERROR_UNAVAILABLE,
+                         "too many tokens spent recently");
+    }
+}
+
 void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, int64_t now_ms)
 {
     assert(self && msg_p && *msg_p);
@@ -421,7 +479,8 @@ void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, int64_t no
 
     tg_command_t command = env->command;
     bool for_ingest = command == TG_CMD_REGISTER || command == TG_CMD_EVENT;
-    bool for_edge = command == TG_CMD_SUBSCRIBE || command == TG_CMD_UNSUBSCRIBE;
+    bool for_edge = command == TG_CMD_SUBSCRIBE || command == TG_CMD_UNSUBSCRIBE ||
+                    command == TG_CMD_TOKEN_SPEND;
     if (command == TG_CMD_HELLO)
         s_on_hello(self, routing_id, peer, env, now_ms);
     else if (command == TG_CMD_HEARTBEAT)
@@ -433,6 +492,10 @@ void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, int64_t no
             self->events_in++;
             self->drops++;
         }
+        /* A session waits on a spend: refuse now rather than let it time out. */
+        if (command == TG_CMD_TOKEN_SPEND && env->req)
+            s_spend_rejected(self, routing_id, env->req, S_ERROR_UNAVAILABLE,
+                             "this edge must say HELLO again");
         s_tell_unknown(self, routing_id);
     } else if ((for_ingest && peer->role != ROUTER_ROLE_INGEST) ||
                (for_edge && peer->role != ROUTER_ROLE_EDGE))
@@ -443,73 +506,12 @@ void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, int64_t no
         s_on_event(self, env);
     else if (command == TG_CMD_SUBSCRIBE)
         s_on_subscribe(self, peer, env);
+    else if (command == TG_CMD_TOKEN_SPEND)
+        s_on_token_spend(self, peer, env, now_ms);
     else
         s_on_unsubscribe(self, peer, env);
     tg_envelope_destroy(&env);
     zframe_destroy(&routing_id);
-}
-
-/* Appends a stat (name truncated to fit) to stats[*count]. */
-static void s_stat(tg_stat_t *stats, size_t *count, const char *name, int64_t value)
-{
-    snprintf(stats[*count].name, sizeof stats[*count].name, "%s", name);
-    stats[*count].value = value;
-    (*count)++;
-}
-
-/* Caller owns the result: STATUS_REPLY{req, processes = us + every peer}. */
-static tg_envelope_t *s_status_reply(router_broker_t *self, uint64_t req, int64_t now_ms)
-{
-    tg_envelope_t *reply = tg_envelope_new(TG_CMD_STATUS_REPLY);
-    reply->req = req;
-    size_t count = 1 + router_peers_size(self->peers);
-    if (count > TG_MAX_PROCESSES)
-        count = TG_MAX_PROCESSES;
-    reply->processes = calloc(count, sizeof *reply->processes);
-    assert(reply->processes); /* out of memory: abort, as czmq does */
-    reply->processes_count = count;
-
-    router_broker_stats_t own;
-    router_broker_stats(self, &own);
-    tg_process_status_t *process = &reply->processes[0];
-    process->role = strdup("router");
-    process->instance = strdup(self->instance);
-    process->uptime_ms = (uint64_t)(now_ms - self->started_ms);
-    process->stats = calloc(S_OWN_STATS, sizeof *process->stats);
-    assert(process->role && process->instance && process->stats);
-    size_t n = 0;
-    s_stat(process->stats, &n, "subscriptions", (int64_t)own.subscriptions);
-    s_stat(process->stats, &n, "edges", (int64_t)own.edges);
-    s_stat(process->stats, &n, "ingests", (int64_t)own.ingests);
-    s_stat(process->stats, &n, "event_types", (int64_t)own.event_types);
-    s_stat(process->stats, &n, "events_in", (int64_t)own.events_in);
-    s_stat(process->stats, &n, "events_out", (int64_t)own.events_out);
-    s_stat(process->stats, &n, "events_in_per_s", own.events_in_per_s);
-    s_stat(process->stats, &n, "events_out_per_s", own.events_out_per_s);
-    s_stat(process->stats, &n, "drops", (int64_t)own.drops);
-    s_stat(process->stats, &n, "bad_input", (int64_t)own.bad_input);
-    /* The router keeps no queue of its own: messages wait in ZeroMQ's
-       pipes, bounded by cfg.hwm. */
-    s_stat(process->stats, &n, "queue_depth", 0);
-    assert(n <= S_OWN_STATS);
-    process->stats_count = n;
-
-    for (size_t i = 1; i < count; i++) {
-        const router_peer_t *peer = router_peers_at(self->peers, i - 1);
-        process = &reply->processes[i];
-        process->role = strdup(router_role_name(peer->role));
-        process->instance = strdup(peer->instance);
-        process->uptime_ms = peer->uptime_ms;
-        process->last_seen_ms = (uint64_t)(now_ms - peer->last_heard_ms);
-        if (peer->stats_count) {
-            process->stats = malloc(peer->stats_count * sizeof *process->stats);
-            assert(process->stats);
-            memcpy(process->stats, peer->stats, peer->stats_count * sizeof *process->stats);
-            process->stats_count = peer->stats_count;
-        }
-        assert(process->role && process->instance);
-    }
-    return reply;
 }
 
 void router_broker_handle_control(router_broker_t *self, zsock_t *control, zmsg_t **msg_p,
@@ -540,7 +542,10 @@ void router_broker_handle_control(router_broker_t *self, zsock_t *control, zmsg_
         tg_envelope_destroy(&env);
         goto done;
     }
-    tg_envelope_t *reply = s_status_reply(self, env->req, now_ms);
+    router_broker_stats_t own;
+    router_broker_stats(self, &own);
+    tg_envelope_t *reply = router_status_reply(
+        env->req, self->instance, (uint64_t)(now_ms - self->started_ms), &own, self->peers, now_ms);
     tg_envelope_destroy(&env);
     zmsg_t *out = tg_envelope_encode(reply);
     tg_envelope_destroy(&reply);
@@ -583,6 +588,7 @@ void router_broker_tick(router_broker_t *self, int64_t now_ms)
                     dropped);
         router_peers_remove(self->peers, peer);
     }
+    router_tokens_purge(self->tokens, (int64_t)time(NULL));
     if (router_map_size(self->told_unknown)) {
         router_map_destroy(&self->told_unknown);
         self->told_unknown = router_map_new();

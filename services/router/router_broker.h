@@ -14,6 +14,13 @@
                       filter is compiled here, once per SUBSCRIBE, and
                       equivalent spellings share one subscription.
       UNSUBSCRIBE  (edge) -> remove, no reply.
+      TOKEN_SPEND  (edge) -> with req: ACCEPTED{req} (first spend of the
+                      jti), REJECTED{req, telegraphy.error.token_replayed},
+                      or REJECTED{req, telegraphy.error.unavailable} during
+                      the first 3 heartbeats after start and when the set
+                      of spent jtis is full (fail closed); without req (an
+                      edge's resync): recorded, no reply. Spent jtis are
+                      kept until their exp and purged on the tick.
     Any other command from a peer that never said HELLO gets
     HEARTBEAT{known = false} (at most once per tick), which makes it resync.
     Control socket (telegraphy-ctl): STATUS{req} -> STATUS_REPLY.
@@ -47,6 +54,7 @@ typedef struct {
     size_t edges;
     size_t ingests;
     size_t event_types;
+    size_t spent_tokens; /* jtis remembered as spent */
 } router_broker_stats_t;
 
 /* Caller owns the result; NULL on allocation failure. `peer_socket` (the
@@ -70,7 +78,8 @@ void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, int64_t no
 void router_broker_handle_control(router_broker_t *self, zsock_t *control, zmsg_t **msg_p,
                                   int64_t now_ms);
 
-/* Periodic work, every heartbeat_ms: rates, expiry of silent peers. */
+/* Periodic work, every heartbeat_ms: rates, expiry of silent peers, purge
+   of expired spent jtis. */
 void router_broker_tick(router_broker_t *self, int64_t now_ms);
 
 void router_broker_stats(const router_broker_t *self, router_broker_stats_t *stats);

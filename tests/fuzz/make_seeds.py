@@ -14,7 +14,7 @@ import msgpack
 HERE = os.path.dirname(os.path.abspath(__file__))
 COMMANDS = ["PUBLISH", "REGISTER", "ACCEPTED", "REJECTED", "EVENT", "HELLO", "WELCOME",
             "HEARTBEAT", "SUBSCRIBE", "SUBSCRIBED", "SUBSCRIBE_ERROR", "UNSUBSCRIBE",
-            "STATUS", "STATUS_REPLY"]
+            "STATUS", "STATUS_REPLY", "TOKEN_SPEND"]
 BODY = {"order_id": 7, "carrier": "dhl", "note": "caf\u00e9", "n": None,
         "nested": {"a": [1, 2.5, True]}, "big": 2**63 - 1, "neg": -2**63, "bin": b"\x00\x01"}
 
@@ -47,6 +47,8 @@ envelopes = {
                                         "stats": {"sessions": 3, "events_in": 10}}),
     "status_reply": envelope("STATUS_REPLY", {"v": 1, "req": 2, "processes": [
         {"role": "edge", "instance": "e1", "uptime_ms": 1, "last_seen_ms": 2, "stats": {"drops": 0}}]}),
+    "token_spend": envelope("TOKEN_SPEND", {"v": 1, "req": 5, "jti": "AAECAwQFBgcICQoLDA0ODw",
+                                            "exp": 1893456000}),
     "rejected": envelope("REJECTED", {"v": 1, "req": 4, "error": "telegraphy.error.unknown_event",
                                       "message": "no such type"}),
 }

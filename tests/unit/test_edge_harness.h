@@ -10,17 +10,19 @@
 #include <czmq.h>
 #include <jansson.h>
 #include <string.h>
+#include <time.h>
 
 #include "edge_broker.h"
 #include "edge_frame.h"
 #include "edge_session.h"
+#include "tg_token.h"
 #include "tg_wamp.h"
 
 /* Not every test file uses every helper. */
 #define H_FN static __attribute__((unused))
 
 #define H_MAX_CONNS 16
-#define H_MAX_SENT  64
+#define H_MAX_SENT  128
 
 /* A fake connection: what the session asked of its transport. */
 typedef struct {
@@ -39,6 +41,8 @@ typedef struct {
     tg_match_t match;
     bool has_filter;
     uint64_t sub_id;
+    char jti[TG_MAX_JTI + 1]; /* TOKEN_SPEND */
+    uint64_t exp;             /* TOKEN_SPEND */
 } h_sent_t;
 
 typedef struct {
@@ -88,6 +92,9 @@ H_FN int h_router_send(void *arg, tg_envelope_t *envelope)
     sent->match = envelope->match;
     sent->has_filter = envelope->filter != NULL;
     sent->sub_id = envelope->sub_id;
+    if (envelope->jti)
+        snprintf(sent->jti, sizeof(sent->jti), "%s", envelope->jti);
+    sent->exp = envelope->exp;
     return h->ready ? 0 : -1;
 }
 
@@ -301,5 +308,96 @@ H_FN void h_event(harness_t *h, const char *topic, const char *audience, bool gu
 
 /* {"n": 1} in msgpack. */
 static const uint8_t h_body[] __attribute__((unused)) = {0x81, 0xa1, 'n', 0x01};
+
+/* --- ticket authentication ------------------------------------------------ */
+
+#define H_SECRET "edge-unit-test-secret-0123456789abcdef"
+
+/* Turns on ticket authentication in the broker's (borrowed) configuration,
+   with the defaults of tg_config. */
+H_FN void h_enable_tickets(harness_t *h)
+{
+    snprintf(h->cfg.secret, sizeof(h->cfg.secret), "%s", H_SECRET);
+    h->cfg.token_skew = 30;
+    h->cfg.resume_ttl = 86400;
+}
+
+/* Caller frees: a token of typ for sub (NULL = anonymous) in groups (a
+   NULL-terminated list, or NULL), expiring ttl seconds from now, with cid
+   (resume tokens), signed with secret. */
+H_FN char *h_token(tg_token_type_t typ, const char *sub, const char *const *groups, int64_t ttl,
+                   const char *cid, const char *secret)
+{
+    size_t count = 0;
+    while (groups && groups[count])
+        count++;
+    tg_token_claims_t claims;
+    memset(&claims, 0, sizeof(claims));
+    claims.typ = typ;
+    claims.sub = (char *)sub;
+    claims.groups = (char **)groups;
+    claims.groups_count = count;
+    claims.exp = (int64_t)time(NULL) + ttl;
+    claims.cid = (char *)cid;
+    char *token = tg_token_mint(&claims, secret);
+    cr_assert_not_null(token);
+    return token;
+}
+
+/* HELLO offering "ticket" (and authid when not NULL); expects CHALLENGE. */
+H_FN void h_hello_ticket(harness_t *h, edge_session_t *session, const char *authid)
+{
+    char text[256];
+    if (authid)
+        snprintf(text, sizeof(text),
+                 "[1, \"telegraphy\", {\"authmethods\": [\"ticket\"], \"authid\": \"%s\"}]",
+                 authid);
+    else
+        snprintf(text, sizeof(text), "[1, \"telegraphy\", {\"authmethods\": [\"ticket\"]}]");
+    h_input(h, session, text);
+    json_t *challenge = h_expect(session, TG_WAMP_CHALLENGE);
+    cr_assert_str_eq(json_string_value(json_array_get(challenge, 1)), "ticket");
+    cr_assert(json_is_object(json_array_get(challenge, 2)));
+    json_decref(challenge);
+}
+
+/* AUTHENTICATE [5, token, {}]. */
+H_FN void h_authenticate(harness_t *h, edge_session_t *session, const char *token)
+{
+    size_t size = strlen(token) + 64;
+    char *text = malloc(size);
+    snprintf(text, size, "[5, \"%s\", {}]", token);
+    h_input(h, session, text);
+    free(text);
+}
+
+/* The router's verdict on the spend with request req: ACCEPTED when error
+   is NULL, else REJECTED{req, error}. */
+H_FN void h_verdict(harness_t *h, uint64_t req, const char *error)
+{
+    tg_envelope_t *envelope = tg_envelope_new(error ? TG_CMD_REJECTED : TG_CMD_ACCEPTED);
+    envelope->req = req;
+    if (error)
+        envelope->error = strdup(error);
+    edge_broker_router_message(h->broker, envelope);
+    tg_envelope_destroy(&envelope);
+}
+
+/* A session welcomed through a ws token for sub (NULL = anonymous page)
+   in groups, whose jti the router accepts; the WELCOME is consumed. */
+H_FN edge_session_t *h_ticket_session(harness_t *h, const char *sub, const char *const *groups)
+{
+    edge_session_t *session = h_open(h, TG_WAMP_JSON);
+    cr_assert_not_null(session);
+    h_hello_ticket(h, session, sub);
+    char *token = h_token(TG_TOKEN_WS, sub, groups, 60, NULL, H_SECRET);
+    h_authenticate(h, session, token);
+    free(token);
+    cr_assert_eq(h_last_sent(h)->command, TG_CMD_TOKEN_SPEND);
+    h_verdict(h, h_last_sent(h)->req, NULL);
+    json_decref(h_expect(session, TG_WAMP_WELCOME));
+    cr_assert_eq(session->state, EDGE_SESSION_OPEN);
+    return session;
+}
 
 #endif

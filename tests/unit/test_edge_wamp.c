@@ -40,7 +40,9 @@ Test(edge_wamp, hello_for_the_realm_is_welcomed_as_anonymous_broker_session)
     json_decref(welcome);
 }
 
-/* "authmethods": ["anonymous"] is the same as none. */
+/* Offering "anonymous" (here beside "ticket", on a gateway without a
+   secret, which checks no token: see test_edge_auth.c) gets an anonymous
+   session. */
 Test(edge_wamp, hello_offering_anonymous_is_welcomed)
 {
     edge_session_t *s = h_open(&h, TG_WAMP_JSON);
@@ -60,7 +62,8 @@ Test(edge_wamp, hello_for_another_realm_is_aborted_with_no_such_realm)
     json_decref(abort_msg);
 }
 
-/* Ticket authentication is not implemented yet: refused honestly. */
+/* Ticket only, on a gateway without a secret (none can be checked):
+   refused like any failed authentication. */
 Test(edge_wamp, hello_with_only_ticket_is_aborted_with_authentication_failed)
 {
     edge_session_t *s = h_open(&h, TG_WAMP_JSON);

@@ -1084,3 +1084,129 @@ Test(tg_envelope, names_map_both_ways)
     cr_assert_eq(tg_match_parse(NULL, &match), -1);
     cr_assert_str_eq(tg_match_name(TG_MATCH_PREFIX), "prefix");
 }
+
+/* --- TOKEN_SPEND --------------------------------------------------------- */
+
+/* TOKEN_SPEND carries req, jti and exp; exp keeps its full 53-bit range. */
+Test(tg_envelope, token_spend_round_trips_req_jti_and_exp)
+{
+    tg_envelope_t *env = tg_envelope_new(TG_CMD_TOKEN_SPEND);
+    env->req = 12;
+    env->jti = strdup("AAECAwQFBgcICQoLDA0ODw");
+    env->exp = TG_MAX_ID;
+    tg_envelope_t *copy = round_trip(env);
+    cr_assert_eq(copy->command, TG_CMD_TOKEN_SPEND);
+    cr_assert_eq(copy->req, 12);
+    cr_assert_str_eq(copy->jti, "AAECAwQFBgcICQoLDA0ODw");
+    cr_assert_eq(copy->exp, TG_MAX_ID);
+    cr_assert_str_eq(tg_command_name(TG_CMD_TOKEN_SPEND), "TOKEN_SPEND");
+    tg_envelope_destroy(&env);
+    tg_envelope_destroy(&copy);
+}
+
+/* A TOKEN_SPEND re-sent at resync has no req, and exp 0 is still carried
+   (the field is required, so it is on the wire whatever its value). */
+Test(tg_envelope, token_spend_without_req_round_trips)
+{
+    tg_envelope_t *env = tg_envelope_new(TG_CMD_TOKEN_SPEND);
+    env->jti = strdup("j");
+    env->exp = 0;
+    tg_envelope_t *copy = round_trip(env);
+    cr_assert_eq(copy->req, 0);
+    cr_assert_str_eq(copy->jti, "j");
+    cr_assert_eq(copy->exp, 0);
+    tg_envelope_destroy(&env);
+    tg_envelope_destroy(&copy);
+}
+
+/* jti and exp are both required. */
+Test(tg_envelope, token_spend_needs_jti_and_exp)
+{
+    header_t h;
+    header_init(&h, 2);
+    kv_uint(&h, "v", 1);
+    kv_uint(&h, "exp", 100);
+    expect_malformed(header_msg(&h, "TOKEN_SPEND", 0), "missing field: jti");
+
+    header_init(&h, 3);
+    kv_uint(&h, "v", 1);
+    kv_uint(&h, "req", 3);
+    kv_str(&h, "jti", "abc");
+    expect_malformed(header_msg(&h, "TOKEN_SPEND", 0), "missing field: exp");
+}
+
+/* jti is a string of 1..128 bytes; exp an unsigned integer up to 2^53. */
+Test(tg_envelope, token_spend_bounds_are_enforced)
+{
+    char jti[TG_MAX_JTI + 2];
+    memset(jti, 'j', sizeof jti);
+    jti[TG_MAX_JTI] = '\0';
+    header_t h;
+    header_init(&h, 3);
+    kv_uint(&h, "v", 1);
+    kv_str(&h, "jti", jti); /* exactly TG_MAX_JTI */
+    kv_uint(&h, "exp", 1);
+    tg_envelope_t *env = expect_decoded(header_msg(&h, "TOKEN_SPEND", 0));
+    cr_assert_eq(strlen(env->jti), TG_MAX_JTI);
+    tg_envelope_destroy(&env);
+
+    jti[TG_MAX_JTI] = 'j';
+    jti[TG_MAX_JTI + 1] = '\0';
+    header_init(&h, 3);
+    kv_uint(&h, "v", 1);
+    kv_str(&h, "jti", jti);
+    kv_uint(&h, "exp", 1);
+    expect_malformed(header_msg(&h, "TOKEN_SPEND", 0), "bad field: jti");
+
+    header_init(&h, 3);
+    kv_uint(&h, "v", 1);
+    kv_str(&h, "jti", "");
+    kv_uint(&h, "exp", 1);
+    expect_malformed(header_msg(&h, "TOKEN_SPEND", 0), "bad field: jti");
+
+    header_init(&h, 3);
+    kv_uint(&h, "v", 1);
+    kv_uint(&h, "jti", 5);
+    kv_uint(&h, "exp", 1);
+    expect_malformed(header_msg(&h, "TOKEN_SPEND", 0), "bad field: jti");
+
+    header_init(&h, 3);
+    kv_uint(&h, "v", 1);
+    kv_str(&h, "jti", "abc");
+    kv_uint(&h, "exp", TG_MAX_ID + 1);
+    expect_malformed(header_msg(&h, "TOKEN_SPEND", 0), "bad field: exp");
+
+    header_init(&h, 3);
+    kv_uint(&h, "v", 1);
+    kv_str(&h, "jti", "abc");
+    kv_str(&h, "exp", "soon");
+    expect_malformed(header_msg(&h, "TOKEN_SPEND", 0), "bad field: exp");
+
+    header_init(&h, 3);
+    kv_uint(&h, "v", 1);
+    kv_str(&h, "jti", "a\xff");
+    kv_uint(&h, "exp", 1);
+    expect_malformed(header_msg(&h, "TOKEN_SPEND", 0), "bad field: jti");
+}
+
+/* jti and exp belong to TOKEN_SPEND only: on another command they are
+   ignored like unknown keys, and TOKEN_SPEND carries no body. */
+Test(tg_envelope, token_fields_elsewhere_are_ignored_and_spend_has_no_body)
+{
+    header_t h;
+    header_init(&h, 4);
+    kv_uint(&h, "v", 1);
+    kv_uint(&h, "req", 2);
+    kv_str(&h, "jti", "abc");
+    kv_uint(&h, "exp", 5);
+    tg_envelope_t *env = expect_decoded(header_msg(&h, "ACCEPTED", 0));
+    cr_assert_null(env->jti);
+    cr_assert_eq(env->exp, 0);
+    tg_envelope_destroy(&env);
+
+    header_init(&h, 3);
+    kv_uint(&h, "v", 1);
+    kv_str(&h, "jti", "abc");
+    kv_uint(&h, "exp", 5);
+    expect_malformed(header_msg(&h, "TOKEN_SPEND", 1), "unexpected body");
+}
