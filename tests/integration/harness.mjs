@@ -9,6 +9,7 @@
 // temporary log directories.
 
 import { spawn, execFile, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -316,8 +317,10 @@ let gatewaySerial = 0;
 export class Gateway {
   // edges: number of edges; edgeArgs: extra flags for every edge (or a
   // function of the edge index); routerArgs/ingestArgs: extra flags.
-  constructor({ name = 'gw', edges = 1, edgeArgs = [], routerArgs = [], ingestArgs = [] } = {}) {
+  // secret: TELEGRAPHY_SECRET for the edges (--secret) and for ctl (env).
+  constructor({ name = 'gw', edges = 1, edgeArgs = [], routerArgs = [], ingestArgs = [], secret = null } = {}) {
     this.name = `${name}-${process.pid}-${++gatewaySerial}`;
+    this.secret = secret;
     this.edgeCount = edges;
     this.edgeArgs = edgeArgs;
     this.routerArgs = routerArgs;
@@ -379,7 +382,8 @@ export class Gateway {
       const edge = new Proc(
         `edge${i}`,
         this.bin('edge'),
-        ['--router', this.routerEndpoint, '--port', String(edges[i]), '--host', '127.0.0.1', ...hb, ...extra],
+        ['--router', this.routerEndpoint, '--port', String(edges[i]), '--host', '127.0.0.1', ...hb,
+          ...(this.secret ? ['--secret', this.secret] : []), ...extra],
         path.join(this.logDir, `edge${i}.log`),
       );
       this.edges.push(edge);
@@ -451,6 +455,7 @@ export class Gateway {
       TELEGRAPHY_INGEST: this.ingestEndpoint,
       TELEGRAPHY_ROUTER: this.routerEndpoint,
       TELEGRAPHY_TIMEOUT_MS: '3000',
+      ...(this.secret ? { TELEGRAPHY_SECRET: this.secret } : {}),
     };
   }
 
@@ -518,6 +523,30 @@ export class Gateway {
         },
         { timeoutMs, intervalMs: 100 },
       );
+    }
+  }
+
+  // Waits until every edge accepts a fresh ws token: a router fails token
+  // spends closed for 3 heartbeat intervals after it starts (docs/security.md),
+  // so the first ticket sessions of a fresh gateway would be refused.
+  async waitTicketAuth({ timeoutMs = 15000 } = {}) {
+    if (!this.secret) throw new Error('waitTicketAuth: this gateway has no secret');
+    for (let i = 0; i < this.edgeCount; i++) {
+      await waitFor(`edge${i} to accept a ws token (the router's start-up window to pass)`, async () => {
+        this.assertAlive();
+        const token = mintToken(this.secret, {
+          typ: 'ws', sub: 'harness-probe', grp: [], exp: Math.floor(Date.now() / 1000) + 60, jti: newJti(),
+        });
+        const c = await RawWamp.open(this.edgeUrl(i));
+        try {
+          await c.helloTicket(token);
+          return true;
+        } catch {
+          return false;
+        } finally {
+          c.terminate();
+        }
+      }, { timeoutMs, intervalMs: 100 });
     }
   }
 
@@ -666,6 +695,30 @@ export class Gateway {
       }
     };
   }
+}
+
+// ---------------------------------------------------------------- tokens
+
+// A v1 token (DESIGN §2.4) over an arbitrary payload part (text, used as
+// is: lets a test sign malformed base64url or JSON with a valid MAC).
+export function signTokenPart(secret, payloadPart) {
+  const mac = crypto.createHmac('sha256', secret).update(`v1.${payloadPart}`).digest('base64url');
+  return `v1.${payloadPart}.${mac}`;
+}
+
+// A v1 token for a payload object (compact JSON, as Django writes it).
+export function mintToken(secret, payload) {
+  return signTokenPart(secret, Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url'));
+}
+
+// The payload of a v1 token, decoded without verifying (for assertions).
+export function tokenPayload(token) {
+  return JSON.parse(Buffer.from(String(token).split('.')[1], 'base64url').toString('utf8'));
+}
+
+// A random jti (16 bytes, base64url).
+export function newJti() {
+  return crypto.randomBytes(16).toString('base64url');
 }
 
 // Python for helper scripts: Debian's (python3-zmq), not the first on PATH.

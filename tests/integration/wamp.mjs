@@ -198,6 +198,29 @@ export class RawWamp {
     return msg;
   }
 
+  // WAMP ticket authentication (DESIGN §2.4): HELLO offering `authmethods`
+  // (default ["ticket"]) with `authid` when given, answers the CHALLENGE
+  // with AUTHENTICATE [5, token, {}], and resolves with the WELCOME; throws
+  // WampError (with .msg the ABORT) when the edge aborts. The CHALLENGE, if
+  // any, is kept in this.challenge.
+  async helloTicket(token, { authid, authmethods = ['ticket'], realm = REALM, timeoutMs = 10000 } = {}) {
+    const details = { roles: HELLO_ROLES, authmethods };
+    if (authid !== undefined) details.authid = authid;
+    this.send([WAMP.HELLO, realm, details]);
+    const isEnd = (m) => Array.isArray(m) && (m[0] === WAMP.WELCOME || m[0] === WAMP.ABORT);
+    let { msg } = await this.expect(
+      (m) => isEnd(m) || (Array.isArray(m) && m[0] === WAMP.CHALLENGE), timeoutMs, 'CHALLENGE, WELCOME or ABORT');
+    if (msg[0] === WAMP.CHALLENGE) {
+      this.challenge = msg;
+      this.send([WAMP.AUTHENTICATE, token, {}]);
+      ({ msg } = await this.expect(isEnd, timeoutMs, 'WELCOME or ABORT after AUTHENTICATE'));
+    }
+    if (msg[0] === WAMP.ABORT) throw new WampError(msg[2], msg[1]?.message, msg);
+    this.sessionId = msg[1];
+    this.welcome = msg;
+    return msg;
+  }
+
   // SUBSCRIBE -> subscription id, or throws WampError on ERROR.
   async subscribe(topic, options = {}) {
     const req = this.nextRequest++;
