@@ -3,5 +3,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("telegraphy/", include("django_telegraphy.urls")),
     path("", include("board.urls")),
 ]

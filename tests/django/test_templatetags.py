@@ -42,7 +42,8 @@ class TemplateTagTests(TestCase):
     def test_anonymous_user_gets_no_token(self):
         with telegraphy_settings(WS_URL="ws://example.test:9000/ws", REALM="realm1"):
             config, _ = config_of(render())
-        self.assertEqual(config, {"url": "ws://example.test:9000/ws", "realm": "realm1", "token": None})
+        self.assertEqual(config, {"url": "ws://example.test:9000/ws", "realm": "realm1", "token": None,
+                                  "token_url": "/telegraphy/token/"})
 
     # No request in the context: the same, no error.
     def test_no_request_renders_without_token(self):

@@ -485,6 +485,30 @@ describe('in a page (document stubbed)', () => {
     assert.equal(fake.last.options.authid, '9');
   });
 
+  // A config naming the token view makes fromPage() renew a refused token
+  // from it (same-origin, uncached), unless the caller brings its own hook.
+  test('fromPage renews tokens from token_url when the config names it', async () => {
+    stubDocument({ config: JSON.stringify({ url: 'ws://h:1/ws', realm: 'r1', token: null, token_url: '/telegraphy/token/' }) });
+    const calls = [];
+    const saved = globalThis.fetch;
+    globalThis.fetch = async (url, init) => {
+      calls.push({ url, init });
+      return { ok: true, status: 200, json: async () => ({ token: 'fresh.t' }) };
+    };
+    try {
+      const client = Telegraphy.fromPage({ autobahn: new FakeAutobahn(), onerror: () => {} });
+      clients.push(client);
+      assert.equal(await client._onTokenExpired(), 'fresh.t');
+      assert.deepEqual(calls.map((c) => [c.url, c.init.credentials, c.init.cache]), [['/telegraphy/token/', 'same-origin', 'no-store']]);
+      const own = async () => 'mine';
+      const other = Telegraphy.fromPage({ autobahn: new FakeAutobahn(), onerror: () => {}, onTokenExpired: own });
+      clients.push(other);
+      assert.equal(other._onTokenExpired, own);
+    } finally {
+      globalThis.fetch = saved;
+    }
+  });
+
   test('fromPage without the config element says so', () => {
     stubDocument();
     assert.throws(() => Telegraphy.fromPage({ autobahn: new FakeAutobahn() }), /telegraphy-config/);

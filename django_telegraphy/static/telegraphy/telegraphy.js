@@ -794,7 +794,20 @@ export const Telegraphy = {
     } catch (e) {
       throw new Error(`telegraphy: #telegraphy-config is not JSON: ${e.message}`);
     }
-    return new TelegraphyClient({ ...config, ...options });
+    // A page rendered by {% telegraphy_scripts %} names the token view
+    // (django_telegraphy.urls) as token_url: use it to renew a refused
+    // token, unless the caller brought its own hook.
+    const { token_url: tokenUrl, ...rest } = config;
+    const renew = tokenUrl && !options.onTokenExpired
+      ? {
+          onTokenExpired: async () => {
+            const response = await fetch(tokenUrl, { credentials: "same-origin", cache: "no-store" });
+            if (!response.ok) throw new Error(`telegraphy: ${tokenUrl} answered ${response.status}`);
+            return (await response.json()).token;
+          },
+        }
+      : {};
+    return new TelegraphyClient({ ...rest, ...renew, ...options });
   },
 
   backoffDelay,
