@@ -35,6 +35,12 @@ const tg_envelope_field_info_t tg_envelope_fields[TG_FIELD_COUNT] = {
     [TG_FIELD_PROCESSES] = {S_FIELD("processes")},
     [TG_FIELD_JTI] = {S_FIELD("jti")},
     [TG_FIELD_EXP] = {S_FIELD("exp")},
+    [TG_FIELD_ENDPOINT] = {S_FIELD("endpoint")},
+    [TG_FIELD_EVENT_NAME] = {S_FIELD("event")},
+    [TG_FIELD_VALUE] = {S_FIELD("value")},
+    [TG_FIELD_SIZE] = {S_FIELD("size")},
+    [TG_FIELD_MATCHED] = {S_FIELD("sub_ids_count")},
+    [TG_FIELD_EDGES] = {S_FIELD("edges")},
 };
 
 /* The bit of field TG_FIELD_<f>, short enough to keep the table readable. */
@@ -63,6 +69,12 @@ static const tg_envelope_command_info_t s_commands[] = {
     [TG_CMD_STATUS] = {"STATUS", B(REQ), B(REQ), false},
     [TG_CMD_STATUS_REPLY] = {"STATUS_REPLY", B(REQ) | B(PROCESSES), B(REQ), false},
     [TG_CMD_TOKEN_SPEND] = {"TOKEN_SPEND", B(REQ) | B(JTI) | B(EXP), B(JTI) | B(EXP), false},
+    [TG_CMD_MONITOR] = {"MONITOR",
+                        B(ROLE) | B(INSTANCE) | B(ENDPOINT) | B(EVENT_NAME) | B(VALUE) | B(TS),
+                        B(ROLE) | B(INSTANCE) | B(ENDPOINT) | B(EVENT_NAME), false},
+    [TG_CMD_TAP] = {"TAP",
+                    B(TOPIC) | B(PUB_ID) | B(TS) | B(SIZE) | B(MATCHED) | B(EDGES),
+                    B(TOPIC) | B(PUB_ID), true},
 };
 #define S_COMMANDS_END ((int)(sizeof s_commands / sizeof s_commands[0]))
 
@@ -160,6 +172,8 @@ void tg_envelope_destroy(tg_envelope_t **self_p)
     }
     free(self->processes);
     free(self->jti);
+    free(self->endpoint);
+    free(self->event_name);
     zframe_destroy(&self->body);
     free(self);
     *self_p = NULL;

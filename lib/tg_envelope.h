@@ -35,6 +35,7 @@
 #define TG_MAX_PROCESSES    1024   /* processes in one STATUS_REPLY */
 #define TG_MAX_STAT_NAME    64
 #define TG_MAX_JTI          128                 /* bytes of a token id (TOKEN_SPEND) */
+#define TG_MAX_MONITOR_EVENT 32                 /* bytes of a MONITOR event name */
 #define TG_MAX_ID           9007199254740992ULL /* 2^53: publication and subscription ids */
 
 typedef enum {
@@ -56,6 +57,10 @@ typedef enum {
     TG_CMD_STATUS_REPLY,    /* router -> ctl: req, processes */
     TG_CMD_TOKEN_SPEND,     /* edge -> router: jti, exp, [req] (no req = re-sent at resync);
                                answered ACCEPTED{req} or REJECTED{req, error} */
+    TG_CMD_MONITOR,         /* any process -> router -> monitor PUB: role, instance, endpoint,
+                               event, value, ts (a zmq_socket_monitor event) */
+    TG_CMD_TAP,             /* router -> monitor PUB: topic, pub_id, ts, size, matched, edges,
+                               body (one per routed event; droppable) */
 } tg_command_t;
 
 typedef enum {
@@ -112,7 +117,13 @@ typedef struct {
     size_t processes_count;
     char *jti;      /* TOKEN_SPEND: the spent token's id */
     uint64_t exp;   /* TOKEN_SPEND: unix seconds until which the jti must be kept */
-    zframe_t *body; /* PUBLISH, EVENT: msgpack map, opaque */
+    char *endpoint;   /* MONITOR: the socket endpoint the event is about ("" allowed) */
+    char *event_name; /* MONITOR: "connected", "disconnected", ... (wire key "event") */
+    int64_t value;    /* MONITOR: the event's value (errno, fd, reconnect interval) */
+    uint64_t size;    /* TAP: body bytes */
+    uint64_t matched; /* TAP: subscription ids matched (wire key "sub_ids_count") */
+    uint64_t edges;   /* TAP: edges the event was sent to */
+    zframe_t *body;   /* PUBLISH, EVENT, TAP: msgpack map, opaque */
 } tg_envelope_t;
 
 /* Caller owns the result: a zeroed envelope for `command`. */

@@ -405,6 +405,18 @@ static int s_decode_field(tg_envelope_t *self, tg_envelope_field_t field, const 
         return (self->jti = s_get_string(val, 1, TG_MAX_JTI)) ? 0 : -1;
     case TG_FIELD_EXP:
         return s_get_uint(val, 0, TG_MAX_ID, &self->exp) ? 0 : -1;
+    case TG_FIELD_ENDPOINT:
+        return (self->endpoint = s_get_string(val, 0, TG_MAX_TOPIC)) ? 0 : -1;
+    case TG_FIELD_EVENT_NAME:
+        return (self->event_name = s_get_string(val, 1, TG_MAX_MONITOR_EVENT)) ? 0 : -1;
+    case TG_FIELD_VALUE:
+        return s_get_int64(val, &self->value) ? 0 : -1;
+    case TG_FIELD_SIZE:
+        return s_get_uint(val, 0, TG_MAX_ID, &self->size) ? 0 : -1;
+    case TG_FIELD_MATCHED:
+        return s_get_uint(val, 0, TG_MAX_ID, &self->matched) ? 0 : -1;
+    case TG_FIELD_EDGES:
+        return s_get_uint(val, 0, TG_MAX_ID, &self->edges) ? 0 : -1;
     case TG_FIELD_COUNT:
         break;
     }

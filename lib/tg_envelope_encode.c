@@ -92,6 +92,10 @@ static bool s_field_set(const tg_envelope_t *self, tg_envelope_field_t field)
     case TG_FIELD_UPTIME_MS:
     case TG_FIELD_PROCESSES:
     case TG_FIELD_EXP:
+    case TG_FIELD_VALUE:
+    case TG_FIELD_SIZE:
+    case TG_FIELD_MATCHED:
+    case TG_FIELD_EDGES:
         return true; /* always on the wire when the command carries them */
     case TG_FIELD_REQ:
         return self->req != 0;
@@ -123,6 +127,10 @@ static bool s_field_set(const tg_envelope_t *self, tg_envelope_field_t field)
         return self->stats_count > 0;
     case TG_FIELD_JTI:
         return self->jti != NULL;
+    case TG_FIELD_ENDPOINT:
+        return self->endpoint != NULL;
+    case TG_FIELD_EVENT_NAME:
+        return self->event_name != NULL;
     case TG_FIELD_COUNT:
         break;
     }
@@ -230,6 +238,27 @@ static void s_pack_field(msgpack_packer *pk, const tg_envelope_t *self, tg_envel
     case TG_FIELD_EXP:
         assert(self->exp <= TG_MAX_ID);
         msgpack_pack_uint64(pk, self->exp);
+        break;
+    case TG_FIELD_ENDPOINT:
+        s_pack_bounded(pk, self->endpoint, 0, TG_MAX_TOPIC);
+        break;
+    case TG_FIELD_EVENT_NAME:
+        s_pack_bounded(pk, self->event_name, 1, TG_MAX_MONITOR_EVENT);
+        break;
+    case TG_FIELD_VALUE:
+        msgpack_pack_int64(pk, self->value);
+        break;
+    case TG_FIELD_SIZE:
+        assert(self->size <= TG_MAX_ID);
+        msgpack_pack_uint64(pk, self->size);
+        break;
+    case TG_FIELD_MATCHED:
+        assert(self->matched <= TG_MAX_ID);
+        msgpack_pack_uint64(pk, self->matched);
+        break;
+    case TG_FIELD_EDGES:
+        assert(self->edges <= TG_MAX_ID);
+        msgpack_pack_uint64(pk, self->edges);
         break;
     case TG_FIELD_COUNT:
         assert(false);

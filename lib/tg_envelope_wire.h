@@ -38,10 +38,17 @@ typedef enum {
     TG_FIELD_PROCESSES,
     TG_FIELD_JTI,
     TG_FIELD_EXP,
+    TG_FIELD_ENDPOINT,
+    TG_FIELD_EVENT_NAME,
+    TG_FIELD_VALUE,
+    TG_FIELD_SIZE,
+    TG_FIELD_MATCHED,
+    TG_FIELD_EDGES,
     TG_FIELD_COUNT
 } tg_envelope_field_t;
 
 #define TG_FIELD_BIT(field) (1u << (field))
+_Static_assert(TG_FIELD_COUNT <= 32, "field bits must fit the uint32_t masks");
 
 /* Key on the wire, and the static reasons decode reports for it. */
 typedef struct {
