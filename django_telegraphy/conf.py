@@ -20,6 +20,8 @@ DEFAULTS: Dict[str, Any] = {
     # Internal endpoints the `telegraphy` management command gives the gateway.
     "ROUTER": "tcp://127.0.0.1:5562",
     "CONTROL": "tcp://127.0.0.1:5563",
+    # The router's monitor/tap PUB socket (telegraphy-ctl monitor, tap).
+    "MONITOR": "tcp://127.0.0.1:5564",
     # What browsers connect to; rendered by {% telegraphy_scripts %}.
     "WS_URL": "ws://127.0.0.1:8765/ws",
     "REALM": "telegraphy",

@@ -4,7 +4,7 @@ the body of `python manage.py telegraphy`.
 - Binaries: TELEGRAPHY["BIN_DIR"], else this repository's build/bin when
   the package runs from a checkout, else PATH.
 - Children get the TELEGRAPHY_* environment (SECRET, INGEST, INGEST_ACK,
-  ROUTER, CONTROL, EDGE_HOST, EDGE_PORT, REALM, plus GATEWAY_ENV); their
+  ROUTER, CONTROL, MONITOR, EDGE_HOST, EDGE_PORT, REALM, plus GATEWAY_ENV); their
   output is streamed line by line, prefixed with "[router] " etc.
 - A child that exits on its own is restarted after a backoff (0.5 s,
   doubling, at most 10 s; back to 0.5 s after 30 s of good running). A
@@ -79,6 +79,7 @@ def child_environment(config: Dict[str, Any]) -> Dict[str, str]:
     env = {
         "TELEGRAPHY_INGEST": config["INGEST"], "TELEGRAPHY_INGEST_ACK": config["INGEST_ACK"],
         "TELEGRAPHY_ROUTER": config["ROUTER"], "TELEGRAPHY_CONTROL": config["CONTROL"],
+        "TELEGRAPHY_MONITOR": config["MONITOR"],
         "TELEGRAPHY_EDGE_HOST": host, "TELEGRAPHY_EDGE_PORT": str(port), "TELEGRAPHY_REALM": config["REALM"],
     }
     if config.get("SECRET"):
@@ -89,7 +90,7 @@ def child_environment(config: Dict[str, Any]) -> Dict[str, str]:
 
 def check_ports(config: Dict[str, Any]) -> None:
     """Raises GatewayError when a TCP port the gateway binds is taken."""
-    wanted = [(key, parse_tcp(config[key])) for key in ("INGEST", "INGEST_ACK", "ROUTER", "CONTROL")]
+    wanted = [(key, parse_tcp(config[key])) for key in ("INGEST", "INGEST_ACK", "ROUTER", "CONTROL", "MONITOR")]
     wanted.append(("WS_URL", edge_address(config)))
     for key, target in wanted:
         if target is None:

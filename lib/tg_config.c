@@ -47,6 +47,8 @@ static const s_option_t s_options[] = {
      S_AT(router), 1, 255, "router ROUTER socket for edges and ingests"},
     {TG_OPT_CONTROL, "control", "TELEGRAPHY_CONTROL", S_ENDPOINT, "ENDPOINT", TG_DEFAULT_CONTROL,
      S_AT(control), 1, 255, "router control socket for telegraphy-ctl"},
+    {TG_OPT_MONITOR, "monitor", "TELEGRAPHY_MONITOR", S_ENDPOINT, "ENDPOINT", TG_DEFAULT_MONITOR,
+     S_AT(monitor), 1, 255, "router PUB socket of socket monitor events and the event tap"},
     {TG_OPT_EDGE_HOST, "host", "TELEGRAPHY_EDGE_HOST", S_STRING, "HOST", "127.0.0.1",
      S_AT(edge_host), 1, 255, "interface the edge's WebSocket server listens on"},
     {TG_OPT_EDGE_PORT, "port", "TELEGRAPHY_EDGE_PORT", S_PORT, "PORT", "8765", S_AT(edge_port), 1,

@@ -17,6 +17,7 @@
 #define TG_DEFAULT_INGEST_ACK "tcp://127.0.0.1:5561"
 #define TG_DEFAULT_ROUTER     "tcp://127.0.0.1:5562"
 #define TG_DEFAULT_CONTROL    "tcp://127.0.0.1:5563"
+#define TG_DEFAULT_MONITOR    "tcp://127.0.0.1:5564"
 
 typedef enum {
     TG_OPT_INGEST = 1u << 0,             /* TELEGRAPHY_INGEST --ingest */
@@ -43,6 +44,7 @@ typedef enum {
     TG_OPT_SECRET_PREVIOUS = 1u << 21,   /* TELEGRAPHY_SECRET_PREVIOUS --secret-previous */
     TG_OPT_RESUME_TTL = 1u << 22,        /* TELEGRAPHY_RESUME_TTL --resume-ttl */
     TG_OPT_TOKEN_SKEW = 1u << 23,        /* TELEGRAPHY_TOKEN_SKEW --token-skew */
+    TG_OPT_MONITOR = 1u << 24,           /* TELEGRAPHY_MONITOR --monitor */
 } tg_option_t;
 
 typedef struct {
@@ -50,6 +52,7 @@ typedef struct {
     char ingest_ack[256];       /* ROUTER endpoint for acknowledged publish/register */
     char router[256];           /* router's ROUTER endpoint for edges and ingests */
     char control[256];          /* router's ROUTER endpoint for telegraphy-ctl */
+    char monitor[256];          /* router's PUB endpoint: MONITOR and TAP (ctl monitor/tap) */
     char edge_host[256];        /* interface the edge listens on, default 127.0.0.1 */
     int edge_port;              /* default 8765 */
     char realm[256];            /* default "telegraphy" */

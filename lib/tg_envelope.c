@@ -72,8 +72,7 @@ static const tg_envelope_command_info_t s_commands[] = {
     [TG_CMD_MONITOR] = {"MONITOR",
                         B(ROLE) | B(INSTANCE) | B(ENDPOINT) | B(EVENT_NAME) | B(VALUE) | B(TS),
                         B(ROLE) | B(INSTANCE) | B(ENDPOINT) | B(EVENT_NAME), false},
-    [TG_CMD_TAP] = {"TAP",
-                    B(TOPIC) | B(PUB_ID) | B(TS) | B(SIZE) | B(MATCHED) | B(EDGES),
+    [TG_CMD_TAP] = {"TAP", B(TOPIC) | B(PUB_ID) | B(TS) | B(SIZE) | B(MATCHED) | B(EDGES),
                     B(TOPIC) | B(PUB_ID), true},
 };
 #define S_COMMANDS_END ((int)(sizeof s_commands / sizeof s_commands[0]))

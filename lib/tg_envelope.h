@@ -25,18 +25,18 @@
 #define TG_PROTOCOL_VERSION 1
 
 /* Bounds enforced by decode (and asserted by encode). */
-#define TG_MAX_TOPIC        512    /* bytes of a topic / event name / URI */
-#define TG_MAX_ID_STRING    128    /* instance ids, roles, user ids */
-#define TG_MAX_TO_USERS     10000  /* entries of to_users */
-#define TG_MAX_SUB_IDS      100000 /* subscription ids in one EVENT */
-#define TG_MAX_FILTER_BYTES 65536  /* hard ceiling; the configured limit is lower */
-#define TG_MAX_ERROR_TEXT   1024   /* REJECTED / SUBSCRIBE_ERROR message */
-#define TG_MAX_STATS        128    /* counters in one HEARTBEAT */
-#define TG_MAX_PROCESSES    1024   /* processes in one STATUS_REPLY */
-#define TG_MAX_STAT_NAME    64
-#define TG_MAX_JTI          128                 /* bytes of a token id (TOKEN_SPEND) */
-#define TG_MAX_MONITOR_EVENT 32                 /* bytes of a MONITOR event name */
-#define TG_MAX_ID           9007199254740992ULL /* 2^53: publication and subscription ids */
+#define TG_MAX_TOPIC         512    /* bytes of a topic / event name / URI */
+#define TG_MAX_ID_STRING     128    /* instance ids, roles, user ids */
+#define TG_MAX_TO_USERS      10000  /* entries of to_users */
+#define TG_MAX_SUB_IDS       100000 /* subscription ids in one EVENT */
+#define TG_MAX_FILTER_BYTES  65536  /* hard ceiling; the configured limit is lower */
+#define TG_MAX_ERROR_TEXT    1024   /* REJECTED / SUBSCRIBE_ERROR message */
+#define TG_MAX_STATS         128    /* counters in one HEARTBEAT */
+#define TG_MAX_PROCESSES     1024   /* processes in one STATUS_REPLY */
+#define TG_MAX_STAT_NAME     64
+#define TG_MAX_JTI           128                 /* bytes of a token id (TOKEN_SPEND) */
+#define TG_MAX_MONITOR_EVENT 32                  /* bytes of a MONITOR event name */
+#define TG_MAX_ID            9007199254740992ULL /* 2^53: publication and subscription ids */
 
 typedef enum {
     TG_CMD_PUBLISH = 1,     /* publisher -> ingest: topic, to_users, [req], body */
@@ -115,8 +115,8 @@ typedef struct {
     size_t stats_count;
     tg_process_status_t *processes; /* STATUS_REPLY */
     size_t processes_count;
-    char *jti;      /* TOKEN_SPEND: the spent token's id */
-    uint64_t exp;   /* TOKEN_SPEND: unix seconds until which the jti must be kept */
+    char *jti;        /* TOKEN_SPEND: the spent token's id */
+    uint64_t exp;     /* TOKEN_SPEND: unix seconds until which the jti must be kept */
     char *endpoint;   /* MONITOR: the socket endpoint the event is about ("" allowed) */
     char *event_name; /* MONITOR: "connected", "disconnected", ... (wire key "event") */
     int64_t value;    /* MONITOR: the event's value (errno, fd, reconnect interval) */

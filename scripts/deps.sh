@@ -11,6 +11,9 @@ DEBIAN_PACKAGES=(
   libssl-dev libpq-dev libcriterion-dev
   python3 python3-zmq python3-msgpack python3-django python3-autobahn python3-setuptools
   chromium
+  # the load balancer of the native multi-edge test; docker-compose.yml's
+  # validation (`docker-compose config` needs no Docker engine)
+  nginx-light docker-compose
   curl ca-certificates procps
 )
 

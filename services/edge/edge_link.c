@@ -69,6 +69,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "edge_monitor.h"
 #include "tg_log.h"
 
 /* Router messages handled per pass before the loop serves WebSockets; a
@@ -93,6 +94,7 @@ struct _edge_link_t {
     edge_metrics_t *metrics;              /* borrowed: bad router messages, pauses */
     edge_pressure_t *pressure;            /* borrowed: session queue levels */
     zsock_t *dealer;                      /* the socket to the router */
+    edge_monitor_t *monitor;              /* the dealer's socket events -> MONITOR */
     char instance[S_INSTANCE_MAX];        /* our instance id = routing id */
     struct lws_context *context;          /* set by attach */
     struct lws *wsi;                      /* the adopted dup of ZMQ_FD, NULL once closed */
@@ -146,8 +148,11 @@ edge_link_t *edge_link_new(const tg_config_t *cfg, const edge_link_ops_t *ops,
        SUBSCRIBE delivered later would only confuse it; resync covers it. */
     zsock_set_immediate(self->dealer, 1);
     zsock_set_rcvtimeo(self->dealer, 0);
-    if (zsock_connect(self->dealer, "%s", cfg->router) != 0) {
+    /* Before connect, so the first "connected" is seen too. */
+    self->monitor = edge_monitor_new(self->dealer, self->instance);
+    if (!self->monitor || zsock_connect(self->dealer, "%s", cfg->router) != 0) {
         tg_log_error("edge: cannot connect router endpoint=%s", cfg->router);
+        edge_monitor_destroy(&self->monitor);
         zsock_destroy(&self->dealer);
         free(self);
         return NULL;
@@ -176,6 +181,7 @@ void edge_link_destroy(edge_link_t **self_p)
         return;
     *self_p = NULL;
     assert(!self->attached);
+    edge_monitor_destroy(&self->monitor); /* before the socket it watches */
     zsock_destroy(&self->dealer);
     free(self);
 }
@@ -394,6 +400,9 @@ static void s_heartbeat(lws_sorted_usec_list_t *sul)
         s_send_heartbeat(self);
     else
         s_send_hello(self);
+    /* After HELLO, so the router knows who speaks; see edge_monitor.h. */
+    if (edge_monitor_pump(self->monitor, self->dealer) > 0)
+        s_check_input(self); /* the sends may have eaten the fd's signal */
     lws_sul_schedule(self->context, 0, &self->heartbeat_sul, s_heartbeat,
                      (lws_usec_t)self->cfg->heartbeat_ms * LWS_US_PER_MS);
 }

@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "ingest_handler.h"
+#include "tg_envelope.h"
 #include "tg_log.h"
+#include "tg_monitor.h"
 
 struct _ingest_server_t {
     zactor_t *actor;    /* the thread running s_actor */
@@ -54,14 +56,24 @@ static int64_t s_max_frame(uint32_t max_event)
 }
 
 //  The sockets of one ingest, created and destroyed together.
+//  One socket monitor and the DEALER its events go out on.
 typedef struct {
-    zsock_t *pull;   /* PULL bound on cfg->ingest */
-    zsock_t *ack;    /* ROUTER bound on cfg->ingest_ack */
-    zsock_t *router; /* DEALER connected to cfg->router */
+    tg_monitor_t *monitor;
+    zsock_t *dealer; /* borrowed: sockets.router */
+} s_watch_t;
+
+typedef struct {
+    zsock_t *pull;        /* PULL bound on cfg->ingest */
+    zsock_t *ack;         /* ROUTER bound on cfg->ingest_ack */
+    zsock_t *router;      /* DEALER connected to cfg->router */
+    s_watch_t watches[3]; /* socket monitors of pull, ack and router */
 } s_sockets_t;
 
 static void s_close_sockets(s_sockets_t *sockets)
 {
+    /* Monitors first: destroying one stops libzmq's monitor of its socket. */
+    for (size_t i = 0; i < 3; i++)
+        tg_monitor_destroy(&sockets->watches[i].monitor);
     zsock_destroy(&sockets->pull);
     zsock_destroy(&sockets->ack);
     zsock_destroy(&sockets->router);
@@ -89,6 +101,16 @@ static int s_open_sockets(s_sockets_t *sockets, const tg_config_t *cfg, const ch
     zsock_set_linger(sockets->router, INGEST_LINGER_MS);
     //  The router addresses us by instance id, which must be set before connect.
     zsock_set_identity(sockets->router, instance);
+    //  Before bind and connect, so "listening" and "connected" are seen.
+    zsock_t *watched[3] = {sockets->pull, sockets->ack, sockets->router};
+    for (size_t i = 0; i < 3; i++) {
+        sockets->watches[i].dealer = sockets->router;
+        sockets->watches[i].monitor = tg_monitor_new(watched[i], "ingest", instance);
+        if (!sockets->watches[i].monitor) {
+            snprintf(error, errlen, "cannot monitor sockets");
+            return -1;
+        }
+    }
 
     *pull_ep = s_bind(sockets->pull, cfg->ingest, "ingest", error, errlen);
     if (!*pull_ep)
@@ -130,6 +152,25 @@ static int s_on_ack(zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
     s_drain(sock, arg, ingest_handler_on_ack);
+    return 0;
+}
+
+//  Forwards our own socket events to the router as MONITOR (it publishes
+//  them for telegraphy-ctl monitor). Best effort: the DEALER queues them
+//  while the router is away, up to its HWM; past that they are dropped.
+static int s_on_monitor(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    (void)sock;
+    s_watch_t *watch = arg;
+    for (int i = 0; i < INGEST_READ_BUDGET; i++) {
+        tg_envelope_t *env = tg_monitor_recv(watch->monitor);
+        if (!env)
+            break;
+        if (tg_envelope_send(env, watch->dealer) != 0)
+            tg_log_debug("ingest: monitor event dropped event=%s", env->event_name);
+        tg_envelope_destroy(&env);
+    }
     return 0;
 }
 
@@ -213,7 +254,8 @@ static void s_actor(zsock_t *pipe, void *args)
     char instance[64];
     char *pull_ep = NULL;
     char *ack_ep = NULL;
-    s_sockets_t sockets = {NULL, NULL, NULL};
+    s_sockets_t sockets;
+    memset(&sockets, 0, sizeof sockets);
     zloop_t *loop = NULL;
     ingest_handler_t *handler = NULL;
 
@@ -235,6 +277,12 @@ static void s_actor(zsock_t *pipe, void *args)
         zloop_reader(loop, sockets.pull, s_on_pull, handler) == -1 ||
         zloop_reader(loop, sockets.ack, s_on_ack, handler) == -1 ||
         zloop_reader(loop, sockets.router, s_on_router, handler) == -1 ||
+        zloop_reader(loop, tg_monitor_socket(sockets.watches[0].monitor), s_on_monitor,
+                     &sockets.watches[0]) == -1 ||
+        zloop_reader(loop, tg_monitor_socket(sockets.watches[1].monitor), s_on_monitor,
+                     &sockets.watches[1]) == -1 ||
+        zloop_reader(loop, tg_monitor_socket(sockets.watches[2].monitor), s_on_monitor,
+                     &sockets.watches[2]) == -1 ||
         zloop_timer(loop, cfg->heartbeat_ms, 0, s_on_heartbeat, handler) == -1 ||
         zloop_timer(loop, expiry_ms, 0, s_on_expiry, handler) == -1) {
         snprintf(error, sizeof(error), "cannot set up the event loop");

@@ -12,8 +12,9 @@
 #include "tg_log.h"
 
 #define ROUTER_OPTIONS                                                                             \
-    (TG_OPT_ROUTER | TG_OPT_CONTROL | TG_OPT_HEARTBEAT_MS | TG_OPT_HWM | TG_OPT_LOG_LEVEL |        \
-     TG_OPT_MAX_EVENT | TG_OPT_MAX_FILTER | TG_OPT_FILTER_DEPTH | TG_OPT_FILTER_LIST)
+    (TG_OPT_ROUTER | TG_OPT_CONTROL | TG_OPT_MONITOR | TG_OPT_HEARTBEAT_MS | TG_OPT_HWM |          \
+     TG_OPT_LOG_LEVEL | TG_OPT_MAX_EVENT | TG_OPT_MAX_FILTER | TG_OPT_FILTER_DEPTH |               \
+     TG_OPT_FILTER_LIST)
 
 int main(int argc, char **argv)
 {

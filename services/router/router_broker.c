@@ -1,6 +1,7 @@
 /*  router_broker: the router's message handling. See router_broker.h.
  */
 #include "router_broker.h"
+#include "router_tap.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,6 +33,8 @@
 
 struct _router_broker_t {
     zsock_t *socket;            /* borrowed: the ROUTER for edges and ingests */
+    zsock_t *tap;               /* borrowed: PUB for TAP/MONITOR, or NULL */
+    uint64_t tap_drops;         /* sends the tap socket refused */
     char *instance;             /* owned: our instance id, new at every start */
     uint32_t heartbeat_ms;      /* tick period; peers expire after 3 of them */
     tg_query_limits_t limits;   /* filter length, depth, list size */
@@ -110,7 +113,25 @@ void router_broker_stats(const router_broker_t *self, router_broker_stats_t *sta
         .ingests = router_peers_count(self->peers, ROUTER_ROLE_INGEST),
         .event_types = tg_registry_size(self->registry),
         .spent_tokens = router_tokens_size(self->tokens),
+        .tap_drops = self->tap_drops,
     };
+}
+
+void router_broker_set_tap(router_broker_t *self, zsock_t *tap)
+{
+    assert(self);
+    self->tap = tap;
+}
+
+void router_broker_publish_monitor(router_broker_t *self, tg_envelope_t **env_p)
+{
+    assert(self && env_p && *env_p);
+    if (!self->tap) {
+        tg_envelope_destroy(env_p);
+        return;
+    }
+    if (router_tap_monitor(self->tap, env_p) != 0)
+        self->tap_drops++;
 }
 
 static void s_bad_input(router_broker_t *self, const char *socket, const char *reason,
@@ -368,6 +389,13 @@ static void s_on_event(router_broker_t *self, tg_envelope_t *env)
     router_index_match(self->index, env->topic, strlen(env->topic),
                        env->body ? zframe_data(env->body) : NULL,
                        env->body ? zframe_size(env->body) : 0, s_collect, self);
+    if (self->tap) {
+        uint64_t matched = 0;
+        for (size_t i = 0; i < self->touched_count; i++)
+            matched += self->touched[i]->batch_count;
+        if (router_tap_event(self->tap, env, matched, self->touched_count) != 0)
+            self->tap_drops++;
+    }
     if (self->touched_count == 0)
         return;
 
@@ -481,7 +509,11 @@ void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, int64_t no
     bool for_ingest = command == TG_CMD_REGISTER || command == TG_CMD_EVENT;
     bool for_edge = command == TG_CMD_SUBSCRIBE || command == TG_CMD_UNSUBSCRIBE ||
                     command == TG_CMD_TOKEN_SPEND;
-    if (command == TG_CMD_HELLO)
+    if (command == TG_CMD_MONITOR) {
+        /* Republished whoever sent it: it names its own role and instance,
+           and the events around a (re)connection come before HELLO. */
+        router_broker_publish_monitor(self, &env);
+    } else if (command == TG_CMD_HELLO)
         s_on_hello(self, routing_id, peer, env, now_ms);
     else if (command == TG_CMD_HEARTBEAT)
         s_on_heartbeat(self, routing_id, peer, env);

@@ -14,6 +14,8 @@
                       filter is compiled here, once per SUBSCRIBE, and
                       equivalent spellings share one subscription.
       UNSUBSCRIBE  (edge) -> remove, no reply.
+      MONITOR      (any peer, known or not) -> republished on the tap
+                      socket (router_tap), if one is set.
       TOKEN_SPEND  (edge) -> with req: ACCEPTED{req} (first spend of the
                       jti), REJECTED{req, telegraphy.error.token_replayed},
                       or REJECTED{req, telegraphy.error.unavailable} during
@@ -32,6 +34,7 @@
 #include <czmq.h>
 #include <stdint.h>
 
+#include "tg_envelope.h"
 #include "tg_query.h"
 
 /* How often a bad-input or drop line may be logged, per kind. */
@@ -55,6 +58,7 @@ typedef struct {
     size_t ingests;
     size_t event_types;
     size_t spent_tokens; /* jtis remembered as spent */
+    uint64_t tap_drops;  /* TAP and MONITOR messages the tap socket refused */
 } router_broker_stats_t;
 
 /* Caller owns the result; NULL on allocation failure. `peer_socket` (the
@@ -81,6 +85,15 @@ void router_broker_handle_control(router_broker_t *self, zsock_t *control, zmsg_
 /* Periodic work, every heartbeat_ms: rates, expiry of silent peers, purge
    of expired spent jtis. */
 void router_broker_tick(router_broker_t *self, int64_t now_ms);
+
+/* Sets the tap socket (a PUB from router_tap_bind; borrowed, must outlive
+   the broker; NULL = none): one TAP per routed event with a known type, and
+   every MONITOR from a peer, are published there. */
+void router_broker_set_tap(router_broker_t *self, zsock_t *tap);
+
+/* Publishes the router's own MONITOR envelope (destroyed here) on the tap
+   socket; counts a drop in tap_drops. */
+void router_broker_publish_monitor(router_broker_t *self, tg_envelope_t **env_p);
 
 void router_broker_stats(const router_broker_t *self, router_broker_stats_t *stats);
 

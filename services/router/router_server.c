@@ -9,26 +9,33 @@
 #include <string.h>
 
 #include "router_broker.h"
+#include "router_tap.h"
 #include "tg_log.h"
+#include "tg_monitor.h"
 
 struct _router_server_t {
     zactor_t *actor;    /* the running actor */
     char endpoint[256]; /* resolved peer endpoint */
     char control[256];  /* resolved control endpoint */
+    char monitor[256];  /* resolved tap (PUB) endpoint */
     char instance[64];  /* the router's instance id */
 };
 
 /* The actor's state, on its own thread. */
 typedef struct {
-    tg_config_t cfg;   /* copy of the caller's */
-    zsock_t *pipe;     /* borrowed: to the caller */
-    zsock_t *router;   /* ROUTER for edges and ingests */
-    zsock_t *control;  /* ROUTER for telegraphy-ctl */
-    zpoller_t *poller; /* pipe, router, control */
+    tg_config_t cfg;               /* copy of the caller's */
+    zsock_t *pipe;                 /* borrowed: to the caller */
+    zsock_t *router;               /* ROUTER for edges and ingests */
+    zsock_t *control;              /* ROUTER for telegraphy-ctl */
+    zsock_t *tap;                  /* PUB for MONITOR and TAP (telegraphy-ctl monitor/tap) */
+    tg_monitor_t *router_monitor;  /* socket events of `router` */
+    tg_monitor_t *control_monitor; /* socket events of `control` */
+    zpoller_t *poller;             /* pipe, router, control, the two monitors */
     router_broker_t *broker;
     char instance[64];
     char endpoint[256];
     char control_endpoint[256];
+    char tap_endpoint[256];
     bool terminated; /* $TERM received */
 } s_actor_t;
 
@@ -39,6 +46,9 @@ static void s_actor_destroy(s_actor_t **self_p)
     s_actor_t *self = *self_p;
     router_broker_destroy(&self->broker);
     zpoller_destroy(&self->poller);
+    tg_monitor_destroy(&self->router_monitor);
+    tg_monitor_destroy(&self->control_monitor);
+    zsock_destroy(&self->tap);
     zsock_destroy(&self->control);
     zsock_destroy(&self->router);
     free(self);
@@ -128,7 +138,28 @@ static s_actor_t *s_actor_new(zsock_t *pipe, const tg_config_t *cfg, char *error
                            sizeof self->control_endpoint, error, error_size);
     if (!self->control)
         goto err;
-    self->poller = zpoller_new(pipe, self->router, self->control, NULL);
+    /* The tap is an operator's convenience: when its endpoint is taken
+       (two routers on one host with the default), route without it rather
+       than not at all. A cfg filled by hand (tests) gets a free port. */
+    char tap_error[512] = "";
+    self->tap =
+        router_tap_bind(cfg->monitor[0] ? cfg->monitor : "tcp://127.0.0.1:*", self->tap_endpoint,
+                        sizeof self->tap_endpoint, tap_error, sizeof tap_error);
+    if (!self->tap) {
+        tg_log_error("%s (monitor and tap disabled)", tap_error);
+        snprintf(self->tap_endpoint, sizeof self->tap_endpoint, "none");
+    }
+    /* Attached after the binds: "listening" is in the log already, and
+       what an operator watches for is peers coming and going. */
+    self->router_monitor = tg_monitor_new(self->router, "router", self->instance);
+    self->control_monitor = tg_monitor_new(self->control, "router", self->instance);
+    if (!self->router_monitor || !self->control_monitor) {
+        snprintf(error, error_size, "router: socket monitor failed");
+        goto err;
+    }
+    self->poller =
+        zpoller_new(pipe, self->router, self->control, tg_monitor_socket(self->router_monitor),
+                    tg_monitor_socket(self->control_monitor), NULL);
     tg_query_limits_t limits = s_filter_limits(cfg);
     self->broker =
         router_broker_new(self->router, self->instance,
@@ -137,6 +168,7 @@ static s_actor_t *s_actor_new(zsock_t *pipe, const tg_config_t *cfg, char *error
         snprintf(error, error_size, "router: out of memory");
         goto err;
     }
+    router_broker_set_tap(self->broker, self->tap);
     /* SIGINT is main()'s to handle: the loop stops on $TERM only. */
     zpoller_set_nonstop(self->poller, true);
     return self;
@@ -163,6 +195,17 @@ static void s_handle_pipe(s_actor_t *self)
     zmsg_destroy(&msg);
 }
 
+/* Publishes the router's own socket events, ROUTER_BATCH at most. */
+static void s_drain_monitor(s_actor_t *self, tg_monitor_t *monitor)
+{
+    for (int i = 0; i < ROUTER_BATCH; i++) {
+        tg_envelope_t *env = tg_monitor_recv(monitor);
+        if (!env)
+            break;
+        router_broker_publish_monitor(self->broker, &env);
+    }
+}
+
 static void s_run(s_actor_t *self)
 {
     uint32_t heartbeat_ms = self->cfg.heartbeat_ms ? self->cfg.heartbeat_ms : 1000;
@@ -186,6 +229,8 @@ static void s_run(s_actor_t *self)
                 break;
             router_broker_handle_control(self->broker, self->control, &msg, zclock_mono());
         }
+        s_drain_monitor(self, self->router_monitor);
+        s_drain_monitor(self, self->control_monitor);
         int64_t now = zclock_mono();
         if (now >= next_tick) {
             router_broker_tick(self->broker, now);
@@ -216,10 +261,12 @@ static void s_router_actor(zsock_t *pipe, void *args)
         }
         return;
     }
-    zstr_sendx(pipe, "OK", self->endpoint, self->control_endpoint, self->instance, NULL);
-    tg_log_info("router: started instance=%s router=%s control=%s heartbeat_ms=%u hwm=%u",
-                self->instance, self->endpoint, self->control_endpoint, self->cfg.heartbeat_ms,
-                self->cfg.hwm);
+    zstr_sendx(pipe, "OK", self->endpoint, self->control_endpoint, self->instance,
+               self->tap_endpoint, NULL);
+    tg_log_info("router: started instance=%s router=%s control=%s monitor=%s heartbeat_ms=%u "
+                "hwm=%u",
+                self->instance, self->endpoint, self->control_endpoint, self->tap_endpoint,
+                self->cfg.heartbeat_ms, self->cfg.hwm);
     s_run(self);
     tg_log_info("router: stopped instance=%s", self->instance);
     s_actor_destroy(&self);
@@ -241,19 +288,21 @@ router_server_t *router_server_new(const tg_config_t *cfg)
         free(self);
         return NULL;
     }
-    char *status = NULL, *first = NULL, *second = NULL, *third = NULL;
-    int rc = zstr_recvx(self->actor, &status, &first, &second, &third, NULL);
-    bool ok = rc >= 1 && status && streq(status, "OK") && first && second && third;
+    char *status = NULL, *first = NULL, *second = NULL, *third = NULL, *fourth = NULL;
+    int rc = zstr_recvx(self->actor, &status, &first, &second, &third, &fourth, NULL);
+    bool ok = rc >= 1 && status && streq(status, "OK") && first && second && third && fourth;
     if (ok) {
         snprintf(self->endpoint, sizeof self->endpoint, "%s", first);
         snprintf(self->control, sizeof self->control, "%s", second);
         snprintf(self->instance, sizeof self->instance, "%s", third);
+        snprintf(self->monitor, sizeof self->monitor, "%s", fourth);
     } else
         tg_log_error("%s", first ? first : "router: the actor did not start");
     zstr_free(&status);
     zstr_free(&first);
     zstr_free(&second);
     zstr_free(&third);
+    zstr_free(&fourth);
     if (!ok)
         router_server_destroy(&self);
     return self;
@@ -277,6 +326,11 @@ const char *router_server_endpoint(const router_server_t *self)
 const char *router_server_control_endpoint(const router_server_t *self)
 {
     return self->control;
+}
+
+const char *router_server_monitor_endpoint(const router_server_t *self)
+{
+    return self->monitor;
 }
 
 const char *router_server_instance(const router_server_t *self)

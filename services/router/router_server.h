@@ -22,7 +22,8 @@ typedef struct _router_server_t router_server_t;
 
 /* Starts the actor with a copy of cfg (cfg.router, cfg.control,
    cfg.heartbeat_ms, cfg.hwm, cfg.max_event, and the filter limits
-   cfg.max_filter, cfg.filter_max_depth, cfg.filter_max_list; 0 = default). Endpoints may use a
+   cfg.max_filter, cfg.filter_max_depth, cfg.filter_max_list; 0 = default;
+   cfg.monitor, the PUB socket of MONITOR and TAP, see router_tap.h). Endpoints may use a
    wildcard port
    ("tcp://127.0.0.1:*"); router_server_endpoint() then tells the port.
    Caller owns the result; NULL when a socket cannot be bound (logged,
@@ -35,6 +36,9 @@ void router_server_destroy(router_server_t **self_p);
 /* The bound endpoints, resolved ("tcp://127.0.0.1:40123"); borrowed. */
 const char *router_server_endpoint(const router_server_t *self);
 const char *router_server_control_endpoint(const router_server_t *self);
+/* The tap (PUB) endpoint (cfg.monitor; "" in cfg = a free port), or "none"
+   when it could not be bound (logged; the router runs without it). */
+const char *router_server_monitor_endpoint(const router_server_t *self);
 
 /* The router's instance id (random per start); borrowed. */
 const char *router_server_instance(const router_server_t *self);

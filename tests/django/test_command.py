@@ -35,10 +35,11 @@ class Command:
     """manage.py telegraphy in a subprocess, its output collected by a thread."""
 
     def __init__(self, *args, config=None):
-        ports = free_ports(5)
+        ports = free_ports(6)
         self.config = config or {
             "INGEST": f"tcp://127.0.0.1:{ports[0]}", "INGEST_ACK": f"tcp://127.0.0.1:{ports[1]}",
             "ROUTER": f"tcp://127.0.0.1:{ports[2]}", "CONTROL": f"tcp://127.0.0.1:{ports[3]}",
+            "MONITOR": f"tcp://127.0.0.1:{ports[5]}",
             "WS_URL": f"ws://127.0.0.1:{ports[4]}/ws", "GATEWAY_ENV": {"TELEGRAPHY_HEARTBEAT_MS": "200"}}
         self.edge_port = ports[4]
         env = {**os.environ, "TELEGRAPHY_TEST_CONFIG": json.dumps(self.config),
@@ -134,9 +135,10 @@ class ManagementCommandTests(SimpleTestCase):
         taken.listen(1)
         self.addCleanup(taken.close)
         port = taken.getsockname()[1]
-        ports = free_ports(4)
+        ports = free_ports(5)
         config = {"INGEST": f"tcp://127.0.0.1:{port}", "INGEST_ACK": f"tcp://127.0.0.1:{ports[0]}",
                   "ROUTER": f"tcp://127.0.0.1:{ports[1]}", "CONTROL": f"tcp://127.0.0.1:{ports[2]}",
+                  "MONITOR": f"tcp://127.0.0.1:{ports[4]}",
                   "WS_URL": f"ws://127.0.0.1:{ports[3]}/ws"}
         cmd = Command("--bin-dir", BIN_DIR, config=config)
         self.assertEqual(cmd.finish(), 2)

@@ -3,7 +3,7 @@
     The input is split into frames: each frame is a 2-byte big-endian length
     followed by that many bytes (the last frame takes whatever is left when
     the length runs past the end). Up to 8 frames. When the first byte is
-    below TG_CMD_TOKEN_SPEND (the last command), it instead selects a valid command name for
+    below TG_CMD_TAP (the last command), it instead selects a valid command name for
     frame 0 and the rest of the input gives the other frames: this lets a
     run without a seed corpus get past the command name at once.
 
@@ -26,7 +26,7 @@ static zmsg_t *s_split(const uint8_t *data, size_t size)
 {
     zmsg_t *msg = zmsg_new();
     size_t pos = 0;
-    if (size > 0 && data[0] < TG_CMD_TOKEN_SPEND) {
+    if (size > 0 && data[0] < TG_CMD_TAP) {
         zmsg_addstr(msg, tg_command_name((tg_command_t)(data[0] + 1)));
         pos = 1;
     }

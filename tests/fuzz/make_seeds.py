@@ -14,7 +14,7 @@ import msgpack
 HERE = os.path.dirname(os.path.abspath(__file__))
 COMMANDS = ["PUBLISH", "REGISTER", "ACCEPTED", "REJECTED", "EVENT", "HELLO", "WELCOME",
             "HEARTBEAT", "SUBSCRIBE", "SUBSCRIBED", "SUBSCRIBE_ERROR", "UNSUBSCRIBE",
-            "STATUS", "STATUS_REPLY", "TOKEN_SPEND"]
+            "STATUS", "STATUS_REPLY", "TOKEN_SPEND", "MONITOR", "TAP"]
 BODY = {"order_id": 7, "carrier": "dhl", "note": "caf\u00e9", "n": None,
         "nested": {"a": [1, 2.5, True]}, "big": 2**63 - 1, "neg": -2**63, "bin": b"\x00\x01"}
 
@@ -49,6 +49,12 @@ envelopes = {
         {"role": "edge", "instance": "e1", "uptime_ms": 1, "last_seen_ms": 2, "stats": {"drops": 0}}]}),
     "token_spend": envelope("TOKEN_SPEND", {"v": 1, "req": 5, "jti": "AAECAwQFBgcICQoLDA0ODw",
                                             "exp": 1893456000}),
+    "monitor": envelope("MONITOR", {"v": 1, "role": "edge", "instance": "edge-1",
+                                    "endpoint": "tcp://127.0.0.1:5562", "event": "disconnected",
+                                    "value": -1, "ts": 1700000000000000}),
+    "tap": envelope("TAP", {"v": 1, "topic": "shop.order", "pub_id": 1700000000000000,
+                            "ts": 1700000000000000, "size": 9, "sub_ids_count": 2, "edges": 1},
+                    BODY),
     "rejected": envelope("REJECTED", {"v": 1, "req": 4, "error": "telegraphy.error.unknown_event",
                                       "message": "no such type"}),
 }

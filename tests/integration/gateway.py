@@ -111,15 +111,17 @@ class Gateway:
 
     def start(self):
         self.log_dir = tempfile.mkdtemp(prefix="telegraphy-it-py-")
-        router, control, ingest, ack, edge = free_ports(5)
+        router, control, ingest, ack, edge, monitor = free_ports(6)
         self.router_ep = f"tcp://127.0.0.1:{router}"
         self.control_ep = f"tcp://127.0.0.1:{control}"
+        self.monitor_ep = f"tcp://127.0.0.1:{monitor}"
         self.ingest_ep = f"tcp://127.0.0.1:{ingest}"
         self.ack_ep = f"tcp://127.0.0.1:{ack}"
         self.edge_port = edge
         hb = ["--heartbeat-ms", str(HEARTBEAT_MS)]
         self.procs = [
-            Proc("router", [self.bin("router"), "--router", self.router_ep, "--control", self.control_ep, *hb],
+            Proc("router", [self.bin("router"), "--router", self.router_ep, "--control", self.control_ep,
+                            "--monitor", self.monitor_ep, *hb],
                  os.path.join(self.log_dir, "router.log")),
             Proc("ingest", [self.bin("ingest"), "--ingest", self.ingest_ep, "--ingest-ack", self.ack_ep,
                             "--router", self.router_ep, *hb], os.path.join(self.log_dir, "ingest.log")),

@@ -291,6 +291,86 @@ export function runCtl(bin, env, args, { timeoutMs = 20000 } = {}) {
   });
 }
 
+// A long-running telegraphy-ctl (monitor, tap, status --watch): its stdout
+// is collected line by line as it comes; stopped by its PID (SIGINT, as
+// Ctrl-C, then SIGKILL after a deadline). Killed with the test process.
+export class CtlChild {
+  constructor(bin, env, args) {
+    this.args = args;
+    this.lines = [];
+    this.stderr = '';
+    this.exit = null;
+    this.child = spawn(bin, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...SANITIZER_ENV, ...env },
+    });
+    const child = this.child;
+    LIVE.add(child);
+    let partial = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop();
+      this.lines.push(...parts);
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk) => {
+      if (this.stderr.length < 1 << 20) this.stderr += chunk;
+    });
+    this.exited = new Promise((resolve) => {
+      child.once('close', (code, signal) => {
+        LIVE.delete(child);
+        if (partial) this.lines.push(partial);
+        partial = '';
+        this.exit = { code, signal };
+        resolve(this.exit);
+      });
+      child.once('error', (e) => {
+        if (child.pid !== undefined) return;
+        LIVE.delete(child);
+        this.exit = { code: null, signal: null, error: e.message };
+        resolve(this.exit);
+      });
+    });
+  }
+
+  get pid() {
+    return this.child.pid;
+  }
+
+  get running() {
+    return this.exit === null;
+  }
+
+  // The stdout lines (or `lines`) parsed as JSON; lines that are not JSON
+  // are skipped.
+  json(lines = this.lines) {
+    const out = [];
+    for (const line of lines) {
+      try {
+        out.push(JSON.parse(line));
+      } catch {
+        /* not a JSON line */
+      }
+    }
+    return out;
+  }
+
+  // SIGINT (what Ctrl-C sends), then SIGKILL after the deadline -> {code, signal}.
+  async stop(deadlineMs = 5000) {
+    if (this.exit !== null) return this.exit;
+    this.child.kill('SIGINT');
+    try {
+      await withTimeout(this.exited, deadlineMs, `telegraphy-ctl ${this.args[0]} to exit after SIGINT`);
+    } catch {
+      this.child.kill('SIGKILL');
+      await withTimeout(this.exited, 5000, `telegraphy-ctl ${this.args[0]} to die after SIGKILL`);
+      this.killed = true;
+    }
+    return this.exit;
+  }
+}
+
 // `telegraphy-ctl status --json` -> [{role, instance, stats: {name: value}, raw}].
 // Accepts an array of processes or an object with `processes` (and an
 // optional `router` entry), stats as an object or [{name, value}].
@@ -343,6 +423,9 @@ export class Gateway {
   get ingestEndpoint() {
     return `tcp://127.0.0.1:${this.ports.ingest}`;
   }
+  get monitorEndpoint() {
+    return `tcp://127.0.0.1:${this.ports.monitor}`;
+  }
   get ingestAckEndpoint() {
     return `tcp://127.0.0.1:${this.ports.ingestAck}`;
   }
@@ -355,13 +438,19 @@ export class Gateway {
 
   async start() {
     this.logDir = fs.mkdtempSync(path.join(os.tmpdir(), `telegraphy-it-${this.name}-`));
-    const [router, control, ingest, ingestAck, ...edges] = await freePorts(4 + this.edgeCount);
-    this.ports = { router, control, ingest, ingestAck, edges };
+    const [router, control, ingest, ingestAck, monitor, ...edges] = await freePorts(5 + this.edgeCount);
+    this.ports = { router, control, ingest, ingestAck, monitor, edges };
     const hb = ['--heartbeat-ms', String(HEARTBEAT_MS)];
     this.router = new Proc(
       'router',
       this.bin('router'),
-      ['--router', this.routerEndpoint, '--control', this.controlEndpoint, ...hb, ...this.routerArgs],
+      [
+        '--router', this.routerEndpoint, '--control', this.controlEndpoint,
+        // Every gateway gets its own monitor port (unless a test names one), so
+        // tests never collide with each other or with a running `make run`.
+        ...(this.routerArgs.includes('--monitor') ? [] : ['--monitor', this.monitorEndpoint]),
+        ...hb, ...this.routerArgs,
+      ],
       path.join(this.logDir, 'router.log'),
     );
     this.ingest = new Proc(
@@ -453,6 +542,7 @@ export class Gateway {
       TELEGRAPHY_CONTROL: this.controlEndpoint,
       TELEGRAPHY_INGEST_ACK: this.ingestAckEndpoint,
       TELEGRAPHY_INGEST: this.ingestEndpoint,
+      TELEGRAPHY_MONITOR: this.monitorEndpoint,
       TELEGRAPHY_ROUTER: this.routerEndpoint,
       TELEGRAPHY_TIMEOUT_MS: '3000',
       ...(this.secret ? { TELEGRAPHY_SECRET: this.secret } : {}),
@@ -462,6 +552,12 @@ export class Gateway {
   // telegraphy-ctl with this gateway's endpoints -> {code, signal, stdout, stderr}.
   ctl(args, opts) {
     return runCtl(this.bin('ctl'), this.ctlEnv(), args, opts);
+  }
+
+  // A long-running telegraphy-ctl with this gateway's endpoints (plus
+  // `env`), e.g. spawnCtl(['monitor', '--json']); see CtlChild.
+  spawnCtl(args, env = {}) {
+    return new CtlChild(this.bin('ctl'), { ...this.ctlEnv(), ...env }, args);
   }
 
   // Normalized `status --json`, or null when ctl failed.

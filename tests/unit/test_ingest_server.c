@@ -25,7 +25,8 @@ static uint64_t s_req = 100;
 /* --- helpers ------------------------------------------------------------ */
 
 //  Receives one envelope from the fake router's socket (routing id popped),
-//  skipping HEARTBEATs unless asked for; NULL at the deadline.
+//  skipping HEARTBEATs (and HELLOs, MONITORs) unless asked for; NULL at the
+//  deadline.
 static tg_envelope_t *s_router_recv(tg_command_t wanted)
 {
     int64_t deadline = zclock_mono() + S_WAIT_MS;
@@ -39,7 +40,9 @@ static tg_envelope_t *s_router_recv(tg_command_t wanted)
         cr_assert_not_null(env, "ingest sent something undecodable to the router");
         if (env->command == wanted)
             return env;
-        cr_assert(env->command == TG_CMD_HEARTBEAT || env->command == TG_CMD_HELLO,
+        //  MONITOR: the ingest's own socket events, forwarded to the router.
+        cr_assert(env->command == TG_CMD_HEARTBEAT || env->command == TG_CMD_HELLO ||
+                      env->command == TG_CMD_MONITOR,
                   "unexpected %s to the router while waiting for %s", tg_command_name(env->command),
                   tg_command_name(wanted));
         tg_envelope_destroy(&env);

@@ -1210,3 +1210,148 @@ Test(tg_envelope, token_fields_elsewhere_are_ignored_and_spend_has_no_body)
     kv_uint(&h, "exp", 5);
     expect_malformed(header_msg(&h, "TOKEN_SPEND", 1), "unexpected body");
 }
+
+/* --- MONITOR and TAP (the router's operator side channel) ----------------- */
+
+/* MONITOR keeps role, instance, endpoint, event, a negative value and ts. */
+Test(tg_envelope, monitor_round_trips_with_every_field)
+{
+    tg_envelope_t *env = tg_envelope_new(TG_CMD_MONITOR);
+    env->role = strdup("edge");
+    env->instance = strdup("edge-0123");
+    env->endpoint = strdup("tcp://127.0.0.1:5562");
+    env->event_name = strdup("disconnected");
+    env->value = -104;
+    env->ts = 1700000000000123;
+    tg_envelope_t *copy = round_trip(env);
+    cr_assert_eq(copy->command, TG_CMD_MONITOR);
+    cr_assert_str_eq(copy->role, "edge");
+    cr_assert_str_eq(copy->instance, "edge-0123");
+    cr_assert_str_eq(copy->endpoint, "tcp://127.0.0.1:5562");
+    cr_assert_str_eq(copy->event_name, "disconnected");
+    cr_assert_eq(copy->value, -104);
+    cr_assert_eq(copy->ts, 1700000000000123);
+    tg_envelope_destroy(&env);
+    tg_envelope_destroy(&copy);
+}
+
+/* An empty endpoint is carried as "" (libzmq reports some events so). */
+Test(tg_envelope, monitor_empty_endpoint_is_carried)
+{
+    tg_envelope_t *env = tg_envelope_new(TG_CMD_MONITOR);
+    env->role = strdup("router");
+    env->instance = strdup("router-1");
+    env->endpoint = strdup("");
+    env->event_name = strdup("closed");
+    tg_envelope_t *copy = round_trip(env);
+    cr_assert_str_eq(copy->endpoint, "");
+    cr_assert_eq(copy->value, 0);
+    tg_envelope_destroy(&env);
+    tg_envelope_destroy(&copy);
+}
+
+/* TAP keeps topic, pub_id, ts, size, matched, edges and the body bytes. */
+Test(tg_envelope, tap_round_trips_counts_and_body)
+{
+    tg_envelope_t *env = tg_envelope_new(TG_CMD_TAP);
+    env->topic = strdup("shop.order");
+    env->pub_id = 1700000000000001;
+    env->ts = 1700000000000002;
+    env->size = 4;
+    env->matched = 3;
+    env->edges = 2;
+    env->body = body_frame();
+    tg_envelope_t *copy = round_trip(env);
+    cr_assert_eq(copy->command, TG_CMD_TAP);
+    cr_assert_str_eq(copy->topic, "shop.order");
+    cr_assert_eq(copy->pub_id, 1700000000000001);
+    cr_assert_eq(copy->ts, 1700000000000002);
+    cr_assert_eq(copy->size, 4);
+    cr_assert_eq(copy->matched, 3);
+    cr_assert_eq(copy->edges, 2);
+    cr_assert_not_null(copy->body);
+    cr_assert_eq(zframe_size(copy->body), 4);
+    cr_assert(memcmp(zframe_data(copy->body), "\x81\xa1\x61\x01", 4) == 0);
+    tg_envelope_destroy(&env);
+    tg_envelope_destroy(&copy);
+}
+
+/* The wire keys of the new fields are the documented ones. */
+Test(tg_envelope, tap_counts_use_the_documented_keys)
+{
+    header_t h;
+    header_init(&h, 7);
+    kv_uint(&h, "v", 1);
+    kv_str(&h, "topic", "a.b");
+    kv_uint(&h, "pub_id", 5);
+    kv_uint(&h, "ts", 6);
+    kv_uint(&h, "size", 7);
+    kv_uint(&h, "sub_ids_count", 8);
+    kv_uint(&h, "edges", 9);
+    tg_envelope_t *env = expect_decoded(header_msg(&h, "TAP", 1));
+    cr_assert_eq(env->size, 7);
+    cr_assert_eq(env->matched, 8);
+    cr_assert_eq(env->edges, 9);
+    tg_envelope_destroy(&env);
+}
+
+/* A MONITOR without its event name is refused, naming the field. */
+Test(tg_envelope, monitor_without_event_is_refused)
+{
+    header_t h;
+    header_init(&h, 4);
+    kv_uint(&h, "v", 1);
+    kv_str(&h, "role", "edge");
+    kv_str(&h, "instance", "edge-1");
+    kv_str(&h, "endpoint", "tcp://x:1");
+    expect_malformed(header_msg(&h, "MONITOR", 0), "missing field: event");
+}
+
+/* An event name longer than TG_MAX_MONITOR_EVENT is refused. */
+Test(tg_envelope, monitor_event_name_too_long_is_refused)
+{
+    char name[TG_MAX_MONITOR_EVENT + 2];
+    memset(name, 'x', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    header_t h;
+    header_init(&h, 5);
+    kv_uint(&h, "v", 1);
+    kv_str(&h, "role", "edge");
+    kv_str(&h, "instance", "edge-1");
+    kv_str(&h, "endpoint", "tcp://x:1");
+    kv_str(&h, "event", name);
+    expect_malformed(header_msg(&h, "MONITOR", 0), "bad field: event");
+}
+
+/* A value that does not fit a signed 64-bit integer is refused. */
+Test(tg_envelope, monitor_value_out_of_range_is_refused)
+{
+    header_t h;
+    header_init(&h, 6);
+    kv_uint(&h, "v", 1);
+    kv_str(&h, "role", "edge");
+    kv_str(&h, "instance", "edge-1");
+    kv_str(&h, "endpoint", "tcp://x:1");
+    kv_str(&h, "event", "connected");
+    kv_uint(&h, "value", UINT64_MAX);
+    expect_malformed(header_msg(&h, "MONITOR", 0), "bad field: value");
+}
+
+/* TAP carries the body; without it the message is refused, and a MONITOR
+   with a body frame is refused too. */
+Test(tg_envelope, tap_and_monitor_body_frames_must_match)
+{
+    header_t h;
+    header_init(&h, 3);
+    kv_uint(&h, "v", 1);
+    kv_str(&h, "topic", "a.b");
+    kv_uint(&h, "pub_id", 5);
+    expect_malformed(header_msg(&h, "TAP", 0), "missing body");
+    header_init(&h, 5);
+    kv_uint(&h, "v", 1);
+    kv_str(&h, "role", "edge");
+    kv_str(&h, "instance", "edge-1");
+    kv_str(&h, "endpoint", "");
+    kv_str(&h, "event", "connected");
+    expect_malformed(header_msg(&h, "MONITOR", 1), "unexpected body");
+}

@@ -32,5 +32,7 @@ typedef struct {
 int ctl_register_run(ctl_context_t *ctx, int argc, char **argv);
 int ctl_publish_run(ctl_context_t *ctx, int argc, char **argv);
 int ctl_status_run(ctl_context_t *ctx, int argc, char **argv);
+int ctl_monitor_run(ctl_context_t *ctx, int argc, char **argv);
+int ctl_tap_run(ctl_context_t *ctx, int argc, char **argv);
 
 #endif

@@ -10,21 +10,35 @@
 #include "ctl.h"
 #include "ctl_args.h"
 #include "ctl_request.h"
+#include "ctl_sub.h"
 #include "tg_envelope.h"
+
+#include <czmq.h>
+#include <unistd.h>
+
+/* --watch: the refresh period. */
+#define S_WATCH_MS 1000
 
 static void s_usage(FILE *out)
 {
-    fprintf(out, "Usage: " CTL_PROGRAM " [OPTIONS] status [--json]\n"
+    fprintf(out, "Usage: " CTL_PROGRAM " [OPTIONS] status [--watch] [--json]\n"
                  "Asks the router (at --control) for every process of the gateway: uptime,\n"
-                 "sessions, subscriptions, events in/out per second, queue depth, drops, bad\n"
-                 "input, and how long ago the router last heard from it.\n"
+                 "sessions, subscriptions, events in/out per second, queue depth, drops,\n"
+                 "slow-consumer closes, bad input, the router's tap drops, and how long ago\n"
+                 "the router last heard from it.\n"
                  "\n"
+                 "  --watch  ask again every second until Ctrl-C: the table is redrawn in\n"
+                 "           place on a terminal; with --json, one answer per line. An\n"
+                 "           unreachable router is reported and asked again.\n"
                  "  --json   print the full answer: {\"processes\": [{\"role\", \"instance\",\n"
                  "           \"uptime_ms\", \"last_seen_ms\", \"stats\": {...}}, ...]}\n"
                  "\n" CTL_EXIT_CODES_HELP);
 }
 
+enum { S_OPT_WATCH = CTL_ARGS_OPT_OWN };
+
 static const struct option s_options[] = {
+    {"watch", no_argument, NULL, S_OPT_WATCH},
     {"json", no_argument, NULL, CTL_ARGS_OPT_JSON},
     {"help", no_argument, NULL, CTL_ARGS_OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -33,11 +47,12 @@ static const struct option s_options[] = {
 static const ctl_args_command_t s_command = {"status", s_usage, s_options};
 
 //  Returns CTL_ARGS_DONE, or how parsing ended otherwise (ctl_args.h).
-static int s_parse(ctl_context_t *ctx, int argc, char **argv)
+static int s_parse(ctl_context_t *ctx, int argc, char **argv, bool *watch)
 {
     ctl_args_begin();
-    //  No options of its own: the first answer says how parsing ended.
-    int outcome = ctl_args_next(ctx, &s_command, argc, argv);
+    int outcome;
+    while ((outcome = ctl_args_next(ctx, &s_command, argc, argv)) == S_OPT_WATCH)
+        *watch = true;
     if (outcome != CTL_ARGS_DONE)
         return outcome;
     return ctl_args_operand(&s_command, argc, argv, NULL, NULL);
@@ -91,12 +106,12 @@ static void s_stat(const tg_process_status_t *process, const char *name, char *o
     snprintf(out, size, "-");
 }
 
-#define S_COLUMNS 11
+#define S_COLUMNS 13
 #define S_CELL    160
 
-static const char *s_headers[S_COLUMNS] = {"PROCESS",       "INSTANCE",  "UPTIME",   "SESSIONS",
-                                           "SUBSCRIPTIONS", "IN/S",      "OUT/S",    "QUEUE",
-                                           "DROPS",         "BAD_INPUT", "LAST SEEN"};
+static const char *s_headers[S_COLUMNS] = {
+    "PROCESS", "INSTANCE", "UPTIME",      "SESSIONS",  "SUBSCRIPTIONS", "IN/S",     "OUT/S",
+    "QUEUE",   "DROPS",    "SLOW_CLOSES", "BAD_INPUT", "TAP_DROPS",     "LAST SEEN"};
 static const char *s_stat_names[S_COLUMNS] = {NULL,
                                               NULL,
                                               NULL,
@@ -106,7 +121,9 @@ static const char *s_stat_names[S_COLUMNS] = {NULL,
                                               "events_out_per_s",
                                               "queue_depth",
                                               "drops",
+                                              "slow_consumer_closes",
                                               "bad_input",
+                                              "tap_drops",
                                               NULL};
 
 static void s_row(const tg_process_status_t *process, char cells[S_COLUMNS][S_CELL])
@@ -157,11 +174,9 @@ static void s_print_table(const tg_envelope_t *reply)
     free(cells);
 }
 
-int ctl_status_run(ctl_context_t *ctx, int argc, char **argv)
+//  One STATUS round trip, printed. Returns the exit code of the request.
+static int s_status_once(ctl_context_t *ctx)
 {
-    int parsed = s_parse(ctx, argc, argv);
-    if (parsed != CTL_ARGS_DONE)
-        return ctl_args_exit_code(parsed);
     tg_envelope_t *request = tg_envelope_new(TG_CMD_STATUS);
     tg_envelope_t *reply = NULL;
     int rc = ctl_request_ask(ctx, CTL_PEER_ROUTER, "status", request, TG_CMD_STATUS_REPLY, &reply);
@@ -169,7 +184,35 @@ int ctl_status_run(ctl_context_t *ctx, int argc, char **argv)
         s_print_json(reply);
     else if (rc == CTL_EXIT_OK)
         s_print_table(reply);
+    fflush(stdout);
     tg_envelope_destroy(&reply);
     tg_envelope_destroy(&request);
     return rc;
+}
+
+//  --watch: every S_WATCH_MS until SIGINT/SIGTERM; on a terminal the screen
+//  is cleared first so the table stays in place. Exit 0 on Ctrl-C.
+static int s_watch(ctl_context_t *ctx)
+{
+    ctl_sub_signals();
+    bool tty = !ctx->json && isatty(STDOUT_FILENO);
+    while (ctl_sub_running()) {
+        int64_t next = zclock_mono() + S_WATCH_MS;
+        if (tty)
+            fputs("\033[H\033[2J", stdout); /* home, clear screen */
+        if (s_status_once(ctx) != CTL_EXIT_OK && !tty)
+            fflush(stderr);
+        while (ctl_sub_running() && zclock_mono() < next)
+            zclock_sleep(50); /* a Ctrl-C is noticed within 50 ms */
+    }
+    return CTL_EXIT_OK;
+}
+
+int ctl_status_run(ctl_context_t *ctx, int argc, char **argv)
+{
+    bool watch = false;
+    int parsed = s_parse(ctx, argc, argv, &watch);
+    if (parsed != CTL_ARGS_DONE)
+        return ctl_args_exit_code(parsed);
+    return watch ? s_watch(ctx) : s_status_once(ctx);
 }

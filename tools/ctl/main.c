@@ -12,7 +12,8 @@
 
 //  The secret and resume lifetime serve `token` (it mints locally).
 #define CTL_OPTIONS                                                                                \
-    (TG_OPT_INGEST_ACK | TG_OPT_CONTROL | TG_OPT_TIMEOUT_MS | TG_OPT_SECRET | TG_OPT_RESUME_TTL)
+    (TG_OPT_INGEST_ACK | TG_OPT_CONTROL | TG_OPT_MONITOR | TG_OPT_TIMEOUT_MS | TG_OPT_SECRET |     \
+     TG_OPT_RESUME_TTL)
 
 #define CTL_SUMMARY                                                                                \
     "       " CTL_PROGRAM " [OPTIONS] COMMAND [ARGS...]   (COMMAND --help for details)\n"          \
@@ -23,21 +24,17 @@
     "                     declare an event type; exits 0 once the router knows it\n"               \
     "  publish NAME [--kwargs JSON] [--to-users a,b]\n"                                            \
     "                     publish one event; prints its publication id once accepted\n"            \
-    "  status             every process: uptime, sessions, subscriptions, rates, queues\n"         \
+    "  status [--watch]   every process: uptime, sessions, subscriptions, rates, queues,\n"        \
+    "                     drops; --watch refreshes it every second\n"                              \
     "  token (--user ID | --anonymous) [--name N] [--groups a,b] [--ttl S] [--resume --cid C]\n"   \
     "                     mint a token signed with the secret; prints it alone on stdout\n"        \
-    "  monitor, tap       not yet available\n"                                                     \
+    "  monitor [--count N] [--timeout-ms MS]\n"                                                    \
+    "                     live ZeroMQ socket events of every process, one line each\n"             \
+    "  tap [PATTERN] [--filter QUERY] [--count N] [--timeout-ms MS]\n"                             \
+    "                     live events as they leave the router, one line each\n"                   \
     "\n"                                                                                           \
     "  --json             machine-readable output (also accepted after COMMAND)\n"                 \
     "\n" CTL_EXIT_CODES_TEXT
-
-//  Commands announced in the contract that later work brings.
-static int s_not_yet(const char *command, const char *work)
-{
-    fprintf(stderr, "%s: %s is not yet available: it arrives with %s\n", CTL_PROGRAM, command,
-            work);
-    return CTL_EXIT_USAGE;
-}
 
 int main(int argc, char **argv)
 {
@@ -81,8 +78,10 @@ int main(int argc, char **argv)
         rc = ctl_status_run(&ctx, command_argc, command_argv);
     else if (streq(command, "token"))
         rc = ctl_token_run(&ctx, command_argc, command_argv);
-    else if (streq(command, "monitor") || streq(command, "tap"))
-        rc = s_not_yet(command, "the operations work");
+    else if (streq(command, "monitor"))
+        rc = ctl_monitor_run(&ctx, command_argc, command_argv);
+    else if (streq(command, "tap"))
+        rc = ctl_tap_run(&ctx, command_argc, command_argv);
     else {
         fprintf(stderr, "%s: unknown command \"%s\" (see %s --help)\n", CTL_PROGRAM, command,
                 CTL_PROGRAM);

@@ -1,0 +1,41 @@
+/*  edge_monitor: the edge's own ZeroMQ socket events (its DEALER to the
+    router), forwarded to the router as MONITOR envelopes, which it
+    publishes for telegraphy-ctl monitor.
+
+    Driven from the link's heartbeat timer inside the lws loop, not from a
+    descriptor of its own: the events are rare (a connect, a disconnect),
+    a heartbeat of latency is fine for an operator, and it costs no extra
+    lws adoption. The DEALER is ZMQ_IMMEDIATE (nothing queued while the
+    router is away), so the events of an outage ("disconnected", then
+    "connected") cannot be sent when they happen: they wait here, at most
+    EDGE_MONITOR_PENDING of them (the oldest are dropped and counted), and
+    go out in order once the link takes messages again.
+*/
+#ifndef EDGE_MONITOR_H
+#define EDGE_MONITOR_H
+
+#include <czmq.h>
+#include <stdint.h>
+
+/* Socket events kept while the router is unreachable. */
+#define EDGE_MONITOR_PENDING 64
+
+typedef struct _edge_monitor_t edge_monitor_t;
+
+/* Attaches a monitor to `sock` (borrowed; destroy the monitor first).
+   Caller owns the result; NULL on failure (logged). */
+edge_monitor_t *edge_monitor_new(zsock_t *sock, const char *instance);
+
+/* Safe on NULL and twice. */
+void edge_monitor_destroy(edge_monitor_t **self_p);
+
+/* Reads every pending socket event (the ring keeps the newest
+   EDGE_MONITOR_PENDING; the monitor pipe must not fill) and sends what
+   waits, in order, on `dealer` until a send fails. Returns the number of
+   MONITOR envelopes sent. */
+size_t edge_monitor_pump(edge_monitor_t *self, zsock_t *dealer);
+
+/* Events dropped because too many waited. */
+uint64_t edge_monitor_drops(const edge_monitor_t *self);
+
+#endif

@@ -1,0 +1,64 @@
+/*  router_tap: see router_tap.h. */
+#include "router_tap.h"
+
+#include <string.h>
+
+zsock_t *router_tap_bind(const char *endpoint, char *resolved, size_t resolved_size, char *error,
+                         size_t error_size)
+{
+    zsock_t *sock = zsock_new(ZMQ_PUB);
+    if (!sock) {
+        snprintf(error, error_size, "router: socket failed endpoint=%s error=\"%s\"", endpoint,
+                 zmq_strerror(zmq_errno()));
+        return NULL;
+    }
+    zsock_set_linger(sock, 0);
+    zsock_set_sndhwm(sock, ROUTER_TAP_HWM);
+    zsock_set_sndtimeo(sock, 0);
+    /* PUB drops silently at the high-water mark; NODROP (a PUB is an XPUB
+       inside libzmq; czmq's setter refuses PUB, so set it directly) turns
+       that into EAGAIN, which we count. */
+    int nodrop = 1;
+    if (zmq_setsockopt(zsock_resolve(sock), ZMQ_XPUB_NODROP, &nodrop, sizeof nodrop) != 0) {
+        snprintf(error, error_size, "router: xpub_nodrop failed endpoint=%s error=\"%s\"", endpoint,
+                 zmq_strerror(zmq_errno()));
+        zsock_destroy(&sock);
+        return NULL;
+    }
+    if (zsock_bind(sock, "%s", endpoint) == -1) {
+        snprintf(error, error_size, "router: bind failed endpoint=%s error=\"%s\"", endpoint,
+                 zmq_strerror(zmq_errno()));
+        zsock_destroy(&sock);
+        return NULL;
+    }
+    char *last = zsock_last_endpoint(sock);
+    snprintf(resolved, resolved_size, "%s", last ? last : endpoint);
+    free(last);
+    return sock;
+}
+
+int router_tap_event(zsock_t *pub, const tg_envelope_t *event, uint64_t matched, uint64_t edges)
+{
+    assert(pub && event && event->topic);
+    tg_envelope_t *tap = tg_envelope_new(TG_CMD_TAP);
+    /* The topic is lent for the encode and taken back below. */
+    tap->topic = event->topic;
+    tap->pub_id = event->pub_id;
+    tap->ts = event->ts;
+    tap->size = event->body ? zframe_size(event->body) : 0;
+    tap->matched = matched;
+    tap->edges = edges;
+    tap->body = event->body ? zframe_dup(event->body) : zframe_new(NULL, 0);
+    int rc = tg_envelope_send(tap, pub);
+    tap->topic = NULL;
+    tg_envelope_destroy(&tap);
+    return rc;
+}
+
+int router_tap_monitor(zsock_t *pub, tg_envelope_t **env_p)
+{
+    assert(pub && env_p && *env_p);
+    int rc = tg_envelope_send(*env_p, pub);
+    tg_envelope_destroy(env_p);
+    return rc;
+}
