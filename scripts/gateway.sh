@@ -14,15 +14,8 @@ ROOT=$PWD
 BIN=${TELEGRAPHY_BIN_DIR:-$ROOT/build/bin}
 MODE=${1:-}
 
-mkdir -p var
-if [[ -z ${TELEGRAPHY_SECRET:-} ]]; then
-  if [[ ! -s var/secret ]]; then
-    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >var/secret)
-    echo "gateway: created a random TELEGRAPHY_SECRET in var/secret"
-  fi
-  TELEGRAPHY_SECRET=$(cat var/secret)
-fi
-export TELEGRAPHY_SECRET
+source scripts/secret.sh
+telegraphy_secret gateway
 
 SERVICES=(router ingest edge)
 declare -A PIDS=() BACKOFF=()

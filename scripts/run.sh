@@ -32,15 +32,9 @@ export TELEGRAPHY_BIN_DIR=$BIN
 say() { echo "run: $*"; }
 die() { echo "run: $*" >&2; stop_all 1; }
 
-mkdir -p var
-if [[ -z ${TELEGRAPHY_SECRET:-} ]]; then
-  if [[ ! -s var/secret ]]; then
-    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >var/secret)
-    say "created a random TELEGRAPHY_SECRET in var/secret"
-  fi
-  TELEGRAPHY_SECRET=$(cat var/secret)
-fi
-export TELEGRAPHY_SECRET TELEGRAPHY_EDGE_PORT=$EDGE_PORT
+source scripts/secret.sh
+telegraphy_secret run
+export TELEGRAPHY_EDGE_PORT=$EDGE_PORT
 
 # AutobahnJS's browser build is copied from npm by `make static`
 # (scripts/static.sh); run on its own, this script does it when missing.
