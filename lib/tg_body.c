@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tg_base64.h"
 #include "tg_error.h"
 #include "tg_msgpack_frame.h"
 #include "tg_utf8.h"
@@ -40,76 +41,12 @@ static void s_printable(const char *key, size_t len, char *out, size_t outlen)
     out[n] = '\0';
 }
 
-static const char s_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-void tg_body_base64_encode(const void *data, size_t len, tg_buf_t *out)
-{
-    const uint8_t *s = data;
-    uint8_t *d = tg_buf_reserve(out, (len + 2) / 3 * 4);
-    size_t i = 0;
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-        *d++ = (uint8_t)s_b64[v >> 18];
-        *d++ = (uint8_t)s_b64[(v >> 12) & 63];
-        *d++ = (uint8_t)s_b64[(v >> 6) & 63];
-        *d++ = (uint8_t)s_b64[v & 63];
-    }
-    if (i < len) {
-        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < len ? (uint32_t)s[i + 1] << 8 : 0);
-        *d++ = (uint8_t)s_b64[v >> 18];
-        *d++ = (uint8_t)s_b64[(v >> 12) & 63];
-        *d++ = i + 1 < len ? (uint8_t)s_b64[(v >> 6) & 63] : '=';
-        *d++ = '=';
-    }
-}
-
-static int s_b64_value(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-int tg_body_base64_decode(const char *text, size_t len, tg_buf_t *out)
-{
-    size_t start = out->len;
-    if (len % 4 == 0 && len >= 2 && text[len - 1] == '=')
-        len -= text[len - 2] == '=' ? 2 : 1;
-    if (len % 4 == 1)
-        return -1;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = s_b64_value(text[i]);
-        if (v < 0) {
-            tg_buf_truncate(out, start);
-            return -1;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            tg_buf_append_byte(out, (uint8_t)(acc >> bits));
-            acc &= (1u << bits) - 1;
-        }
-    }
-    return 0;
-}
-
 json_t *tg_body_binary_to_json(const void *data, size_t len)
 {
     tg_buf_t text;
     tg_buf_init(&text, 0);
     tg_buf_append_byte(&text, 0);
-    tg_body_base64_encode(data, len, &text);
+    tg_base64_encode(data, len, &text);
     json_t *string = json_stringn((const char *)tg_buf_payload(&text), text.len);
     tg_buf_release(&text);
     return string;

@@ -63,13 +63,6 @@ json_t *tg_body_msgpack_to_json(const void *data, size_t size, int max_depth, ch
 json_t *tg_body_msgpack_to_json_flags(const void *data, size_t size, int max_depth, unsigned flags,
                                       char *err, size_t errlen);
 
-/* Standard base64 (RFC 4648, with padding), as WAMP's binary convention
-   uses. Encode appends to out. Decode appends to out and returns 0, or -1
-   (out unchanged) on a character outside the alphabet or bad padding;
-   unpadded input is accepted. */
-void tg_body_base64_encode(const void *data, size_t len, tg_buf_t *out);
-int tg_body_base64_decode(const char *text, size_t len, tg_buf_t *out);
-
 /* A jansson string holding binary data per WAMP's JSON convention: "\0"
    followed by the base64 of data. Caller owns the result. */
 json_t *tg_body_binary_to_json(const void *data, size_t len);

@@ -269,25 +269,21 @@ int tg_config_load(tg_config_t *cfg, unsigned options, int argc, char **argv, co
             tg_config_usage(stdout, options, program, summary);
             return 1;
         }
-        if (streq(arg, "--")) {
+        /* The options end at "--" (not itself an argument) or at the first
+           word that is not a flag. */
+        bool dashes = streq(arg, "--");
+        if (dashes || strncmp(arg, "--", 2) != 0) {
+            int first = dashes ? i + 1 : i;
             if (rest) {
-                *rest = i + 1;
+                *rest = first;
                 return 0;
             }
-            if (i + 1 < argc) {
+            if (first < argc) {
                 fprintf(stderr, "%s: unexpected argument \"%s\" (see --help)\n", program,
-                        argv[i + 1]);
+                        argv[first]);
                 return -1;
             }
             return 0;
-        }
-        if (strncmp(arg, "--", 2) != 0) {
-            if (rest) {
-                *rest = i;
-                return 0;
-            }
-            fprintf(stderr, "%s: unexpected argument \"%s\" (see --help)\n", program, arg);
-            return -1;
         }
         const char *name = arg + 2;
         const char *equals = strchr(name, '=');

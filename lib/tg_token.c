@@ -23,106 +23,6 @@
 #define S_JTI_MIN_LEN      22 /* base64url chars of 128 bits */
 #define S_JTI_RANDOM_BYTES 16
 
-static const char s_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* The value of a base64url character, or -1. */
-static int s_b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-static bool s_b64_text_valid(const char *text, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (s_b64_value((unsigned char)text[i]) < 0)
-            return false;
-    return true;
-}
-
-char *tg_base64url_encode(const void *data, size_t len)
-{
-    assert(data || len == 0);
-    const uint8_t *in = data;
-    size_t out_len = len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0);
-    char *out = malloc(out_len + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0, i = 0;
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[o++] = s_alphabet[v >> 18 & 63];
-        out[o++] = s_alphabet[v >> 12 & 63];
-        out[o++] = s_alphabet[v >> 6 & 63];
-        out[o++] = s_alphabet[v & 63];
-    }
-    if (len - i == 1) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        out[o++] = s_alphabet[v >> 18 & 63];
-        out[o++] = s_alphabet[v >> 12 & 63];
-    } else if (len - i == 2) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-        out[o++] = s_alphabet[v >> 18 & 63];
-        out[o++] = s_alphabet[v >> 12 & 63];
-        out[o++] = s_alphabet[v >> 6 & 63];
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* Strict: the alphabet only (no padding, no whitespace), a length that some
-   byte string encodes to (len % 4 != 1), and zero unused bits in the last
-   character, so every byte string has exactly one accepted text. */
-int tg_base64url_decode(const char *text, size_t len, uint8_t *out, size_t *out_len)
-{
-    assert(text || len == 0);
-    assert(out_len);
-    assert(out || *out_len == 0);
-    if (len % 4 == 1)
-        return -1;
-    size_t need = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
-    if (need > *out_len)
-        return -1;
-    size_t o = 0, i = 0;
-    for (; i + 4 <= len; i += 4) {
-        int a = s_b64_value((unsigned char)text[i]), b = s_b64_value((unsigned char)text[i + 1]);
-        int c = s_b64_value((unsigned char)text[i + 2]),
-            d = s_b64_value((unsigned char)text[i + 3]);
-        if ((a | b | c | d) < 0)
-            return -1;
-        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
-        out[o++] = (uint8_t)(v >> 16);
-        out[o++] = (uint8_t)(v >> 8);
-        out[o++] = (uint8_t)v;
-    }
-    size_t tail = len - i;
-    if (tail >= 2) {
-        int a = s_b64_value((unsigned char)text[i]), b = s_b64_value((unsigned char)text[i + 1]);
-        int c = tail == 3 ? s_b64_value((unsigned char)text[i + 2]) : 0;
-        if ((a | b | c) < 0)
-            return -1;
-        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6;
-        if (tail == 2 && (v & 0xffff) != 0)
-            return -1; /* non-canonical: unused bits set */
-        if (tail == 3 && (v & 0xff) != 0)
-            return -1;
-        out[o++] = (uint8_t)(v >> 16);
-        if (tail == 3)
-            out[o++] = (uint8_t)(v >> 8);
-    }
-    *out_len = o;
-    return 0;
-}
-
 void tg_token_claims_release(tg_token_claims_t *claims)
 {
     if (!claims)
@@ -219,7 +119,7 @@ static int s_groups_claim(json_t *payload, tg_token_claims_t *claims)
 static bool s_jti_valid(const char *jti)
 {
     size_t len = strlen(jti);
-    return len >= S_JTI_MIN_LEN && len <= TG_TOKEN_MAX_FIELD && s_b64_text_valid(jti, len);
+    return len >= S_JTI_MIN_LEN && len <= TG_TOKEN_MAX_FIELD && tg_base64url_text_valid(jti, len);
 }
 
 /* Fills claims from the (signed, decoded) payload. Returns 0, or -1 with

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tg_base64.h"
+
 #define TG_TOKEN_MAX_LEN    4096 /* longer input is refused before any work */
 #define TG_TOKEN_MAX_GROUPS 64
 #define TG_TOKEN_MAX_FIELD  128 /* bytes of sub, name, each group, jti, cid */
@@ -63,11 +65,5 @@ int tg_token_verify(const char *token, size_t len, const char *secret, const cha
    JSON is compact with keys in the order typ, sub, name, grp, exp, jti, cid
    (absent ones omitted), as the Python side writes them. */
 char *tg_token_mint(const tg_token_claims_t *claims, const char *secret);
-
-/* base64url without padding. encode: caller owns the result (free).
-   decode: writes at most *out_len bytes into out, sets *out_len; -1 on any
-   character outside the alphabet, padding, or an impossible length. */
-char *tg_base64url_encode(const void *data, size_t len);
-int tg_base64url_decode(const char *text, size_t len, uint8_t *out, size_t *out_len);
 
 #endif

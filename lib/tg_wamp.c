@@ -8,6 +8,7 @@
 */
 #include "tg_wamp.h"
 
+#include "tg_base64.h"
 #include "tg_body.h"
 #include "tg_error.h"
 #include "tg_utf8.h"
@@ -384,7 +385,7 @@ static int s_pack(msgpack_packer *pk, const json_t *value, int depth, tg_buf_t *
         size_t len = json_string_length(value);
         if (len > 0 && text[0] == '\0') {
             tg_buf_reset(scratch);
-            if (tg_body_base64_decode(text + 1, len - 1, scratch))
+            if (tg_base64_decode(text + 1, len - 1, scratch))
                 return -1;
             return msgpack_pack_bin_with_body(pk, tg_buf_payload(scratch), scratch->len);
         }

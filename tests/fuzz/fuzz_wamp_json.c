@@ -1,6 +1,7 @@
 /*  libFuzzer target: wamp.2.json decode, then every parser on the result.
     Property: no crash, no leak, no sanitizer report on any input; a decoded
     message re-encodes in both serializers without error. */
+#include "fuzz_wamp_parse.h"
 #include "tg_wamp.h"
 
 #include <stddef.h>
@@ -8,27 +9,6 @@
 #include <stdlib.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void s_parse_all(const json_t *msg)
-{
-    char err[256];
-    tg_wamp_hello_t hello;
-    tg_wamp_authenticate_t auth;
-    tg_wamp_goodbye_t bye;
-    tg_wamp_subscribe_t sub;
-    tg_wamp_unsubscribe_t unsub;
-    tg_wamp_publish_t pub;
-    tg_wamp_call_t call;
-    tg_wamp_parse_hello(msg, &hello, err, sizeof err);
-    tg_wamp_parse_authenticate(msg, &auth, err, sizeof err);
-    tg_wamp_parse_goodbye(msg, &bye, err, sizeof err);
-    if (tg_wamp_parse_subscribe(msg, &sub, err, sizeof err) == 0 &&
-        (sub.request < 1 || sub.request > TG_WAMP_MAX_ID || !sub.topic[0]))
-        abort();
-    tg_wamp_parse_unsubscribe(msg, &unsub, err, sizeof err);
-    tg_wamp_parse_publish(msg, &pub, err, sizeof err);
-    tg_wamp_parse_call(msg, &call, err, sizeof err);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,6 +1,7 @@
 /*  libFuzzer target: wamp.2.msgpack decode, then every parser on the result.
     Property: no crash, no leak, no sanitizer report, no huge allocation on
     any input; a decoded message re-encodes and decodes to an equal tree. */
+#include "fuzz_wamp_parse.h"
 #include "tg_wamp.h"
 
 #include <stdbool.h>
@@ -9,27 +10,6 @@
 #include <stdlib.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void s_parse_all(const json_t *msg)
-{
-    char err[256];
-    tg_wamp_hello_t hello;
-    tg_wamp_authenticate_t auth;
-    tg_wamp_goodbye_t bye;
-    tg_wamp_subscribe_t sub;
-    tg_wamp_unsubscribe_t unsub;
-    tg_wamp_publish_t pub;
-    tg_wamp_call_t call;
-    tg_wamp_parse_hello(msg, &hello, err, sizeof err);
-    tg_wamp_parse_authenticate(msg, &auth, err, sizeof err);
-    tg_wamp_parse_goodbye(msg, &bye, err, sizeof err);
-    tg_wamp_parse_subscribe(msg, &sub, err, sizeof err);
-    if (tg_wamp_parse_unsubscribe(msg, &unsub, err, sizeof err) == 0 &&
-        (unsub.subscription < 1 || unsub.subscription > TG_WAMP_MAX_ID))
-        abort();
-    tg_wamp_parse_publish(msg, &pub, err, sizeof err);
-    tg_wamp_parse_call(msg, &call, err, sizeof err);
-}
 
 /* True when the tree holds a string starting with NUL: a msgpack str like
    that reads as WAMP binary once converted, so it may not round-trip. */

@@ -1,4 +1,5 @@
 /*  Unit tests for tg_body: event body validation and JSON rendering. */
+#include "tg_base64.h"
 #include "tg_body.h"
 
 #include <criterion/criterion.h>
@@ -460,11 +461,11 @@ Test(tg_body, base64_matches_rfc4648_vectors)
     for (int i = 0; i < 7; i++) {
         tg_buf_t out;
         tg_buf_init(&out, 0);
-        tg_body_base64_encode(plain[i], strlen(plain[i]), &out);
+        tg_base64_encode(plain[i], strlen(plain[i]), &out);
         cr_assert_eq(out.len, strlen(coded[i]));
         cr_assert_arr_eq(tg_buf_payload(&out), coded[i], out.len);
         tg_buf_reset(&out);
-        cr_assert_eq(tg_body_base64_decode(coded[i], strlen(coded[i]), &out), 0);
+        cr_assert_eq(tg_base64_decode(coded[i], strlen(coded[i]), &out), 0);
         cr_assert_eq(out.len, strlen(plain[i]));
         cr_assert_arr_eq(tg_buf_payload(&out), plain[i], out.len);
         tg_buf_release(&out);
@@ -477,11 +478,11 @@ Test(tg_body, base64_decode_rejects_garbage)
 {
     tg_buf_t out;
     tg_buf_init(&out, 0);
-    cr_assert_eq(tg_body_base64_decode("Zm9v!A==", 8, &out), -1);
-    cr_assert_eq(tg_body_base64_decode("Z", 1, &out), -1);
-    cr_assert_eq(tg_body_base64_decode("Zm=v", 4, &out), -1);
+    cr_assert_eq(tg_base64_decode("Zm9v!A==", 8, &out), -1);
+    cr_assert_eq(tg_base64_decode("Z", 1, &out), -1);
+    cr_assert_eq(tg_base64_decode("Zm=v", 4, &out), -1);
     cr_assert_eq(out.len, 0);
-    cr_assert_eq(tg_body_base64_decode("Zm8", 3, &out), 0);
+    cr_assert_eq(tg_base64_decode("Zm8", 3, &out), 0);
     cr_assert_arr_eq(tg_buf_payload(&out), "fo", 2);
     tg_buf_release(&out);
 }
