@@ -296,7 +296,10 @@ static void s_list_one(const tg_event_type_t *type, void *arg)
         json_array_append_new(ctx->list, item);
 }
 
-json_t *edge_wamp_events_list(edge_broker_t *broker, const edge_session_t *session)
+/* Caller owns the result: the event types this session may subscribe to,
+   as telegraphy.events.list returns them (a JSON array of
+   {name, fields, audience, ttl, guaranteed}). */
+static json_t *s_events_list(edge_broker_t *broker, const edge_session_t *session)
 {
     s_list_ctx_t ctx = {session, json_array()};
     assert(ctx.list);
@@ -317,7 +320,7 @@ static void s_call(edge_broker_t *broker, edge_session_t *session, const json_t 
                 "no such procedure: %.200s", call.procedure);
         return;
     }
-    json_t *args = json_pack("[o]", edge_wamp_events_list(broker, session));
+    json_t *args = json_pack("[o]", s_events_list(broker, session));
     json_t *result = args ? tg_wamp_result(call.request, args) : NULL;
     if (result) {
         edge_session_send(session, result);

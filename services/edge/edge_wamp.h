@@ -36,9 +36,4 @@ void edge_wamp_input(edge_broker_t *broker, edge_session_t *session, const void 
    is OPEN from now on. */
 void edge_wamp_welcome(edge_session_t *session, const char *authmethod, json_t *authextra);
 
-/* Caller owns the result: the event types this session may subscribe to,
-   as telegraphy.events.list returns them (a JSON array of
-   {name, fields, audience, ttl, guaranteed}). */
-json_t *edge_wamp_events_list(edge_broker_t *broker, const edge_session_t *session);
-
 #endif

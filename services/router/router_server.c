@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "router_broker.h"
+#include "router_socket.h"
 #include "router_tap.h"
 #include "tg_log.h"
 #include "tg_monitor.h"
@@ -67,13 +68,9 @@ static int64_t s_max_frame(uint32_t max_event)
 static zsock_t *s_bind(const char *endpoint, uint32_t hwm, int64_t max_frame, bool mandatory,
                        char *resolved, size_t resolved_size, char *error, size_t error_size)
 {
-    zsock_t *sock = zsock_new(ZMQ_ROUTER);
-    if (!sock) {
-        snprintf(error, error_size, "router: socket failed endpoint=%s error=\"%s\"", endpoint,
-                 zmq_strerror(zmq_errno()));
+    zsock_t *sock = router_socket_new(ZMQ_ROUTER, endpoint, error, error_size);
+    if (!sock)
         return NULL;
-    }
-    zsock_set_linger(sock, 0);
     zsock_set_sndhwm(sock, (int)hwm);
     zsock_set_rcvhwm(sock, (int)hwm);
     /* Never block the loop: an empty socket returns NULL at once, and a
@@ -91,16 +88,7 @@ static zsock_t *s_bind(const char *endpoint, uint32_t hwm, int64_t max_frame, bo
     /* A peer reconnecting under the same routing id (its instance id)
        replaces its old connection instead of being refused. */
     zsock_set_router_handover(sock, 1);
-    if (zsock_bind(sock, "%s", endpoint) == -1) {
-        snprintf(error, error_size, "router: bind failed endpoint=%s error=\"%s\"", endpoint,
-                 zmq_strerror(zmq_errno()));
-        zsock_destroy(&sock);
-        return NULL;
-    }
-    char *last = zsock_last_endpoint(sock);
-    snprintf(resolved, resolved_size, "%s", last ? last : endpoint);
-    free(last);
-    return sock;
+    return router_socket_bind(&sock, endpoint, resolved, resolved_size, error, error_size);
 }
 
 /* The filter parser's limits from cfg; a 0 (a cfg filled by hand, as in

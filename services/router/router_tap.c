@@ -3,16 +3,14 @@
 
 #include <string.h>
 
+#include "router_socket.h"
+
 zsock_t *router_tap_bind(const char *endpoint, char *resolved, size_t resolved_size, char *error,
                          size_t error_size)
 {
-    zsock_t *sock = zsock_new(ZMQ_PUB);
-    if (!sock) {
-        snprintf(error, error_size, "router: socket failed endpoint=%s error=\"%s\"", endpoint,
-                 zmq_strerror(zmq_errno()));
+    zsock_t *sock = router_socket_new(ZMQ_PUB, endpoint, error, error_size);
+    if (!sock)
         return NULL;
-    }
-    zsock_set_linger(sock, 0);
     zsock_set_sndhwm(sock, ROUTER_TAP_HWM);
     zsock_set_sndtimeo(sock, 0);
     /* PUB drops silently at the high-water mark; NODROP (a PUB is an XPUB
@@ -25,16 +23,7 @@ zsock_t *router_tap_bind(const char *endpoint, char *resolved, size_t resolved_s
         zsock_destroy(&sock);
         return NULL;
     }
-    if (zsock_bind(sock, "%s", endpoint) == -1) {
-        snprintf(error, error_size, "router: bind failed endpoint=%s error=\"%s\"", endpoint,
-                 zmq_strerror(zmq_errno()));
-        zsock_destroy(&sock);
-        return NULL;
-    }
-    char *last = zsock_last_endpoint(sock);
-    snprintf(resolved, resolved_size, "%s", last ? last : endpoint);
-    free(last);
-    return sock;
+    return router_socket_bind(&sock, endpoint, resolved, resolved_size, error, error_size);
 }
 
 int router_tap_event(zsock_t *pub, const tg_envelope_t *event, uint64_t matched, uint64_t edges)
