@@ -160,12 +160,16 @@ class Event:
         dropped (queue full: counted and logged). Guaranteed: waits for the
         ingest's answer (ACK_TIMEOUT_MS) and returns the publication id, or
         raises TelegraphyDeliveryError."""
+        return self._publish(to_users, None)
+
+    def _publish(self, to_users: Optional[Iterable[Any]], body: Optional[bytes]) -> Any:
+        """send() with the body already packed (None: pack it now)."""
         from . import publisher
 
         users = None if to_users is None else [user_id(u) for u in to_users]
         if users is not None and len(users) > MAX_USERS:
             raise EventDataError(f"{self.name}: to_users holds more than {MAX_USERS} users")
-        return publisher.get_publisher().publish(type(self), self.body(), users)
+        return publisher.get_publisher().publish(type(self), self.body() if body is None else body, users)
 
     def send_on_commit(self, to_users: Optional[Iterable[Any]] = None, using: Optional[str] = None) -> None:
         """send() once the current transaction commits (at once outside one);
@@ -173,5 +177,5 @@ class Event:
         bad value raises here."""
         from django.db import transaction
 
-        self.body()
-        transaction.on_commit(lambda: self.send(to_users=to_users), using=using)
+        body = self.body()
+        transaction.on_commit(lambda: self._publish(to_users, body), using=using)

@@ -65,6 +65,7 @@ class Publisher:
         self.register_at = 0.0
         self.connects = 0
         self.req = random.randint(1, 2**31)
+        self.topic_headers: Dict[str, bytes] = {}  # name -> packed {"v": 1, "topic": name}: encoded once
         self.stats = {"sent": 0, "drops": 0, "registers": 0, "reconnects": 0, "rejected": 0, "timeouts": 0}
         self.drop_logged_at = 0.0
         self.drops_unlogged = 0
@@ -150,12 +151,12 @@ class Publisher:
         self.req = self.req % MAX_REQ + 1
         return self.req
 
-    def _request(self, frames: List[bytes], what: str) -> Dict[str, Any]:
-        """Sends frames (with a req in the header) over the DEALER and waits
-        for the ACCEPTED/REJECTED carrying the same req. Returns the reply
-        header plus "command". Raises TelegraphyDeliveryError on timeout."""
+    def _request(self, frames: List[bytes], req: int, what: str) -> Dict[str, Any]:
+        """Sends frames (req: the one in their header) over the DEALER and
+        waits for the ACCEPTED/REJECTED carrying the same req. Returns the
+        reply header plus "command". Raises TelegraphyDeliveryError on
+        timeout."""
         dealer = self._dealer()
-        req = msgpack.unpackb(frames[1])["req"]
         timeout = int(self.config["ACK_TIMEOUT_MS"])
         deadline = time.monotonic() + timeout / 1000.0
         try:
@@ -183,8 +184,9 @@ class Publisher:
 
     def _register_acknowledged(self, classes: List[type]) -> None:
         for cls in classes:
-            header = {"v": 1, "req": self._next_req(), "type": cls.type_map()}
-            reply = self._request([b"REGISTER", pack(header)], f"REGISTER {cls.name}")
+            req = self._next_req()
+            reply = self._request([b"REGISTER", pack({"v": 1, "req": req, "type": cls.type_map()})], req,
+                                  f"REGISTER {cls.name}")
             if reply["command"] != "ACCEPTED":
                 self.stats["rejected"] += 1
                 raise TelegraphyDeliveryError(
@@ -206,28 +208,44 @@ class Publisher:
         pub_id of a guaranteed event."""
         if not self.config.get("ENABLED", True):
             return False
-        header: Dict[str, Any] = {"v": 1, "topic": cls.name}
-        if to_users is not None:
-            header["to_users"] = to_users
         with self.lock:
             self._ensure()
             if cls.guaranteed:
-                return self._publish_acknowledged(cls, header, body)
+                return self._publish_acknowledged(cls, self._header(cls.name, to_users), body)
             self._register_pending()
+            if to_users is None:
+                header = self._topic_header(cls.name)
+            else:
+                header = pack(self._header(cls.name, to_users))
             try:
-                self.push.send_multipart([b"PUBLISH", pack(header), body], zmq.NOBLOCK)
+                self.push.send_multipart([b"PUBLISH", header, body], zmq.NOBLOCK)
             except zmq.Again:
                 self._count_drop(cls.name)
                 return False
             self.stats["sent"] += 1
             return True
 
+    @staticmethod
+    def _header(name: str, to_users: Optional[List[str]]) -> Dict[str, Any]:
+        header: Dict[str, Any] = {"v": 1, "topic": name}
+        if to_users is not None:
+            header["to_users"] = to_users
+        return header
+
+    def _topic_header(self, name: str) -> bytes:
+        """The packed header of an event to everyone allowed: the same bytes
+        for every send of a type, so packed once."""
+        frame = self.topic_headers.get(name)
+        if frame is None:
+            frame = self.topic_headers[name] = pack(self._header(name, None))
+        return frame
+
     def _publish_acknowledged(self, cls: type, header: Dict[str, Any], body: bytes) -> int:
         if cls.name not in self.registered:
             self._register_acknowledged([cls])
         for attempt in (1, 2):
             header["req"] = self._next_req()
-            reply = self._request([b"PUBLISH", pack(header), body], f"PUBLISH {cls.name}")
+            reply = self._request([b"PUBLISH", pack(header), body], header["req"], f"PUBLISH {cls.name}")
             if reply["command"] == "ACCEPTED":
                 self.stats["sent"] += 1
                 return int(reply.get("pub_id", 0))

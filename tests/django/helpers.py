@@ -3,7 +3,6 @@ the publisher sends IS the wire), a fake acknowledged ingest (ROUTER), and
 bounded waits."""
 
 import os
-import socket
 import sys
 import threading
 import time
@@ -19,33 +18,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 from django.conf import settings  # noqa: E402
 
-
-def free_ports(count):
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def wait_for(what, probe, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            value = probe()
-            if value:
-                return value
-        except Exception as e:  # noqa: BLE001 - reported at the deadline
-            last = e
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last!r})")
-        time.sleep(interval)
+from gateway import free_ports, wait_for  # noqa: E402,F401 - tests/integration/gateway.py, re-exported
 
 
 def telegraphy_settings(**overrides):

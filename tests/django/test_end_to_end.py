@@ -6,19 +6,15 @@ import asyncio
 import datetime
 import decimal
 import time
-from urllib.parse import urlparse
 
-from autobahn.asyncio.wamp import ApplicationSession
-from autobahn.asyncio.websocket import WampWebSocketClientFactory
-from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.serializer import JsonSerializer
-from autobahn.wamp.types import ComponentConfig, SubscribeOptions
+from autobahn.wamp.types import SubscribeOptions
 from django.test import SimpleTestCase
 
 import django_telegraphy as telegraphy
 from django_telegraphy import publisher
 from helpers import telegraphy_settings  # noqa: I001 - puts tests/integration on sys.path first
 from gateway import Gateway  # tests/integration/gateway.py, shared with the integration suite
+from wamp_session import Inbox, open_session  # tests/integration/wamp_session.py
 
 
 class Hello(telegraphy.Event):
@@ -31,47 +27,6 @@ class Shipped(telegraphy.Event):
     fields = ["order_id"]
     guaranteed = True
     ttl = 60
-
-
-async def open_session(url, timeout=10):
-    loop = asyncio.get_running_loop()
-    joined = loop.create_future()
-
-    class Session(ApplicationSession):
-        async def onJoin(self, details):
-            if not joined.done():
-                joined.set_result(self)
-
-        def onLeave(self, details):
-            if not joined.done():
-                joined.set_exception(ApplicationError(details.reason, details.message))
-            self.disconnect()
-
-    factory = WampWebSocketClientFactory(lambda: Session(ComponentConfig(realm="telegraphy")), url=url,
-                                         serializers=[JsonSerializer()])
-    u = urlparse(url)
-    transport, _ = await loop.create_connection(factory, u.hostname, u.port)
-    try:
-        return await asyncio.wait_for(joined, timeout), transport
-    except BaseException:
-        transport.close()
-        raise
-
-
-class Inbox:
-    def __init__(self):
-        self.items = []
-        self.cond = asyncio.Condition()
-
-    async def handler(self, *args, details=None, **kwargs):
-        async with self.cond:
-            self.items.append((kwargs, details))
-            self.cond.notify_all()
-
-    async def wait_count(self, n, timeout=10):
-        async with self.cond:
-            await asyncio.wait_for(self.cond.wait_for(lambda: len(self.items) >= n), timeout)
-        return self.items
 
 
 async def wait_types(session, names, timeout=10):

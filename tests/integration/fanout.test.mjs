@@ -14,11 +14,7 @@ const EVENTS = 100;
 describe('fan-out', () => {
   const gw = new Gateway({ name: 'fanout', edges: 1 });
 
-  before(async () => {
-    await gw.start();
-    await gw.register(TOPIC);
-    await gw.waitEventTypes([TOPIC]);
-  });
+  before(() => gw.startWithTypes([TOPIC]));
 
   after(async () => {
     await gw.stop();

@@ -41,12 +41,7 @@ const seqs = (inbox) => inbox.items.map((it) => Number(it.kwargs.seq));
 describe('subscription filters', () => {
   const gw = new Gateway({ name: 'filters', edges: 2 });
 
-  before(async () => {
-    await gw.start();
-    await gw.register(T_CHAT);
-    await gw.register(T_TASK);
-    await gw.waitEventTypes([T_CHAT, T_TASK]);
-  });
+  before(() => gw.startWithTypes([T_CHAT, T_TASK]));
 
   after(async () => {
     await gw.stop();

@@ -622,6 +622,14 @@ export class Gateway {
     }
   }
 
+  // The usual `before` of a suite: starts the gateway, registers each of
+  // `names` (no flags) and waits until every edge lists them all.
+  async startWithTypes(names) {
+    await this.start();
+    for (const name of names) await this.register(name);
+    await this.waitEventTypes(names);
+  }
+
   // Waits until every edge accepts a fresh ws token: a router fails token
   // spends closed for 3 heartbeat intervals after it starts (docs/security.md),
   // so the first ticket sessions of a fresh gateway would be refused.

@@ -15,11 +15,7 @@ const EDGE_STATS = ['sessions', 'subscriptions', 'session_subscriptions', 'slow_
 describe('operations', () => {
   const gw = new Gateway({ name: 'ops', edges: 1 });
 
-  before(async () => {
-    await gw.start();
-    await gw.register(TOPIC);
-    await gw.waitEventTypes([TOPIC]);
-  });
+  before(() => gw.startWithTypes([TOPIC]));
 
   after(async () => {
     await gw.stop();

@@ -58,11 +58,7 @@ describe('ingest restart', () => {
   const TOPIC = 'itest.restart.ingest.tick';
   const gw = new Gateway({ name: 'restart-ingest', edges: 1 });
 
-  before(async () => {
-    await gw.start();
-    await gw.register(TOPIC);
-    await gw.waitEventTypes([TOPIC]);
-  });
+  before(() => gw.startWithTypes([TOPIC]));
 
   after(async () => {
     await gw.stop();
@@ -120,12 +116,7 @@ describe('edge crash and restart', () => {
   const ONLY1 = 'itest.restart.edge.only1';
   const gw = new Gateway({ name: 'restart-edge', edges: 2 });
 
-  before(async () => {
-    await gw.start();
-    await gw.register(SHARED);
-    await gw.register(ONLY1);
-    await gw.waitEventTypes([SHARED, ONLY1]);
-  });
+  before(() => gw.startWithTypes([SHARED, ONLY1]));
 
   after(async () => {
     await gw.stop();
@@ -212,11 +203,7 @@ describe('router and ingest crash and restart', () => {
   const TOPIC = 'itest.restart.both.tick';
   const gw = new Gateway({ name: 'restart-both', edges: 2 });
 
-  before(async () => {
-    await gw.start();
-    await gw.register(TOPIC);
-    await gw.waitEventTypes([TOPIC]);
-  });
+  before(() => gw.startWithTypes([TOPIC]));
 
   after(async () => {
     await gw.stop();
@@ -274,11 +261,7 @@ describe('edge SIGTERM', () => {
   const TOPIC = 'itest.restart.sigterm.tick';
   const gw = new Gateway({ name: 'restart-sigterm', edges: 1 });
 
-  before(async () => {
-    await gw.start();
-    await gw.register(TOPIC);
-    await gw.waitEventTypes([TOPIC]);
-  });
+  before(() => gw.startWithTypes([TOPIC]));
 
   after(async () => {
     await gw.stop();

@@ -15,12 +15,7 @@ const OTHER = 'itest.resync.other.thing';
 describe('router restart', () => {
   const gw = new Gateway({ name: 'resync', edges: 2 });
 
-  before(async () => {
-    await gw.start();
-    await gw.register(EXACT);
-    await gw.register(OTHER);
-    await gw.waitEventTypes([EXACT, OTHER]);
-  });
+  before(() => gw.startWithTypes([EXACT, OTHER]));
 
   after(async () => {
     await gw.stop();

@@ -9,22 +9,18 @@ import os
 import sys
 import time
 import unittest
-from urllib.parse import urlparse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from autobahn.asyncio.wamp import ApplicationSession  # noqa: E402
-from autobahn.asyncio.websocket import WampWebSocketClientFactory  # noqa: E402
 from autobahn.wamp.exception import ApplicationError  # noqa: E402
-from autobahn.wamp.serializer import JsonSerializer, MsgPackSerializer  # noqa: E402
-from autobahn.wamp.types import ComponentConfig, SubscribeOptions  # noqa: E402
+from autobahn.wamp.types import SubscribeOptions  # noqa: E402
 
 from gateway import Gateway  # noqa: E402
+from wamp_session import Inbox, open_session  # noqa: E402
 
 EXACT = "itest.py.order.shipped"
 OTHER = "itest.py.order.created"
 TYPED = "itest.py.typed"
-REALM = "telegraphy"
 
 # 64-bit integers, unicode, null, nesting, floats: Python's json and msgpack
 # decoders keep all of them exactly, with either serializer.
@@ -33,56 +29,6 @@ KWARGS_TEXT = ('{"text": "h\\u00e9llo \\u2713 \\ud83d\\ude80", "n": null, "neste
                ' "f01": 0.1, "f15": 1.5, "yes": true}')
 KWARGS = {"text": "héllo ✓ 🚀", "n": None, "nested": {"a": [1, [2, {"b": "c"}]]},
           "i64max": 2**63 - 1, "i64min": -(2**63), "safe": 2**53 - 1, "f01": 0.1, "f15": 1.5, "yes": True}
-
-SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer}
-
-
-async def open_session(url, serializer, realm=REALM, timeout=10):
-    """Joins a session; returns (session, transport). Raises if the router
-    closes the session before it is joined (ABORT), with the close reason."""
-    loop = asyncio.get_running_loop()
-    joined = loop.create_future()
-
-    class Session(ApplicationSession):
-        async def onJoin(self, details):
-            if not joined.done():
-                joined.set_result(self)
-
-        def onLeave(self, details):
-            if not joined.done():
-                joined.set_exception(ApplicationError(details.reason, details.message))
-            self.disconnect()
-
-    factory = WampWebSocketClientFactory(lambda: Session(ComponentConfig(realm=realm)), url=url,
-                                         serializers=[SERIALIZERS[serializer]()])
-    u = urlparse(url)
-    transport, _ = await loop.create_connection(factory, u.hostname, u.port)
-    try:
-        return await asyncio.wait_for(joined, timeout), transport
-    except BaseException:
-        transport.close()
-        raise
-
-
-class Inbox:
-    """Events delivered to one handler, with a bounded wait."""
-
-    def __init__(self):
-        self.items = []
-        self.cond = asyncio.Condition()
-
-    def handler(self):
-        async def on_event(*args, details=None, **kwargs):
-            async with self.cond:
-                self.items.append((kwargs, details))
-                self.cond.notify_all()
-        return on_event
-
-    async def wait_count(self, n, timeout=10):
-        async with self.cond:
-            await asyncio.wait_for(self.cond.wait_for(lambda: len(self.items) >= n), timeout)
-        return self.items
-
 
 class PythonAutobahnTest(unittest.IsolatedAsyncioTestCase):
     gw = None
@@ -117,8 +63,8 @@ class PythonAutobahnTest(unittest.IsolatedAsyncioTestCase):
         try:
             await self.wait_types(session, [EXACT, OTHER])
             exact, prefix = Inbox(), Inbox()
-            sub_exact = await session.subscribe(exact.handler(), EXACT, options=SubscribeOptions(details=True))
-            sub_prefix = await session.subscribe(prefix.handler(), "itest.py",
+            sub_exact = await session.subscribe(exact.handler, EXACT, options=SubscribeOptions(details=True))
+            sub_prefix = await session.subscribe(prefix.handler, "itest.py",
                                                  options=SubscribeOptions(match="prefix", details=True))
             self.assertNotEqual(sub_exact.id, sub_prefix.id)
             await asyncio.to_thread(self.gw.publish, EXACT, KWARGS_TEXT)
