@@ -35,6 +35,7 @@ struct _router_broker_t {
     zsock_t *socket;            /* borrowed: the ROUTER for edges and ingests */
     zsock_t *tap;               /* borrowed: PUB for TAP/MONITOR, or NULL */
     uint64_t tap_drops;         /* sends the tap socket refused */
+    bool tap_viewers;           /* some subscription of the tap socket wants TAP */
     char *instance;             /* owned: our instance id, new at every start */
     uint32_t heartbeat_ms;      /* tick period; peers expire after 3 of them */
     tg_query_limits_t limits;   /* filter length, depth, list size */
@@ -115,6 +116,11 @@ void router_broker_stats(const router_broker_t *self, router_broker_stats_t *sta
         .spent_tokens = router_tokens_size(self->tokens),
         .tap_drops = self->tap_drops,
     };
+}
+
+void router_broker_set_tap_viewers(router_broker_t *self, bool viewers)
+{
+    self->tap_viewers = viewers;
 }
 
 void router_broker_set_tap(router_broker_t *self, zsock_t *tap)
@@ -389,7 +395,9 @@ static void s_on_event(router_broker_t *self, tg_envelope_t *env)
     router_index_match(self->index, env->topic, strlen(env->topic),
                        env->body ? zframe_data(env->body) : NULL,
                        env->body ? zframe_size(env->body) : 0, s_collect, self);
-    if (self->tap) {
+    /* A TAP costs an envelope, a header encode and a body copy: only when
+       a viewer (telegraphy-ctl tap) is there to read it. */
+    if (self->tap && self->tap_viewers) {
         uint64_t matched = 0;
         for (size_t i = 0; i < self->touched_count; i++)
             matched += self->touched[i]->batch_count;

@@ -91,6 +91,10 @@ void router_broker_tick(router_broker_t *self, int64_t now_ms);
    every MONITOR from a peer, are published there. */
 void router_broker_set_tap(router_broker_t *self, zsock_t *tap);
 
+/* Whether a subscriber of the tap socket wants TAP messages (see
+   router_tap_viewers); without one no TAP is built. */
+void router_broker_set_tap_viewers(router_broker_t *self, bool viewers);
+
 /* Publishes the router's own MONITOR envelope (destroyed here) on the tap
    socket; counts a drop in tap_drops. */
 void router_broker_publish_monitor(router_broker_t *self, tg_envelope_t **env_p);

@@ -31,7 +31,8 @@ typedef struct {
     zsock_t *tap;                  /* PUB for MONITOR and TAP (telegraphy-ctl monitor/tap) */
     tg_monitor_t *router_monitor;  /* socket events of `router` */
     tg_monitor_t *control_monitor; /* socket events of `control` */
-    zpoller_t *poller;             /* pipe, router, control, the two monitors */
+    zpoller_t *poller;             /* pipe, router, control, the two monitors, the tap */
+    int tap_viewers;               /* subscribed prefixes that select TAP */
     router_broker_t *broker;
     char instance[64];
     char endpoint[256];
@@ -152,6 +153,8 @@ static s_actor_t *s_actor_new(zsock_t *pipe, const tg_config_t *cfg, char *error
     self->broker =
         router_broker_new(self->router, self->instance,
                           cfg->heartbeat_ms ? cfg->heartbeat_ms : 1000, &limits, zclock_mono());
+    if (self->poller && self->tap)
+        zpoller_add(self->poller, self->tap);
     if (!self->poller || !self->broker) {
         snprintf(error, error_size, "router: out of memory");
         goto err;
@@ -217,6 +220,8 @@ static void s_run(s_actor_t *self)
                 break;
             router_broker_handle_control(self->broker, self->control, &msg, zclock_mono());
         }
+        if (self->tap && router_tap_viewers(self->tap, &self->tap_viewers) > 0)
+            router_broker_set_tap_viewers(self->broker, self->tap_viewers > 0);
         s_drain_monitor(self, self->router_monitor);
         s_drain_monitor(self, self->control_monitor);
         int64_t now = zclock_mono();

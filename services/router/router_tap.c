@@ -1,6 +1,7 @@
 /*  router_tap: see router_tap.h. */
 #include "router_tap.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "router_socket.h"
@@ -8,14 +9,14 @@
 zsock_t *router_tap_bind(const char *endpoint, char *resolved, size_t resolved_size, char *error,
                          size_t error_size)
 {
-    zsock_t *sock = router_socket_new(ZMQ_PUB, endpoint, error, error_size);
+    zsock_t *sock = router_socket_new(ZMQ_XPUB, endpoint, error, error_size);
     if (!sock)
         return NULL;
     zsock_set_sndhwm(sock, ROUTER_TAP_HWM);
     zsock_set_sndtimeo(sock, 0);
-    /* PUB drops silently at the high-water mark; NODROP (a PUB is an XPUB
-       inside libzmq; czmq's setter refuses PUB, so set it directly) turns
-       that into EAGAIN, which we count. */
+    /* PUB semantics drop silently at the high-water mark; NODROP turns
+       that into EAGAIN, which we count. An XPUB rather than a PUB so that
+       the router hears subscriptions and builds TAPs only for a viewer. */
     int nodrop = 1;
     if (zmq_setsockopt(zsock_resolve(sock), ZMQ_XPUB_NODROP, &nodrop, sizeof nodrop) != 0) {
         snprintf(error, error_size, "router: xpub_nodrop failed endpoint=%s error=\"%s\"", endpoint,
@@ -50,4 +51,27 @@ int router_tap_monitor(zsock_t *pub, tg_envelope_t **env_p)
     int rc = tg_envelope_send(*env_p, pub);
     tg_envelope_destroy(env_p);
     return rc;
+}
+
+int router_tap_viewers(zsock_t *xpub, int *viewers)
+{
+    assert(xpub && viewers);
+    /* Without ZMQ_XPUB_VERBOSE libzmq passes up the first subscription to a
+       prefix and the last unsubscription from it, so counting them counts
+       the distinct prefixes that select TAP messages ("TAP", "TA", "T", ""). */
+    int read = 0;
+    zframe_t *frame;
+    while ((frame = zframe_recv_nowait(xpub))) {
+        size_t size = zframe_size(frame);
+        const char *data = (const char *)zframe_data(frame);
+        if (size >= 1 && size - 1 <= 3 && memcmp(data + 1, "TAP", size - 1) == 0) {
+            if (data[0] == 1)
+                (*viewers)++;
+            else if (data[0] == 0 && *viewers > 0)
+                (*viewers)--;
+        }
+        zframe_destroy(&frame);
+        read++;
+    }
+    return read;
 }

@@ -1,5 +1,5 @@
 /*  router_tap: the router's side channel for operators, a PUB socket
-    (TELEGRAPHY_MONITOR) carrying MONITOR envelopes (ZeroMQ socket events of
+    (TELEGRAPHY_MONITOR, an XPUB) carrying MONITOR envelopes (ZeroMQ socket events of
     every process) and one TAP envelope per routed event. The command name
     is the first frame, so telegraphy-ctl subscribes by prefix ("MONITOR",
     "TAP").
@@ -29,6 +29,11 @@ zsock_t *router_tap_bind(const char *endpoint, char *resolved, size_t resolved_s
    body of `event` (an EVENT, left intact). Returns 0, or -1 when it was
    dropped (a subscriber is full). */
 int router_tap_event(zsock_t *pub, const tg_envelope_t *event, uint64_t matched, uint64_t edges);
+
+/* Reads the (un)subscriptions waiting on the tap socket and keeps *viewers,
+   the number of distinct subscribed prefixes that select TAP messages,
+   current. Returns how many it read. */
+int router_tap_viewers(zsock_t *xpub, int *viewers);
 
 /* Publishes a MONITOR envelope (destroyed here). Returns 0, or -1 when it
    was dropped. */
