@@ -44,7 +44,7 @@ BINS := $(SERVICES:%=$(BUILD)/bin/telegraphy-%) $(BUILD)/bin/telegraphy-ctl
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit gateway run fuzz clean format bench bench-query check-format
+.PHONY: all deps test unit gateway run fuzz clean format bench bench-query check-format loadgen
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -114,8 +114,26 @@ gateway: deps all
 run: deps all static
 	@scripts/run.sh
 
-bench: deps all
-	@echo "benchmarks arrive with the benchmark issue (bench/)"; exit 1
+# Telegraphy against nchan and Django Channels (issue 6): installs the
+# peers (bench/deps.sh), runs every workload with the C load client, prints
+# one table and writes bench/results/latest.json. Not a test: run it alone.
+bench: deps all loadgen
+	@bench/deps.sh
+	@/usr/bin/python3 bench/run.py
+
+# The load client: bench/loadgen/*.c (main.c wires; the rest are classes
+# with unit tests tests/unit/test_loadgen_<x>.c).
+LOADGEN_SRC := $(wildcard bench/loadgen/*.c)
+LOADGEN_CLASSES := $(filter-out bench/loadgen/main.c,$(LOADGEN_SRC))
+LOADGEN := $(BUILD)/bench/telegraphy-loadgen
+$(LOADGEN): $(LOADGEN_SRC:%.c=$(BUILD)/obj/%.o) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_MODE) $^ -o $@ $(LDLIBS_ALL)
+loadgen: $(LOADGEN)
+
+$(BUILD)/tests/test_loadgen_%: tests/unit/test_loadgen_%.c $(LOADGEN_CLASSES:%.c=$(BUILD)/obj/%.o) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Ibench/loadgen $(filter-out %.h,$^) -o $@ $(LDFLAGS_MODE) $(LDLIBS_ALL) $(shell pkg-config --libs criterion)
 
 # The router's filter index against a linear scan (issue 5). Not a test:
 # run it alone on a quiet machine; it prints a table and writes
@@ -129,10 +147,10 @@ bench-query: $(BENCH_QUERY)
 	$(BENCH_QUERY) bench/results/query.json
 
 format:
-	clang-format -i lib/*.[ch] services/*/*.[ch] tools/ctl/*.[ch] tests/unit/*.c tests/fuzz/*.c
+	clang-format -i lib/*.[ch] services/*/*.[ch] tools/ctl/*.[ch] bench/loadgen/*.[ch] tests/unit/*.c tests/fuzz/*.c
 
 check-format:
-	clang-format --dry-run --Werror lib/*.[ch] services/*/*.[ch] tools/ctl/*.[ch]
+	clang-format --dry-run --Werror lib/*.[ch] services/*/*.[ch] tools/ctl/*.[ch] bench/loadgen/*.[ch]
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -39,7 +39,11 @@ edge_frame_t *edge_frame_ref(edge_frame_t *self);
    its last reference. Safe on NULL and twice. */
 void edge_frame_unref(edge_frame_t **self_p);
 
-/* The payload, with at least LWS_PRE writable bytes before it. */
+/* The frame as it goes on the wire: WebSocket header + payload, borrowed;
+ *len receives its length. */
+const uint8_t *edge_frame_wire(const edge_frame_t *self, size_t *len);
+
+/* The payload (the WAMP message), after the wire header. */
 uint8_t *edge_frame_payload(const edge_frame_t *self);
 size_t edge_frame_len(const edge_frame_t *self);
 bool edge_frame_binary(const edge_frame_t *self);

@@ -36,8 +36,10 @@ struct _edge_server_t {
    a client's offer is matched. lws keeps pointers into these arrays. */
 static const struct lws_protocols s_protocols[] = {
     {"http", edge_http_callback, 0, 0, 0, NULL, 0},
-    {EDGE_WS_JSON, edge_ws_callback, sizeof(edge_ws_conn_t), 0, 0, NULL, 0},
-    {EDGE_WS_MSGPACK, edge_ws_callback, sizeof(edge_ws_conn_t), 0, 1, NULL, 0},
+    {EDGE_WS_JSON, edge_ws_callback, sizeof(edge_ws_conn_t), EDGE_WS_RX_BYTES, 0, NULL,
+     EDGE_WS_BATCH_BYTES},
+    {EDGE_WS_MSGPACK, edge_ws_callback, sizeof(edge_ws_conn_t), EDGE_WS_RX_BYTES, 1, NULL,
+     EDGE_WS_BATCH_BYTES},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

@@ -38,6 +38,18 @@ typedef struct {
    close, whatever the peer does (DESIGN 4: "dropped within a second"). */
 #define EDGE_WS_CLOSE_MS 1000
 
+/* Bytes of queued frames written to a connection in one write (one
+   send()) per WRITEABLE callback; also the protocols' tx_packet_size, so
+   that libwebsockets sends a whole batch at once. 64 KiB: several hundred
+   typical events, and a bound on how long one connection holds the loop. */
+#define EDGE_WS_BATCH_BYTES 65536
+
+/* libwebsockets' receive buffer per connection (the protocols'
+   rx_buffer_size; its default is 4 KiB). Clients send little (HELLO,
+   SUBSCRIBE, a token): a larger message arrives in pieces, which edge_ws
+   gathers, and 3 KiB per connection are saved on every idle one. */
+#define EDGE_WS_RX_BYTES 1024
+
 /* How sessions reach their struct lws. */
 extern const edge_transport_t edge_ws_transport;
 
