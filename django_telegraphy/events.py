@@ -18,7 +18,7 @@ naming them) and when it is sent (values: serialization.py).
 import re
 from typing import Any, Dict, Iterable, List, Optional
 
-from . import registry
+from . import publisher, registry
 from .exceptions import EventDataError, EventDefinitionError
 from .serialization import pack_body
 
@@ -94,6 +94,16 @@ def user_id(user: Any) -> str:
     return text
 
 
+def _field_set(cls: type) -> frozenset:
+    """cls.fields as a set, made once per class (send() compares every
+    event's keys with it) and made again if the list was replaced."""
+    cached = cls.__dict__.get("_field_set_cache")
+    if cached is None or cached[0] is not cls.fields:
+        cached = (cls.fields, frozenset(cls.fields))
+        cls._field_set_cache = cached
+    return cached[1]
+
+
 class Event:
     """Base class of event types. Subclasses set `name` (required, a strict
     WAMP URI), `fields` (exact payload keys; None = any keys), `audience`,
@@ -124,7 +134,7 @@ class Event:
         cls = type(self)
         if cls.name is None:
             raise EventDefinitionError(f"{cls.__qualname__} has no name: declare a subclass with one")
-        if cls.fields is not None:
+        if cls.fields is not None and data.keys() != _field_set(cls):
             missing = sorted(set(cls.fields) - data.keys())
             unknown = sorted(data.keys() - set(cls.fields))
             if missing or unknown:
@@ -164,12 +174,11 @@ class Event:
 
     def _publish(self, to_users: Optional[Iterable[Any]], body: Optional[bytes]) -> Any:
         """send() with the body already packed (None: pack it now)."""
-        from . import publisher
-
         users = None if to_users is None else [user_id(u) for u in to_users]
         if users is not None and len(users) > MAX_USERS:
             raise EventDataError(f"{self.name}: to_users holds more than {MAX_USERS} users")
         return publisher.get_publisher().publish(type(self), self.body() if body is None else body, users)
+
 
     def send_on_commit(self, to_users: Optional[Iterable[Any]] = None, using: Optional[str] = None) -> None:
         """send() once the current transaction commits (at once outside one);
