@@ -97,9 +97,29 @@ def to_wire(value: Any, path: str, depth: int = 1) -> Any:
     raise _fail(path, f"cannot serialize object of type {type(value).__name__}")
 
 
+def _is_plain(value: Any) -> bool:
+    """True for a value msgpack takes as it is and to_wire() would return
+    unchanged: a str, bool, None, a finite float or a 64-bit int (exact
+    types; subclasses such as lazy strings and enums take the long way)."""
+    t = type(value)
+    if t is str or t is bool or value is None:
+        return True
+    if t is int:
+        return INT64_MIN <= value <= INT64_MAX
+    return t is float and math.isfinite(value)
+
+
 def pack_body(data: Dict[str, Any]) -> bytes:
     """The msgpack body of an event: a map of its fields converted by
-    to_wire(). Raises EventDataError naming the first bad field."""
+    to_wire(). Raises EventDataError naming the first bad field.
+    Keys are strings (they come from keyword arguments). When every value
+    is plain (_is_plain), the map is packed as it is: no converted copy,
+    so send() allocates less and CPython's collector runs less often."""
+    for value in data.values():
+        if not _is_plain(value):
+            break
+    else:
+        return msgpack.packb(data, use_bin_type=True)
     body = {}
     for key, value in data.items():
         body[key] = to_wire(value, key)

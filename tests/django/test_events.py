@@ -133,6 +133,16 @@ class SerializationTests(TestCase):
                 "l": [1, [2, {"a": "b"}]], "m": {"k": {"x": None}}, "b": b"\x00\xff"}
         self.assertEqual(self.unpack(**data), data)
 
+    # A body of only plain top-level values (packed without a converted
+    # copy) has the same bytes as the converted one, at the int64 edges; a
+    # value just past them still raises.
+    def test_flat_plain_body_packs_like_the_converted_one(self):
+        data = {"s": "héllo", "i": 2**63 - 1, "j": -(2**63), "f": 0.5, "t": False, "n": None}
+        self.assertEqual(pack_body(data), msgpack.packb(data, use_bin_type=True))
+        self.assertEqual(self.unpack(**data), data)
+        with self.assertRaises(TypeError):
+            pack_body({"s": "x", "j": -(2**63) - 1})
+
     # Aware datetimes keep their offset; naive ones are read in the default
     # time zone (Europe/Paris here: +01:00 in January); dates and times are ISO.
     def test_datetimes_dates_and_times_become_iso_8601(self):
