@@ -29,7 +29,7 @@ summary() {
 }
 
 echo "== build (plain and ASan/UBSan)"
-if ! make -j2 all >"$LOG_DIR/build.log" 2>&1 || ! make SAN=1 -j2 all unit >>"$LOG_DIR/build.log" 2>&1; then
+if ! make -j2 all loadgen >"$LOG_DIR/build.log" 2>&1 || ! make SAN=1 -j2 all unit loadgen >>"$LOG_DIR/build.log" 2>&1; then
   tail -40 "$LOG_DIR/build.log"
   count build 0 1
   summary
@@ -73,10 +73,11 @@ done
 # Each runner prints "<suite>: N passed, N failed" lines and exits non-zero on
 # failure: integration (real processes, WAMP clients), Django, the JS client
 # in Node, the demo in headless Chromium (required here: deps installs it),
-# the compose topology (docker-compose config, Dockerfile and nginx checks).
+# the compose topology (docker-compose config, Dockerfile and nginx checks),
+# and a smoke run of the benchmark's load client against one edge.
 export TELEGRAPHY_BIN_DIR=build-asan/bin
 export TELEGRAPHY_REQUIRE_BROWSER=${TELEGRAPHY_REQUIRE_BROWSER:-1}
-for runner in tests/integration/run.sh tests/django/run.sh tests/js/run.sh tests/browser/run.sh tests/compose/run.sh; do
+for runner in tests/integration/run.sh tests/django/run.sh tests/js/run.sh tests/browser/run.sh tests/compose/run.sh tests/bench/run.sh; do
   [[ -x $runner ]] || continue
   name=$(basename "$(dirname "$runner")")
   "$runner" >"$LOG_DIR/$name.log" 2>&1

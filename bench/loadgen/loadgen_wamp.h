@@ -1,0 +1,48 @@
+/*  loadgen_wamp: the few WAMP v2 messages a benchmark subscriber needs.
+
+    The client sends two messages per connection, the same bytes for every
+    connection: HELLO [1, realm, {"roles":{"subscriber":{}},
+    "authmethods":["anonymous"]}] and SUBSCRIBE [32, request, {}, topic];
+    they are encoded once per run (jansson / msgpack-c). What comes back is
+    only classified by its message type (the first array element), which
+    is all the receive loop pays for per message.
+*/
+#ifndef LOADGEN_WAMP_H
+#define LOADGEN_WAMP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tg_buf.h"
+
+typedef enum {
+    LOADGEN_PROTO_RAW = 0,     /* plain WebSocket: every message counts */
+    LOADGEN_PROTO_WAMP_JSON,   /* wamp.2.json, text frames */
+    LOADGEN_PROTO_WAMP_MSGPACK /* wamp.2.msgpack, binary frames */
+} loadgen_proto_t;
+
+#define LOADGEN_WAMP_HELLO      1
+#define LOADGEN_WAMP_WELCOME    2
+#define LOADGEN_WAMP_ABORT      3
+#define LOADGEN_WAMP_GOODBYE    6
+#define LOADGEN_WAMP_ERROR      8
+#define LOADGEN_WAMP_SUBSCRIBE  32
+#define LOADGEN_WAMP_SUBSCRIBED 33
+#define LOADGEN_WAMP_EVENT      36
+
+/* The subprotocol to offer, NULL for raw. */
+const char *loadgen_wamp_subprotocol(loadgen_proto_t proto);
+
+/* Appends HELLO / SUBSCRIBE in proto's serialization to out (reset
+   first). 0, or -1 for raw (no WAMP) or an encoder failure. */
+int loadgen_wamp_hello(loadgen_proto_t proto, const char *realm, tg_buf_t *out);
+int loadgen_wamp_subscribe(loadgen_proto_t proto, uint64_t request, const char *topic,
+                           tg_buf_t *out);
+
+/* The message type of a received message (JSON: "[" then an integer,
+   spaces allowed; msgpack: an array header then a positive fixint), or -1
+   when the bytes do not start like a WAMP message. Reads at most the
+   first dozen bytes. */
+int loadgen_wamp_type(loadgen_proto_t proto, const uint8_t *data, size_t len);
+
+#endif

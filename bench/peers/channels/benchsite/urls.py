@@ -1,0 +1,3 @@
+"""No HTTP views: the bench only opens WebSockets."""
+
+urlpatterns = []

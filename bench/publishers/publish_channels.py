@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Django Channels' publisher for `make bench`: channel_layer.group_send of
+the payload text to the group "bench", with the same channel layer settings
+as the daphne under test (benchsite.settings, from BENCH_* environment
+variables; PYTHONPATH must hold bench/peers/channels).
+
+Modes (one JSON line on stdout, the shape of every bench publisher:
+{"count","sent","errors","start_us","end_us","rate"} plus extras):
+  --count N [--rate R]   N group_send calls of {"type": "bench.message",
+                         "text": '{"sent_us":T,"seq":i}'}; R per second, 0 =
+                         each call as soon as the previous one returned
+                         (after one untimed group_send to another group, which
+                         opens the redis connection).
+  --w4 N                 N group_send calls, each timed (perf_counter_ns):
+                         mean, p50, p99 µs per call and events/s (for the
+                         comparison row of W4).
+Bounded by --timeout-s: sending stops there and the count reached is printed.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers", "channels"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchsite.settings")
+
+GROUP = "bench"
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--count", type=int, default=0)
+    p.add_argument("--rate", type=float, default=0.0)
+    p.add_argument("--w4", type=int, default=0, metavar="N")
+    p.add_argument("--timeout-s", type=float, default=60.0)
+    a = p.parse_args(argv)
+    if (a.count > 0) == (a.w4 > 0):
+        p.error("give exactly one of --count N or --w4 N")
+    return a
+
+
+def now_us():
+    return time.time_ns() // 1000
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(p / 100.0 * len(sorted_values)))]
+
+
+def payload(i):
+    return {"type": "bench.message", "text": json.dumps({"sent_us": now_us(), "seq": i}, separators=(",", ":"))}
+
+
+async def warm_up(layer):
+    """Opens the layer's redis connection before the timed events (a
+    Django process that publishes has it open already): one group_send to a
+    group nobody joined."""
+    await layer.group_send("bench_warmup", {"type": "bench.message", "text": "{}"})
+
+
+async def burst(a, layer):
+    await warm_up(layer)
+    sent = errors = 0
+    start_us = now_us()
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    stop_at = t0 + a.timeout_s
+    for i in range(a.count):
+        if a.rate > 0:
+            left = t0 + i / a.rate - loop.time()
+            if left > 0:
+                await asyncio.sleep(left)
+        if loop.time() >= stop_at:
+            break
+        try:
+            await asyncio.wait_for(layer.group_send(GROUP, payload(i)), max(0.001, stop_at - loop.time()))
+            sent += 1
+        except asyncio.TimeoutError:
+            break
+        except Exception as e:  # noqa: BLE001 - counted, and the first one shown
+            if not errors:
+                print(f"publish_channels: group_send failed: {e!r}", file=sys.stderr)
+            errors += 1
+    end_us = now_us()
+    return {"count": a.count, "sent": sent, "errors": errors, "start_us": start_us, "end_us": end_us,
+            "rate": round(sent / max(1e-6, (end_us - start_us) / 1e6), 1)}
+
+
+async def w4(a, layer):
+    t = time.perf_counter_ns()
+    await layer.group_send(GROUP, payload(0))  # opens the connection: timed apart
+    first_us = (time.perf_counter_ns() - t) / 1000.0
+    costs = []
+    errors = 0
+    clock = time.perf_counter_ns
+    start_us = now_us()
+    t0 = clock()
+    stop_at = t0 + int(a.timeout_s * 1e9)
+    for i in range(1, a.w4):
+        t = clock()
+        if t >= stop_at:
+            break
+        try:
+            await layer.group_send(GROUP, payload(i))
+        except Exception:  # noqa: BLE001 - counted
+            errors += 1
+        costs.append(clock() - t)
+    loop_ns = clock() - t0
+    end_us = now_us()
+    costs.sort()
+    calls = len(costs)
+    per_s = round(calls / max(1e-9, loop_ns / 1e9), 1)
+    return {"count": a.w4, "sent": calls + 1 - errors, "errors": errors, "start_us": start_us, "end_us": end_us,
+            "rate": per_s, "calls": calls + 1, "events_per_s": per_s,
+            "send_us_mean": round(sum(costs) / max(1, calls) / 1000.0, 3),
+            "send_us_p50": round(percentile(costs, 50) / 1000.0, 3),
+            "send_us_p99": round(percentile(costs, 99) / 1000.0, 3),
+            "send_us_max": round((costs[-1] if costs else 0) / 1000.0, 3),
+            "first_send_us": round(first_us, 1)}
+
+
+async def amain(a):
+    import django
+
+    django.setup()
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    try:
+        return await (burst(a, layer) if a.count else w4(a, layer))
+    finally:
+        close = getattr(layer, "close_pools", None) or getattr(layer, "flush", None)
+        if close is not None and hasattr(layer, "close_pools"):
+            await close()
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    result = asyncio.run(amain(a))
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
