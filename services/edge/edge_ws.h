@@ -4,10 +4,11 @@
 
     Per connection: the session (created on ESTABLISHED, destroyed on
     CLOSED/WSI_DESTROY, nowhere else) and the buffer that gathers a
-    message's fragments up to max_message. A WRITEABLE callback writes
-    queued frames one lws_write each until the socket pushes back; the
-    queue of ready-made frames leaves room for coalescing several frames
-    into one write later (the benchmark issue).
+    message's fragments up to max_message. A WRITEABLE callback writes the
+    session's queued frames together: their wire bytes (WebSocket header
+    composed once per frame by edge_frame) copied into one batch of up to
+    EDGE_WS_BATCH_BYTES and written with one lws_write (LWS_WRITE_RAW), so
+    a burst costs one send() per session per pass, not one per frame.
 */
 #ifndef EDGE_WS_H
 #define EDGE_WS_H
