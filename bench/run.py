@@ -43,12 +43,15 @@ WORKLOADS = ["W1", "W2", "W3", "W4"]
 
 # The issue's workloads. bound_s: how long the system gets after the
 # subscribers are ready (publishing + delivering); what is not delivered by
-# then counts as loss. connect_s: how long connecting may take.
+# then counts as loss. connect_s: how long connecting may take. repeat: runs
+# of a system that delivered everything within the bound (one run of the
+# others: what they reached within the bound is their result); the row is
+# their median (combine()), every run kept under "runs".
 SPEC = {
     "W1": {"what": "fan-out: 1,000 subscribers, 2,000 events as fast as accepted",
-           "conns": 1000, "events": 2000, "rate": 0, "connect_s": 60, "bound_s": 60},
+           "conns": 1000, "events": 2000, "rate": 0, "connect_s": 60, "bound_s": 60, "repeat": 3},
     "W2": {"what": "steady: 100 subscribers, 1,000 events/s for 10 s",
-           "conns": 100, "events": 10000, "rate": 1000, "connect_s": 30, "bound_s": 40},
+           "conns": 100, "events": 10000, "rate": 1000, "connect_s": 30, "bound_s": 40, "repeat": 3},
     "W3": {"what": "capacity: 10,000 idle subscribed connections",
            "conns": 10000, "events": 0, "rate": 0, "connect_s": 100, "bound_s": 0},
     "W4": {"what": "publish path: send() (Telegraphy) / group_send (Channels) timed call by call",
@@ -240,6 +243,25 @@ def run_one(workload, sysname, args, spec, base_dir):
     row["wall_s"] = round(time.monotonic() - t0, 1)
     ok = "status" not in row and not problems
     return row, workdir, ok
+
+
+def combine(rows):
+    """One row from repeated runs of a workload: the median of each run's
+    deliveries/s, p50 and p99, the largest loss, the rest from the run whose
+    p99 is the median; each run's figures under "runs"."""
+    def median(key):
+        values = sorted(r[key] for r in rows if r.get(key) is not None)
+        return values[len(values) // 2] if values else None
+
+    by_p99 = sorted(rows, key=lambda r: (r.get("p99_ms") is None, r.get("p99_ms") or 0))
+    row = dict(by_p99[len(by_p99) // 2])
+    for key in ("deliveries_per_s", "p50_ms", "p99_ms"):
+        row[key] = median(key)
+    losses = [r["loss"] for r in rows if r.get("loss") is not None]
+    row["loss"] = max(losses) if losses else None
+    row["runs"] = [{k: r.get(k) for k in ("deliveries_per_s", "p50_ms", "p99_ms", "loss", "wall_s")} for r in rows]
+    row["wall_s"] = round(sum(r.get("wall_s") or 0 for r in rows), 1)
+    return row
 
 
 def delivery_row(extra, pub, out):
@@ -485,6 +507,19 @@ def main(argv=None):
                 continue
             log(f"{wl} {name}: {spec['what']}")
             row, workdir, ok = run_one(wl, name, args, spec, base)
+            if ok and not row.get("bound_hit") and spec.get("repeat", 1) > 1:
+                rows = [row]
+                for i in range(1, spec["repeat"]):
+                    if not args.keep:
+                        shutil.rmtree(workdir, ignore_errors=True)
+                    log(f"{wl} {name}: run {i + 1} of {spec['repeat']}")
+                    again, workdir, ok = run_one(wl, name, args, spec, os.path.join(base, f"run{i + 1}"))
+                    rows.append(again)
+                    if not ok:
+                        row = again  # a failed repeat is the result: it says what went wrong
+                        break
+                else:
+                    row = combine(rows)
             results[wl][name] = row
             log(f"{wl} {name}: {json.dumps({k: row.get(k) for k in ('deliveries_per_s', 'p50_ms', 'p99_ms', 'rss_kib_per_conn', 'loss', 'status', 'problems', 'wall_s') if row.get(k) is not None})}")
             if name not in versions:
