@@ -74,6 +74,8 @@ def _check_declaration(cls: type) -> None:
         if len(set(cls.fields)) > MAX_FIELDS:
             raise EventDefinitionError(f"{where}.fields: more than {MAX_FIELDS} keys")
         cls.fields = sorted(set(cls.fields))
+    # The set every event's keys are compared with: made once, here.
+    cls._field_set = None if cls.fields is None else frozenset(cls.fields)
     if not is_audience(cls.audience):
         raise EventDefinitionError(
             f"{where}.audience = {cls.audience!r}: use telegraphy.PUBLIC, AUTHENTICATED, STAFF or groups('name')")
@@ -94,15 +96,6 @@ def user_id(user: Any) -> str:
     return text
 
 
-def _field_set(cls: type) -> frozenset:
-    """cls.fields as a set, made once per class (send() compares every
-    event's keys with it) and made again if the list was replaced."""
-    cached = cls.__dict__.get("_field_set_cache")
-    if cached is None or cached[0] is not cls.fields:
-        cached = (cls.fields, frozenset(cls.fields))
-        cls._field_set_cache = cached
-    return cached[1]
-
 
 class Event:
     """Base class of event types. Subclasses set `name` (required, a strict
@@ -116,6 +109,7 @@ class Event:
     ttl: int = 0
     guaranteed: bool = False
     client_publish: bool = False
+    _field_set: Optional[frozenset] = None  # frozenset(fields), set by _check_declaration
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -134,16 +128,15 @@ class Event:
         cls = type(self)
         if cls.name is None:
             raise EventDefinitionError(f"{cls.__qualname__} has no name: declare a subclass with one")
-        if cls.fields is not None and data.keys() != _field_set(cls):
-            missing = sorted(set(cls.fields) - data.keys())
-            unknown = sorted(data.keys() - set(cls.fields))
-            if missing or unknown:
-                parts = []
-                if missing:
-                    parts.append(f"missing {', '.join(missing)}")
-                if unknown:
-                    parts.append(f"unknown {', '.join(unknown)}")
-                raise EventDataError(f"{cls.name}: {'; '.join(parts)} (fields are {', '.join(cls.fields) or 'none'})")
+        if cls._field_set is not None and data.keys() != cls._field_set:
+            missing = sorted(cls._field_set - data.keys())
+            unknown = sorted(data.keys() - cls._field_set)
+            parts = []
+            if missing:
+                parts.append(f"missing {', '.join(missing)}")
+            if unknown:
+                parts.append(f"unknown {', '.join(unknown)}")
+            raise EventDataError(f"{cls.name}: {'; '.join(parts)} (fields are {', '.join(cls.fields) or 'none'})")
         self.data: Dict[str, Any] = data
 
     def __repr__(self) -> str:

@@ -175,32 +175,32 @@ static int s_on_message(loadgen_conn_t *self, loadgen_conn_ctx_t *ctx, uint8_t o
     int type = loadgen_wamp_type(ctx->proto, data, len);
     switch (self->state) {
     case LOADGEN_CONN_READY:
-        if (type == LOADGEN_WAMP_EVENT) {
+        if (type == TG_WAMP_EVENT) {
             s_count(self, ctx, opcode, data, len, now_us);
             return 0;
         }
-        if (type == LOADGEN_WAMP_GOODBYE || type == LOADGEN_WAMP_ABORT) {
+        if (type == TG_WAMP_GOODBYE || type == TG_WAMP_ABORT) {
             loadgen_conn_lost(self, ctx, LOADGEN_FAIL_PROTOCOL);
             return -1;
         }
         return 0; /* anything else is not ours to count */
     case LOADGEN_CONN_HELLO:
-        if (type == LOADGEN_WAMP_WELCOME) {
+        if (type == TG_WAMP_WELCOME) {
             loadgen_conn_queue_frame(self, ctx, opcode, ctx->subscribe, ctx->subscribe_len);
             self->state = LOADGEN_CONN_SUBSCRIBING;
             return 0;
         }
-        if (type == LOADGEN_WAMP_ABORT)
+        if (type == TG_WAMP_ABORT)
             return s_fail(self, ctx, LOADGEN_FAIL_ABORT, "ABORT instead of WELCOME");
         return s_fail(self, ctx, LOADGEN_FAIL_PROTOCOL, "unexpected message before WELCOME");
     case LOADGEN_CONN_SUBSCRIBING:
-        if (type == LOADGEN_WAMP_SUBSCRIBED) {
+        if (type == TG_WAMP_SUBSCRIBED) {
             self->state = LOADGEN_CONN_READY;
             return 0;
         }
-        if (type == LOADGEN_WAMP_ERROR)
+        if (type == TG_WAMP_ERROR)
             return s_fail(self, ctx, LOADGEN_FAIL_ERROR, "ERROR instead of SUBSCRIBED");
-        if (type == LOADGEN_WAMP_ABORT || type == LOADGEN_WAMP_GOODBYE)
+        if (type == TG_WAMP_ABORT || type == TG_WAMP_GOODBYE)
             return s_fail(self, ctx, LOADGEN_FAIL_ABORT, "ABORT/GOODBYE instead of SUBSCRIBED");
         return 0; /* e.g. an EVENT of nothing we asked for yet: ignore */
     default:

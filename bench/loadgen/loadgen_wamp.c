@@ -2,7 +2,6 @@
 #include "loadgen_wamp.h"
 
 #include <jansson.h>
-#include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,80 +17,33 @@ const char *loadgen_wamp_subprotocol(loadgen_proto_t proto)
     }
 }
 
-static int s_json_out(json_t *message, tg_buf_t *out)
+/* Encodes message (taken: released here) with lib/tg_wamp's encoder in
+   proto's serialization into out, reset first. -1 for raw or failure. */
+static int s_encode(loadgen_proto_t proto, json_t *message, tg_buf_t *out)
 {
-    if (!message)
-        return -1;
-    char *text = json_dumps(message, JSON_COMPACT);
+    tg_buf_reset(out);
+    int rc = -1;
+    if (message && proto == LOADGEN_PROTO_WAMP_JSON)
+        rc = tg_wamp_encode(TG_WAMP_JSON, message, out);
+    else if (message && proto == LOADGEN_PROTO_WAMP_MSGPACK)
+        rc = tg_wamp_encode(TG_WAMP_MSGPACK, message, out);
     json_decref(message);
-    if (!text)
-        return -1;
-    tg_buf_append_str(out, text);
-    free(text);
-    return 0;
-}
-
-static void s_pack_str(msgpack_packer *pk, const char *text)
-{
-    size_t len = strlen(text);
-    msgpack_pack_str(pk, len);
-    msgpack_pack_str_body(pk, text, len);
-}
-
-static void s_msgpack_out(msgpack_sbuffer *sbuf, tg_buf_t *out)
-{
-    tg_buf_append(out, sbuf->data, sbuf->size);
-    msgpack_sbuffer_destroy(sbuf);
+    return rc;
 }
 
 int loadgen_wamp_hello(loadgen_proto_t proto, const char *realm, tg_buf_t *out)
 {
-    tg_buf_reset(out);
-    if (proto == LOADGEN_PROTO_WAMP_JSON)
-        return s_json_out(json_pack("[i s {s:{s:{}} s:[s]}]", LOADGEN_WAMP_HELLO, realm, "roles",
-                                    "subscriber", "authmethods", "anonymous"),
-                          out);
-    if (proto != LOADGEN_PROTO_WAMP_MSGPACK)
-        return -1;
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init(&sbuf);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 3);
-    msgpack_pack_uint32(&pk, LOADGEN_WAMP_HELLO);
-    s_pack_str(&pk, realm);
-    msgpack_pack_map(&pk, 2);
-    s_pack_str(&pk, "roles");
-    msgpack_pack_map(&pk, 1);
-    s_pack_str(&pk, "subscriber");
-    msgpack_pack_map(&pk, 0);
-    s_pack_str(&pk, "authmethods");
-    msgpack_pack_array(&pk, 1);
-    s_pack_str(&pk, "anonymous");
-    s_msgpack_out(&sbuf, out);
-    return 0;
+    return s_encode(proto,
+                    json_pack("[i s {s:{s:{}} s:[s]}]", TG_WAMP_HELLO, realm, "roles", "subscriber",
+                              "authmethods", "anonymous"),
+                    out);
 }
 
 int loadgen_wamp_subscribe(loadgen_proto_t proto, uint64_t request, const char *topic,
                            tg_buf_t *out)
 {
-    tg_buf_reset(out);
-    if (proto == LOADGEN_PROTO_WAMP_JSON)
-        return s_json_out(
-            json_pack("[i I {} s]", LOADGEN_WAMP_SUBSCRIBE, (json_int_t)request, topic), out);
-    if (proto != LOADGEN_PROTO_WAMP_MSGPACK)
-        return -1;
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init(&sbuf);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 4);
-    msgpack_pack_uint32(&pk, LOADGEN_WAMP_SUBSCRIBE);
-    msgpack_pack_uint64(&pk, request);
-    msgpack_pack_map(&pk, 0);
-    s_pack_str(&pk, topic);
-    s_msgpack_out(&sbuf, out);
-    return 0;
+    return s_encode(proto, json_pack("[i I {} s]", TG_WAMP_SUBSCRIBE, (json_int_t)request, topic),
+                    out);
 }
 
 static int s_json_type(const uint8_t *data, size_t len)

@@ -3,7 +3,7 @@
     The client sends two messages per connection, the same bytes for every
     connection: HELLO [1, realm, {"roles":{"subscriber":{}},
     "authmethods":["anonymous"]}] and SUBSCRIBE [32, request, {}, topic];
-    they are encoded once per run (jansson / msgpack-c). What comes back is
+    they are encoded once per run (lib/tg_wamp's encoder). What comes back is
     only classified by its message type (the first array element), which
     is all the receive loop pays for per message.
 */
@@ -14,21 +14,13 @@
 #include <stdint.h>
 
 #include "tg_buf.h"
+#include "tg_wamp.h" /* the message types (TG_WAMP_HELLO ...) and the encoder */
 
 typedef enum {
     LOADGEN_PROTO_RAW = 0,     /* plain WebSocket: every message counts */
     LOADGEN_PROTO_WAMP_JSON,   /* wamp.2.json, text frames */
     LOADGEN_PROTO_WAMP_MSGPACK /* wamp.2.msgpack, binary frames */
 } loadgen_proto_t;
-
-#define LOADGEN_WAMP_HELLO      1
-#define LOADGEN_WAMP_WELCOME    2
-#define LOADGEN_WAMP_ABORT      3
-#define LOADGEN_WAMP_GOODBYE    6
-#define LOADGEN_WAMP_ERROR      8
-#define LOADGEN_WAMP_SUBSCRIBE  32
-#define LOADGEN_WAMP_SUBSCRIBED 33
-#define LOADGEN_WAMP_EVENT      36
 
 /* The subprotocol to offer, NULL for raw. */
 const char *loadgen_wamp_subprotocol(loadgen_proto_t proto);

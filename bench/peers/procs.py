@@ -12,42 +12,15 @@ import resource
 import signal
 import socket
 import subprocess
+import sys
 import time
 
+# free_ports and wait_for are the integration tests' (tests/integration/
+# gateway.py): one implementation for the tests and the bench.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "integration"))
+from gateway import free_ports, wait_for  # noqa: E402,F401 - re-exported: procs.free_ports, procs.wait_for
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_ports(count):
-    """Distinct free loopback ports (all listeners held open until all are
-    chosen, so the same port is not handed out twice)."""
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            s.listen(1)
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def wait_for(what, probe, timeout, interval=0.05):
-    """Polls probe() until it returns something truthy (returned), or raises
-    TimeoutError naming `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            value = probe()
-            if value:
-                return value
-        except Exception as e:  # noqa: BLE001 - reported at the deadline
-            last = e
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last})")
-        time.sleep(interval)
 
 
 def port_open(port, host="127.0.0.1"):

@@ -3,6 +3,7 @@ peers): start on free loopback ports, the URL and protocol the load client
 subscribes with, the PIDs to measure, a publisher, a clean stop by PID.
 """
 
+import abc
 import json
 import os
 import sys
@@ -20,8 +21,9 @@ class Unavailable(Exception):
     reports an "unavailable: <why>" row instead of crashing."""
 
 
-class System:
-    """Base class. Subclasses set name and proto and implement _start()."""
+class System(abc.ABC):
+    """Base class. Subclasses set name and proto and implement the abstract
+    methods: _start(), conn_pids() and publish()."""
 
     name = "?"
     proto = "raw"  # the load client's --proto
@@ -49,8 +51,10 @@ class System:
             raise
         return self
 
+    @abc.abstractmethod
     def _start(self, timeout):
-        raise NotImplementedError
+        """Starts the system's processes (appending each to self.procs) and
+        returns once it answers, within timeout seconds."""
 
     def stop(self):
         """Stops every process by PID, last started first. Returns the
@@ -65,10 +69,10 @@ class System:
 
     # -- measuring -------------------------------------------------------------
 
+    @abc.abstractmethod
     def conn_pids(self):
         """PIDs of the process(es) that hold the WebSockets (RSS per
         connection is theirs)."""
-        raise NotImplementedError
 
     def rss_kib(self):
         return sum(procs.rss_kib(pid) for pid in self.conn_pids())
@@ -90,11 +94,11 @@ class System:
 
     # -- publishing ------------------------------------------------------------
 
+    @abc.abstractmethod
     def publish(self, count, rate, timeout, log_path):
         """Publishes count events of {"sent_us", "seq"} at rate/s (0 = as
         fast as accepted) within timeout s. Returns the publisher's JSON
         (count, sent, errors, start_us, end_us, rate) plus its cpu_s."""
-        raise NotImplementedError
 
     def publish_w4(self, count, timeout, log_path):
         """W4: count publish calls timed one by one. None when the system

@@ -24,6 +24,8 @@ import os
 import sys
 import time
 
+from publisher_common import burst_result, call_costs, now_us  # beside this file
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers", "channels"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchsite.settings")
 
@@ -40,16 +42,6 @@ def parse_args(argv=None):
     if (a.count > 0) == (a.w4 > 0):
         p.error("give exactly one of --count N or --w4 N")
     return a
-
-
-def now_us():
-    return time.time_ns() // 1000
-
-
-def percentile(sorted_values, p):
-    if not sorted_values:
-        return 0.0
-    return sorted_values[min(len(sorted_values) - 1, int(p / 100.0 * len(sorted_values)))]
 
 
 def payload(i):
@@ -86,9 +78,7 @@ async def burst(a, layer):
             if not errors:
                 print(f"publish_channels: group_send failed: {e!r}", file=sys.stderr)
             errors += 1
-    end_us = now_us()
-    return {"count": a.count, "sent": sent, "errors": errors, "start_us": start_us, "end_us": end_us,
-            "rate": round(sent / max(1e-6, (end_us - start_us) / 1e6), 1)}
+    return burst_result(a.count, sent, errors, start_us, now_us())
 
 
 async def w4(a, layer):
@@ -112,16 +102,8 @@ async def w4(a, layer):
         costs.append(clock() - t)
     loop_ns = clock() - t0
     end_us = now_us()
-    costs.sort()
-    calls = len(costs)
-    per_s = round(calls / max(1e-9, loop_ns / 1e9), 1)
-    return {"count": a.w4, "sent": calls + 1 - errors, "errors": errors, "start_us": start_us, "end_us": end_us,
-            "rate": per_s, "calls": calls + 1, "events_per_s": per_s,
-            "send_us_mean": round(sum(costs) / max(1, calls) / 1000.0, 3),
-            "send_us_p50": round(percentile(costs, 50) / 1000.0, 3),
-            "send_us_p99": round(percentile(costs, 99) / 1000.0, 3),
-            "send_us_max": round((costs[-1] if costs else 0) / 1000.0, 3),
-            "first_send_us": round(first_us, 1)}
+    return {"count": a.w4, "sent": len(costs) + 1 - errors, "errors": errors, "start_us": start_us,
+            "end_us": end_us, **call_costs(costs, loop_ns, first_us)}
 
 
 async def amain(a):
@@ -134,9 +116,9 @@ async def amain(a):
     try:
         return await (burst(a, layer) if a.count else w4(a, layer))
     finally:
-        close = getattr(layer, "close_pools", None) or getattr(layer, "flush", None)
-        if close is not None and hasattr(layer, "close_pools"):
-            await close()
+        close_pools = getattr(layer, "close_pools", None)  # the core layer has it, pub/sub not
+        if close_pools is not None:
+            await close_pools()
 
 
 def main(argv=None):

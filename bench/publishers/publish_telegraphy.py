@@ -30,6 +30,7 @@ REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, REPO_ROOT)
 
 import django  # noqa: E402
+from publisher_common import burst_result, call_costs, now_us  # noqa: E402  (beside this file)
 from django.conf import settings  # noqa: E402
 
 
@@ -91,16 +92,6 @@ def warm_up(Warmup, timeout=2.0):
         time.sleep(0.001)
 
 
-def now_us():
-    return time.time_ns() // 1000
-
-
-def percentile(sorted_values, p):
-    if not sorted_values:
-        return 0.0
-    return sorted_values[min(len(sorted_values) - 1, int(p / 100.0 * len(sorted_values)))]
-
-
 def burst(a, Tick, Warmup):
     """--count/--rate: the W1/W2 publisher."""
     warm_up(Warmup)
@@ -121,9 +112,7 @@ def burst(a, Tick, Warmup):
             sent += 1
         else:
             errors += 1  # dropped by the publisher's bounded queue
-    end_us = now_us()
-    return {"count": a.count, "sent": sent, "errors": errors, "start_us": start_us, "end_us": end_us,
-            "rate": round(sent / max(1e-6, (end_us - start_us) / 1e6), 1)}
+    return burst_result(a.count, sent, errors, start_us, now_us())
 
 
 def w4(a, Tick, Warmup):
@@ -150,16 +139,8 @@ def w4(a, Tick, Warmup):
     loop_ns = clock() - t0
     end_us = now_us()
     stats = publisher.stats()
-    costs.sort()
-    calls = len(costs)
     return {"count": a.w4, "sent": sent, "errors": stats.get("drops", 0), "start_us": start_us, "end_us": end_us,
-            "rate": round(calls / max(1e-9, loop_ns / 1e9), 1),
-            "calls": calls + 1, "events_per_s": round(calls / max(1e-9, loop_ns / 1e9), 1),
-            "send_us_mean": round(sum(costs) / max(1, calls) / 1000.0, 3),
-            "send_us_p50": round(percentile(costs, 50) / 1000.0, 3),
-            "send_us_p99": round(percentile(costs, 99) / 1000.0, 3),
-            "send_us_max": round((costs[-1] if costs else 0) / 1000.0, 3),
-            "first_send_us": round(first_us, 1), "publisher_drops": stats.get("drops", 0),
+            **call_costs(costs, loop_ns, first_us), "publisher_drops": stats.get("drops", 0),
             "publisher_stats": stats}
 
 

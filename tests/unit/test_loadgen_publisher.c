@@ -1,6 +1,7 @@
 /*  Unit tests for loadgen_publisher: POSTs on a keep-alive connection to
     an HTTP server thread on a loopback port. */
 #include "loadgen_publisher.h"
+#include "test_loadgen_loopback.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -80,18 +81,6 @@ static void *server_main(void *arg)
     return NULL;
 }
 
-static int listen_loopback(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(addr);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&addr, len), 0);
-    cr_assert_eq(listen(fd, 16), 0);
-    getsockname(fd, (struct sockaddr *)&addr, &len);
-    *port = ntohs(addr.sin_port);
-    return fd;
-}
-
 static json_t *publish(int port, const char *count, const char *rate)
 {
     char url[64];
@@ -129,7 +118,7 @@ Test(loadgen_publisher, posts_are_counted_and_closed_connections_reopened)
 {
     server_t server = {.requests = 30, .close_every = 7, .refuse_every = 10};
     int port;
-    server.listener = listen_loopback(&port);
+    server.listener = listen_loopback(&port, 16);
     pthread_t thread;
     pthread_create(&thread, NULL, server_main, &server);
     json_t *result = publish(port, "30", "0");
@@ -151,7 +140,7 @@ Test(loadgen_publisher, rate_paces_the_posts)
 {
     server_t server = {.requests = 21};
     int port;
-    server.listener = listen_loopback(&port);
+    server.listener = listen_loopback(&port, 16);
     pthread_t thread;
     pthread_create(&thread, NULL, server_main, &server);
     json_t *result = publish(port, "21", "200");
@@ -168,7 +157,7 @@ Test(loadgen_publisher, rate_paces_the_posts)
 Test(loadgen_publisher, refused_connection_counts_errors)
 {
     int port;
-    close(listen_loopback(&port));
+    close(listen_loopback(&port, 16));
     json_t *result = publish(port, "5", "0");
     cr_assert_eq(field(result, "sent"), 0);
     cr_assert_eq(field(result, "errors"), 5);

@@ -2,6 +2,7 @@
     WebSocket server thread on a loopback port (a real socket, the
     production loop, in-process). */
 #include "loadgen_subscriber.h"
+#include "test_loadgen_loopback.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -176,18 +177,6 @@ done:
     return NULL;
 }
 
-static int listen_loopback(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(addr);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&addr, len), 0);
-    cr_assert_eq(listen(fd, 512), 0);
-    getsockname(fd, (struct sockaddr *)&addr, &len);
-    *port = ntohs(addr.sin_port);
-    return fd;
-}
-
 /* Runs a subscriber with these flags against url; returns the result JSON. */
 static json_t *run(const char *url, const char *proto, int conns, int expect, const char *ready)
 {
@@ -243,7 +232,7 @@ Test(loadgen_subscriber, wamp_json_counts_every_event_exactly)
 {
     server_t server = {.conns = 30, .events = 200, .wamp = true};
     int port;
-    server.listener = listen_loopback(&port);
+    server.listener = listen_loopback(&port, 512);
     pthread_t thread;
     pthread_create(&thread, NULL, server_main, &server);
     char url[64], ready[64];
@@ -276,7 +265,7 @@ Test(loadgen_subscriber, raw_close_by_peer_and_loss_are_reported)
 {
     server_t server = {.conns = 5, .events = 50, .wamp = false, .close_after = true};
     int port;
-    server.listener = listen_loopback(&port);
+    server.listener = listen_loopback(&port, 512);
     pthread_t thread;
     pthread_create(&thread, NULL, server_main, &server);
     char url[64], ready[64];
@@ -300,7 +289,7 @@ Test(loadgen_subscriber, raw_close_by_peer_and_loss_are_reported)
 Test(loadgen_subscriber, refused_connections_are_counted_not_fatal)
 {
     int port;
-    int fd = listen_loopback(&port);
+    int fd = listen_loopback(&port, 512);
     close(fd); /* nobody listens there now */
     char url[64], ready[64];
     snprintf(url, sizeof(url), "ws://127.0.0.1:%d/ws", port);

@@ -69,7 +69,7 @@ Test(loadgen_wamp, raw_has_no_messages_or_subprotocol)
     tg_buf_release(&out);
 }
 
-static int json_type(const char *text)
+static int s_text_type(const char *text)
 {
     return loadgen_wamp_type(LOADGEN_PROTO_WAMP_JSON, (const uint8_t *)text, strlen(text));
 }
@@ -77,14 +77,14 @@ static int json_type(const char *text)
 /* The JSON type is the first element, spaces allowed; junk gives -1. */
 Test(loadgen_wamp, json_type_is_the_first_element)
 {
-    cr_assert_eq(json_type("[36,1,2,{},[],{}]"), 36);
-    cr_assert_eq(json_type(" [ 2 , 1, {}]"), 2);
-    cr_assert_eq(json_type("[3,{},\"x\"]"), 3);
-    cr_assert_eq(json_type("{\"a\":1}"), -1);
-    cr_assert_eq(json_type("[\"x\"]"), -1);
-    cr_assert_eq(json_type("[12345,1]"), -1);
-    cr_assert_eq(json_type(""), -1);
-    cr_assert_eq(json_type("["), -1);
+    cr_assert_eq(s_text_type("[36,1,2,{},[],{}]"), 36);
+    cr_assert_eq(s_text_type(" [ 2 , 1, {}]"), 2);
+    cr_assert_eq(s_text_type("[3,{},\"x\"]"), 3);
+    cr_assert_eq(s_text_type("{\"a\":1}"), -1);
+    cr_assert_eq(s_text_type("[\"x\"]"), -1);
+    cr_assert_eq(s_text_type("[12345,1]"), -1);
+    cr_assert_eq(s_text_type(""), -1);
+    cr_assert_eq(s_text_type("["), -1);
 }
 
 /* The msgpack type follows the array header (fix, array16, array32). */
