@@ -1,13 +1,17 @@
 """The exceptions of django_telegraphy: one base class, so callers can catch
 everything this package raises with `except telegraphy.TelegraphyError`."""
 
+from django.core import exceptions as django_exceptions
+
 
 class TelegraphyError(Exception):
     """Base class of every error raised by django_telegraphy."""
 
 
-class ImproperlyConfigured(TelegraphyError):
-    """The TELEGRAPHY setting is missing something or holds a bad value."""
+class ImproperlyConfigured(TelegraphyError, django_exceptions.ImproperlyConfigured):
+    """The TELEGRAPHY setting is missing something or holds a bad value.
+    Also Django's ImproperlyConfigured, so code (and Django itself) that
+    catches that one catches this one."""
 
 
 class EventDefinitionError(TelegraphyError, TypeError):
