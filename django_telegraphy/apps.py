@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.core.signals import setting_changed
 
 
 class TelegraphyConfig(AppConfig):
@@ -9,12 +8,12 @@ class TelegraphyConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self) -> None:
-        # Only registrations here: system checks, the settings cache
-        # invalidation, and the model CUD receivers of TELEGRAPHY["MODELS"].
-        # No socket is opened before the first send.
+        # Only registrations here: system checks and the model CUD receivers
+        # of TELEGRAPHY["MODELS"]. conf.py and publisher.py connect their own
+        # setting_changed receivers when imported. No socket is opened before
+        # the first send.
         from . import checks  # noqa: F401 - registers the checks
-        from .conf import get_config, reload_config
+        from .conf import get_config
         from .signals import register_configured_models
 
-        setting_changed.connect(reload_config, dispatch_uid="telegraphy:reload_config")
         register_configured_models(get_config())

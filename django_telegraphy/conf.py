@@ -1,14 +1,17 @@
 """Settings: one `TELEGRAPHY = {...}` dict, read through get_config().
 
 The merged result (defaults + the project's dict) is cached; the cache is
-cleared on Django's `setting_changed` signal (override_settings in tests),
-connected in apps.TelegraphyConfig.ready().
+cleared on Django's `setting_changed` signal (override_settings in tests) by
+the receiver below, connected when this module is imported. This module
+imports nothing else of the package: what was made from the settings (the
+publisher's sockets) is forgotten by its own receiver, in its own module.
 """
 
 import functools
 from typing import Any, Dict
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 DEFAULTS: Dict[str, Any] = {
     # Shared with the gateway (TELEGRAPHY_SECRET): signs ws tokens. Required.
@@ -62,11 +65,9 @@ def get_config() -> Dict[str, Any]:
 
 
 def reload_config(*, setting: str, **kwargs: Any) -> None:
-    """`setting_changed` receiver: forgets the cached configuration (and the
-    publisher's sockets, which were made from it)."""
-    if setting != "TELEGRAPHY":
-        return
-    get_config.cache_clear()
-    from . import publisher
+    """`setting_changed` receiver: forgets the cached configuration."""
+    if setting == "TELEGRAPHY":
+        get_config.cache_clear()
 
-    publisher.reset()
+
+setting_changed.connect(reload_config, dispatch_uid="telegraphy:reload_config")

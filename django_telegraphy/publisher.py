@@ -13,6 +13,9 @@
   REJECTED or no answer raises TelegraphyDeliveryError: the caller knows, the
   event is never dropped silently. After a timeout the DEALER is closed
   (linger 0) so a late copy is not sent twice.
+- The two paths share nothing but the ZeroMQ context: each has its own
+  socket, lock, state and counters (Publisher says why), so a guaranteed
+  send waiting for its ACCEPTED never delays a fire-and-forget send.
 - Registration: before the first send every declared event type is sent as
   a REGISTER on the PUSH socket (ahead of the PUBLISH, same pipe, so the
   ingest knows it first). They are sent again (1) when the PUSH socket
@@ -21,7 +24,12 @@
   (2) every REGISTER_INTERVAL seconds, and (3) on the ack path, over the
   DEALER with acknowledgement, before the first guaranteed send of a type
   and again after a REJECTED telegraphy.error.unknown_event (then the send is
-  retried once).
+  retried once, and the PUSH path registers every type again too: the
+  ingest forgot them).
+- Settings: the publisher connects its own `setting_changed` receiver
+  (below): a change of TELEGRAPHY closes this process's sockets, and the
+  next send makes new ones from the new settings. conf.py knows nothing of
+  the publisher.
 """
 
 import atexit
@@ -35,6 +43,8 @@ from typing import Any, Dict, List, Optional
 import msgpack
 import zmq
 from zmq.utils.monitor import recv_monitor_message
+
+from django.core.signals import setting_changed
 
 from . import registry
 from .conf import get_config
@@ -54,40 +64,75 @@ _PUBLISH = b"PUBLISH"
 
 
 class Publisher:
-    """One process's sockets to the ingest. Thread-safe (one lock: ZeroMQ
-    sockets are not); fork-safe (checks the pid)."""
+    """One process's sockets to the ingest, in two paths that share only
+    the ZeroMQ context. Fork-safe (checks the pid).
+
+    Thread-safe, with one lock per path, because ZeroMQ sockets are not
+    thread-safe and the two paths hold their lock for very different times:
+
+    - `push_lock`: the fire-and-forget path. The PUSH socket, its monitor,
+      the REGISTERs sent on it (`registered` ...), the drop log and
+      `push_stats`. Held only for non-blocking work: every send is NOBLOCK.
+    - `ack_lock`: the acknowledged path. The DEALER, the req numbers, the
+      types the ingest acknowledged (`acknowledged`) and `ack_stats`. Held
+      for whole round trips, up to ACK_TIMEOUT_MS each. Under one shared
+      lock every fire-and-forget send() of the other threads would wait that
+      long too; with its own lock a request waits only for the requests of
+      other threads (one DEALER, answers matched by req).
+    - `context_lock`: making the shared context, the first time either path
+      makes its socket.
+
+    Order: a thread holding `ack_lock` may take `push_lock` (briefly, to make
+    the PUSH path register again after unknown_event); never the reverse,
+    so the PUSH path never waits for an acknowledgement. close() takes both
+    in that order. The counters are separate per path (an increment is not
+    atomic) and summed by counters().
+    """
 
     def __init__(self, config: Dict[str, Any]):
         self.config = config
         self.pid = os.getpid()
-        self.lock = threading.Lock()
+        self.context_lock = threading.Lock()
         self.context: Optional[zmq.Context] = None
+        # The fire-and-forget path, under push_lock.
+        self.push_lock = threading.Lock()
+        self.lock = self.push_lock  # its earlier name: bench/publishers/publish_telegraphy.py reads the monitor under it
         self.push: Optional[zmq.Socket] = None
         self.monitor: Optional[zmq.Socket] = None
-        self.dealer: Optional[zmq.Socket] = None
-        self.registered: set = set()  # names sent as REGISTER since the last (re)connect
+        self.registered: set = set()  # names sent as REGISTER on the PUSH since the last (re)connect
         self.registered_version = -1  # registry.version() when every type was in `registered`
         self.register_at = 0.0
         self.connects = 0
-        self.req = random.randint(1, 2**31)
         self.topic_headers: Dict[str, bytes] = {}  # name -> packed {"v": 1, "topic": name}: encoded once
-        self.stats = {"sent": 0, "drops": 0, "registers": 0, "reconnects": 0, "rejected": 0, "timeouts": 0}
+        self.push_stats = {"sent": 0, "drops": 0, "registers": 0, "reconnects": 0}
         self.drop_logged_at = 0.0
         self.drops_unlogged = 0
+        # The acknowledged path, under ack_lock.
+        self.ack_lock = threading.Lock()
+        self.dealer: Optional[zmq.Socket] = None
+        self.acknowledged: set = set()  # names the ingest ACCEPTED as REGISTER on the DEALER
+        self.req = random.randint(1, 2**31)
+        self.ack_stats = {"sent": 0, "registers": 0, "rejected": 0, "timeouts": 0}
 
     # -- sockets ------------------------------------------------------------
 
-    def _open(self) -> None:
-        self.context = zmq.Context()
-        self.push = self.context.socket(zmq.PUSH)
-        self.push.setsockopt(zmq.SNDHWM, int(self.config["QUEUE_SIZE"]))
-        self.push.setsockopt(zmq.LINGER, int(self.config["LINGER_MS"]))
-        self.monitor = self.push.get_monitor_socket(zmq.EVENT_CONNECTED)
-        self.push.connect(self.config["INGEST"])
+    def _zmq_context(self) -> zmq.Context:
+        with self.context_lock:
+            if self.context is None:
+                self.context = zmq.Context()
+            return self.context
+
+    def _open_push(self) -> None:
+        push = self._zmq_context().socket(zmq.PUSH)
+        push.setsockopt(zmq.SNDHWM, int(self.config["QUEUE_SIZE"]))
+        push.setsockopt(zmq.LINGER, int(self.config["LINGER_MS"]))
+        self.monitor = push.get_monitor_socket(zmq.EVENT_CONNECTED)
+        push.connect(self.config["INGEST"])
+        self.push = push
 
     def _dealer(self) -> zmq.Socket:
         if self.dealer is None:
-            self.dealer = self.context.socket(zmq.DEALER)
+            self.dealer = self._zmq_context().socket(zmq.DEALER)
             self.dealer.setsockopt(zmq.LINGER, 0)
             self.dealer.connect(self.config["INGEST_ACK"])
         return self.dealer
@@ -98,22 +143,29 @@ class Publisher:
             self.dealer = None
 
     def close(self) -> None:
-        """Closes the sockets (queued events get LINGER_MS to leave)."""
-        with self.lock:
-            if self.pid != os.getpid() or self.context is None:
-                return
+        """Closes the sockets (queued events get LINGER_MS to leave). Waits
+        for a guaranteed send in progress (ACK_TIMEOUT_MS at most). Does
+        nothing in a forked child (the parent's sockets are not its own, and
+        its locks may have been held by a parent thread at fork)."""
+        if self.pid != os.getpid():
+            return
+        with self.ack_lock, self.push_lock:
             self._drop_dealer()
-            if self.monitor is not None:
+            if self.push is not None:
                 self.push.disable_monitor()
                 self.monitor.close(linger=0)
-            self.push.close()
-            self.context.term()
-            self.context = self.push = self.monitor = None
+                self.push.close()
+                self.push = self.monitor = None
+            with self.context_lock:
+                if self.context is not None:
+                    self.context.term()
+                    self.context = None
 
-    # -- registration ---------------------------------------------------------
+    # -- the fire-and-forget path (push_lock) ----------------------------------
 
     def _forget_registrations(self) -> None:
-        """Every type is sent as REGISTER again before the next PUBLISH."""
+        """Every type is sent as REGISTER on the PUSH again before its next
+        PUBLISH. Under push_lock."""
         self.registered.clear()
         self.registered_version = -1
 
@@ -129,7 +181,7 @@ class Publisher:
                 return
             self.connects += 1
             if self.connects > 1:
-                self.stats["reconnects"] += 1
+                self.push_stats["reconnects"] += 1
                 logger.info("telegraphy: ingest reconnected endpoint=%s, registering event types again",
                             self.config["INGEST"])
                 self._forget_registrations()
@@ -151,8 +203,53 @@ class Publisher:
             except zmq.Again:
                 return  # queue full: retried on the next send
             self.registered.add(cls.name)
-            self.stats["registers"] += 1
+            self.push_stats["registers"] += 1
         self.registered_version = current
+
+    def _publish_push(self, cls: type, to_users: Optional[List[str]], body: bytes) -> bool:
+        """Under push_lock: never blocks."""
+        if self.push is None:
+            self._open_push()
+        self._note_connections()
+        self._register_pending()
+        if to_users is None:
+            header = self._topic_header(cls.name)
+        else:
+            header = pack(self._header(cls.name, to_users))
+        # The three frames by hand (send_multipart's generality costs more
+        # than the send): a multipart message is queued whole or not at all,
+        # and only its first frame can meet the high-water mark, so Again can
+        # only come from the first send.
+        push = self.push
+        try:
+            push.send(_PUBLISH, _MORE_NOBLOCK)
+        except zmq.Again:
+            self._count_drop(cls.name)
+            return False
+        push.send(header, _MORE_NOBLOCK)
+        push.send(body, _NOBLOCK)
+        self.push_stats["sent"] += 1
+        return True
+
+    def _topic_header(self, name: str) -> bytes:
+        """The packed header of an event to everyone allowed: the same bytes
+        for every send of a type, so packed once."""
+        frame = self.topic_headers.get(name)
+        if frame is None:
+            frame = self.topic_headers[name] = pack(self._header(name, None))
+        return frame
+
+    def _count_drop(self, name: str) -> None:
+        self.push_stats["drops"] += 1
+        self.drops_unlogged += 1
+        now = time.monotonic()
+        if now - self.drop_logged_at >= DROP_LOG_INTERVAL:
+            logger.warning("telegraphy: drop event=%s reason=queue_full endpoint=%s drops=%d since_last_log=%d",
+                           name, self.config["INGEST"], self.push_stats["drops"], self.drops_unlogged)
+            self.drop_logged_at = now
+            self.drops_unlogged = 0
+
+    # -- the acknowledged path (ack_lock) --------------------------------------
 
     def _next_req(self) -> int:
         self.req = self.req % MAX_REQ + 1
@@ -173,7 +270,7 @@ class Publisher:
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not dealer.poll(max(1, int(left * 1000)), zmq.POLLIN):
-                self.stats["timeouts"] += 1
+                self.ack_stats["timeouts"] += 1
                 self._drop_dealer()
                 raise TelegraphyDeliveryError(
                     f"telegraphy: no answer from the ingest at {self.config['INGEST_ACK']} within {timeout} ms "
@@ -189,25 +286,43 @@ class Publisher:
                 header["command"] = reply[0].decode("ascii", "replace")
                 return header
 
-    def _register_acknowledged(self, classes: List[type]) -> None:
-        for cls in classes:
-            req = self._next_req()
-            reply = self._request([b"REGISTER", pack({"v": 1, "req": req, "type": cls.type_map()})], req,
-                                  f"REGISTER {cls.name}")
-            if reply["command"] != "ACCEPTED":
-                self.stats["rejected"] += 1
-                raise TelegraphyDeliveryError(
-                    f"telegraphy: REGISTER {cls.name} rejected: {reply.get('error')} {reply.get('message', '')}",
-                    error=str(reply.get("error", "")), event=cls.name)
-            self.registered.add(cls.name)
-            self.stats["registers"] += 1
+    def _register_acknowledged(self, cls: type) -> None:
+        req = self._next_req()
+        reply = self._request([b"REGISTER", pack({"v": 1, "req": req, "type": cls.type_map()})], req,
+                              f"REGISTER {cls.name}")
+        if reply["command"] != "ACCEPTED":
+            self.ack_stats["rejected"] += 1
+            raise TelegraphyDeliveryError(
+                f"telegraphy: REGISTER {cls.name} rejected: {reply.get('error')} {reply.get('message', '')}",
+                error=str(reply.get("error", "")), event=cls.name)
+        self.acknowledged.add(cls.name)
+        self.ack_stats["registers"] += 1
 
-    # -- publishing ------------------------------------------------------------
+    def _publish_acknowledged(self, cls: type, header: Dict[str, Any], body: bytes) -> int:
+        """Under ack_lock: blocks for up to ACK_TIMEOUT_MS per round trip."""
+        if cls.name not in self.acknowledged:
+            self._register_acknowledged(cls)
+        for attempt in (1, 2):
+            header["req"] = self._next_req()
+            reply = self._request([b"PUBLISH", pack(header), body], header["req"], f"PUBLISH {cls.name}")
+            if reply["command"] == "ACCEPTED":
+                self.ack_stats["sent"] += 1
+                return int(reply.get("pub_id", 0))
+            if reply.get("error") == UNKNOWN_EVENT and attempt == 1:
+                # The gateway restarted and forgot every type: teach it this
+                # one again now, and the others on both paths before use.
+                self.acknowledged.clear()
+                with self.push_lock:
+                    self._forget_registrations()
+                self._register_acknowledged(cls)
+                continue
+            self.ack_stats["rejected"] += 1
+            raise TelegraphyDeliveryError(
+                f"telegraphy: event {cls.name} rejected: {reply.get('error')}: {reply.get('message', '')}",
+                error=str(reply.get("error", "")), event=cls.name)
+        raise AssertionError("unreachable")
 
-    def _ensure(self) -> None:
-        if self.context is None:
-            self._open()
-        self._note_connections()
+    # -- both ------------------------------------------------------------------
 
     def publish(self, cls: type, body: bytes, to_users: Optional[List[str]]) -> Any:
         """Sends one event (body: its msgpack map). See the module comment
@@ -215,29 +330,11 @@ class Publisher:
         pub_id of a guaranteed event."""
         if not self.config.get("ENABLED", True):
             return False
-        with self.lock:
-            self._ensure()
-            if cls.guaranteed:
+        if cls.guaranteed:
+            with self.ack_lock:
                 return self._publish_acknowledged(cls, self._header(cls.name, to_users), body)
-            self._register_pending()
-            if to_users is None:
-                header = self._topic_header(cls.name)
-            else:
-                header = pack(self._header(cls.name, to_users))
-            # The three frames by hand (send_multipart's generality costs
-            # more than the send): a multipart message is queued whole or
-            # not at all, and only its first frame can meet the high-water
-            # mark, so Again can only come from the first send.
-            push = self.push
-            try:
-                push.send(_PUBLISH, _MORE_NOBLOCK)
-            except zmq.Again:
-                self._count_drop(cls.name)
-                return False
-            push.send(header, _MORE_NOBLOCK)
-            push.send(body, _NOBLOCK)
-            self.stats["sent"] += 1
-            return True
+        with self.push_lock:
+            return self._publish_push(cls, to_users, body)
 
     @staticmethod
     def _header(name: str, to_users: Optional[List[str]]) -> Dict[str, Any]:
@@ -246,43 +343,13 @@ class Publisher:
             header["to_users"] = to_users
         return header
 
-    def _topic_header(self, name: str) -> bytes:
-        """The packed header of an event to everyone allowed: the same bytes
-        for every send of a type, so packed once."""
-        frame = self.topic_headers.get(name)
-        if frame is None:
-            frame = self.topic_headers[name] = pack(self._header(name, None))
-        return frame
-
-    def _publish_acknowledged(self, cls: type, header: Dict[str, Any], body: bytes) -> int:
-        if cls.name not in self.registered:
-            self._register_acknowledged([cls])
-        for attempt in (1, 2):
-            header["req"] = self._next_req()
-            reply = self._request([b"PUBLISH", pack(header), body], header["req"], f"PUBLISH {cls.name}")
-            if reply["command"] == "ACCEPTED":
-                self.stats["sent"] += 1
-                return int(reply.get("pub_id", 0))
-            if reply.get("error") == UNKNOWN_EVENT and attempt == 1:
-                # The gateway restarted and forgot the type: teach it again.
-                self._forget_registrations()
-                self._register_acknowledged([cls])
-                continue
-            self.stats["rejected"] += 1
-            raise TelegraphyDeliveryError(
-                f"telegraphy: event {cls.name} rejected: {reply.get('error')}: {reply.get('message', '')}",
-                error=str(reply.get("error", "")), event=cls.name)
-        raise AssertionError("unreachable")
-
-    def _count_drop(self, name: str) -> None:
-        self.stats["drops"] += 1
-        self.drops_unlogged += 1
-        now = time.monotonic()
-        if now - self.drop_logged_at >= DROP_LOG_INTERVAL:
-            logger.warning("telegraphy: drop event=%s reason=queue_full endpoint=%s drops=%d since_last_log=%d",
-                           name, self.config["INGEST"], self.stats["drops"], self.drops_unlogged)
-            self.drop_logged_at = now
-            self.drops_unlogged = 0
+    def counters(self) -> Dict[str, int]:
+        """Both paths' counters, summed where both count (sent, registers).
+        Read without the locks: each value is one int, read whole."""
+        push, ack = dict(self.push_stats), dict(self.ack_stats)
+        return {"sent": push["sent"] + ack["sent"], "drops": push["drops"],
+                "registers": push["registers"] + ack["registers"], "reconnects": push["reconnects"],
+                "rejected": ack["rejected"], "timeouts": ack["timeouts"]}
 
 
 _lock = threading.Lock()
@@ -314,7 +381,18 @@ def stats() -> Dict[str, int]:
     """Counters of this process's publisher: sent, drops, registers,
     reconnects, rejected, timeouts."""
     with _lock:
-        return dict(_publisher.stats) if _publisher is not None and _publisher.pid == os.getpid() else {}
+        return _publisher.counters() if _publisher is not None and _publisher.pid == os.getpid() else {}
 
 
+def _setting_changed(*, setting: str, **kwargs: Any) -> None:
+    """`setting_changed` receiver: the sockets were made from the old
+    TELEGRAPHY, so they are closed; the next send makes new ones. conf.py's
+    own receiver forgets the cached settings; it is connected first (this
+    module imports conf), so it runs first, and the next publisher reads
+    the new settings."""
+    if setting == "TELEGRAPHY":
+        reset()
+
+
+setting_changed.connect(_setting_changed, dispatch_uid="telegraphy:publisher")
 atexit.register(reset)
