@@ -2,6 +2,7 @@
 what arrives on the PULL socket is exactly what the gateway would read."""
 
 import os
+import threading
 import time
 
 from django.test import SimpleTestCase
@@ -243,3 +244,61 @@ class AcknowledgedTests(SimpleTestCase):
         self.assertEqual(Shipped(order_id=1).send(), 1)
         self.assertEqual(Shipped(order_id=2).send(), 3)
         self.assertEqual([c for c, _ in ack.requests], ["REGISTER", "PUBLISH", "PUBLISH", "REGISTER", "PUBLISH"])
+
+
+class PathSeparationTests(SimpleTestCase):
+    # A guaranteed send waiting for its ACCEPTED does not delay the
+    # fire-and-forget sends of another thread: they are queued (and arrive)
+    # while the acknowledged publish is still waiting for the ingest.
+    def test_slow_acknowledged_publish_does_not_delay_fire_and_forget_sends_of_another_thread(self):
+        publish_received, release = threading.Event(), threading.Event()
+
+        def answer(cmd, header):
+            if cmd == "PUBLISH":
+                publish_received.set()
+                release.wait(10)  # the slow ingest: answers once the test lets it
+            return "ACCEPTED", {"pub_id": 5}
+
+        pull = PullIngest()
+        self.addCleanup(pull.close)
+        ack = AckIngest(answer)
+        self.addCleanup(ack.close)
+        override = telegraphy_settings(INGEST=pull.endpoint, INGEST_ACK=ack.endpoint, ACK_TIMEOUT_MS=20000)
+        override.enable()
+        self.addCleanup(override.disable)
+        self.addCleanup(release.set)  # runs first: nothing stays blocked if an assertion fails
+
+        guaranteed = {}
+        guaranteed_done = threading.Event()
+
+        def send_guaranteed():
+            try:
+                guaranteed["result"] = Shipped(order_id=1).send()
+            except Exception as e:  # noqa: BLE001 - reported by the assertion below
+                guaranteed["result"] = e
+            guaranteed_done.set()
+
+        sent = []
+        pushes_done = threading.Event()
+
+        def send_fire_and_forget():
+            sent.extend(Hello(text="meanwhile", n=i).send() for i in range(3))
+            pushes_done.set()
+
+        waiter = threading.Thread(target=send_guaranteed, daemon=True)
+        waiter.start()
+        self.addCleanup(waiter.join, 10)
+        self.assertTrue(publish_received.wait(5), "the guaranteed PUBLISH never reached the ingest")
+        self.assertFalse(guaranteed_done.is_set())
+
+        sender = threading.Thread(target=send_fire_and_forget, daemon=True)
+        sender.start()
+        self.addCleanup(sender.join, 25)
+        self.assertTrue(pushes_done.wait(5), "fire-and-forget sends waited for the acknowledged publish")
+        self.assertFalse(guaranteed_done.is_set(), "the ingest answered before the test let it")
+        self.assertEqual(sent, [True, True, True])
+        self.assertEqual([pull.recv_publish()[1]["n"] for _ in range(3)], [0, 1, 2])
+
+        release.set()
+        self.assertTrue(guaranteed_done.wait(5))
+        self.assertEqual(guaranteed["result"], 5)
