@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
   build-essential pkg-config clang libclang-rt-14-dev
   libzmq3-dev libczmq-dev libwebsockets-dev libmsgpack-dev libjansson-dev
-  libssl-dev libpq-dev libcriterion-dev
+  libssl-dev libpq-dev libcriterion-dev postgresql postgresql-client
   python3 python3-zmq python3-msgpack python3-django python3-autobahn python3-setuptools
   chromium
   # the load balancer of the native multi-edge test; docker-compose.yml's

@@ -47,6 +47,21 @@ else
   count format 0 1
 fi
 
+# --- PostgreSQL: one private cluster for every suite (scripts/pg.sh) -------
+# Unix socket only, in its own temp dir: the port only names the socket. Stopped
+# by its PID on any exit (trap), removed with its directory.
+PG_DIR=$(mktemp -d /tmp/telegraphy-pg.XXXXXX)
+pg_cleanup() { scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1; rm -rf "$PG_DIR"; }
+trap pg_cleanup EXIT
+trap 'exit 130' INT TERM
+if TELEGRAPHY_TEST_DATABASE_URL=$(scripts/pg.sh start "$PG_DIR" $((20000 + RANDOM % 10000)) 2>"$LOG_DIR/pg.log"); then
+  export TELEGRAPHY_TEST_DATABASE_URL
+  count postgres 1 0
+else
+  cat "$LOG_DIR/pg.log"
+  count postgres 0 1
+fi
+
 # --- C unit tests ---------------------------------------------------------
 for t in build-asan/tests/test_*; do
   [[ -x $t ]] || continue
