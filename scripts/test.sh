@@ -86,13 +86,13 @@ done
 
 # --- suites with their own runners -----------------------------------------
 # Each runner prints "<suite>: N passed, N failed" lines and exits non-zero on
-# failure: integration (real processes, WAMP clients), Django, the JS client
+# failure: the service unit suites under far-off clocks (tests/clock), integration (real processes, WAMP clients), Django, the JS client
 # in Node, the demo in headless Chromium (required here: deps installs it),
 # the compose topology (docker-compose config, Dockerfile and nginx checks),
 # and a smoke run of the benchmark's load client against one edge.
 export TELEGRAPHY_BIN_DIR=build-asan/bin
 export TELEGRAPHY_REQUIRE_BROWSER=${TELEGRAPHY_REQUIRE_BROWSER:-1}
-for runner in tests/integration/run.sh tests/django/run.sh tests/js/run.sh tests/browser/run.sh tests/compose/run.sh tests/bench/run.sh; do
+for runner in tests/clock/run.sh tests/integration/run.sh tests/django/run.sh tests/js/run.sh tests/browser/run.sh tests/compose/run.sh tests/bench/run.sh; do
   [[ -x $runner ]] || continue
   name=$(basename "$(dirname "$runner")")
   "$runner" >"$LOG_DIR/$name.log" 2>&1
