@@ -96,7 +96,7 @@ class Publisher:
         self.context: Optional[zmq.Context] = None
         # The fire-and-forget path, under push_lock.
         self.push_lock = threading.Lock()
-        self.lock = self.push_lock  # its earlier name: bench/publishers/publish_telegraphy.py reads the monitor under it
+        self.lock = self.push_lock  # its former name: bench/publishers/publish_telegraphy.py reads the monitor with it
         self.push: Optional[zmq.Socket] = None
         self.monitor: Optional[zmq.Socket] = None
         self.registered: set = set()  # names sent as REGISTER on the PUSH since the last (re)connect
