@@ -6,7 +6,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "router_index.h"
 #include "router_map.h"
@@ -39,7 +38,7 @@ struct _router_broker_t {
     char *instance;             /* owned: our instance id, new at every start */
     uint32_t heartbeat_ms;      /* tick period; peers expire after 3 of them */
     tg_query_limits_t limits;   /* filter length, depth, list size */
-    int64_t started_ms;         /* zclock_mono() at start, for uptime */
+    int64_t started_ms;         /* monotonic ms at start (the loop's clock), for uptime */
     router_index_t *index;      /* subscriptions; edges are router_peer_t pointers */
     tg_registry_t *registry;    /* event types, the authoritative copy */
     router_peers_t *peers;      /* peers that said HELLO */
@@ -60,7 +59,7 @@ struct _router_broker_t {
 
 router_broker_t *router_broker_new(zsock_t *peer_socket, const char *instance,
                                    uint32_t heartbeat_ms, const tg_query_limits_t *limits,
-                                   int64_t now_ms)
+                                   tg_now_t now)
 {
     assert(peer_socket && instance && heartbeat_ms > 0);
     router_broker_t *self = calloc(1, sizeof *self);
@@ -70,8 +69,8 @@ router_broker_t *router_broker_new(zsock_t *peer_socket, const char *instance,
     self->instance = strdup(instance);
     self->heartbeat_ms = heartbeat_ms;
     self->limits = limits ? *limits : (tg_query_limits_t)TG_QUERY_DEFAULT_LIMITS;
-    self->started_ms = now_ms;
-    self->rate_since_ms = now_ms;
+    self->started_ms = now.mono_ms;
+    self->rate_since_ms = now.mono_ms;
     self->index = router_index_new();
     self->registry = tg_registry_new();
     self->peers = router_peers_new();
@@ -162,19 +161,26 @@ static void s_send(router_broker_t *self, tg_envelope_t **env_p, zframe_t *routi
     tg_envelope_destroy(env_p);
 }
 
-static void s_send_heartbeat(router_broker_t *self, zframe_t *routing_id, bool known)
+/* Our uptime at `now`: 0 if the caller's clock is behind our start (time
+   is the loop's, never the machine's). */
+static uint64_t s_uptime_ms(const router_broker_t *self, tg_now_t now)
+{
+    return now.mono_ms > self->started_ms ? (uint64_t)(now.mono_ms - self->started_ms) : 0;
+}
+
+static void s_send_heartbeat(router_broker_t *self, zframe_t *routing_id, bool known, tg_now_t now)
 {
     tg_envelope_t *env = tg_envelope_new(TG_CMD_HEARTBEAT);
     env->instance = strdup(self->instance);
     env->known = known;
-    env->uptime_ms = (uint64_t)(zclock_mono() - self->started_ms);
+    env->uptime_ms = s_uptime_ms(self, now);
     s_send(self, &env, routing_id);
 }
 
 /* A peer we do not know sent something other than HELLO/HEARTBEAT (we
    restarted, or expired it): tell it once per tick, so it says HELLO and
    re-sends its state, without answering a burst message by message. */
-static void s_tell_unknown(router_broker_t *self, zframe_t *routing_id)
+static void s_tell_unknown(router_broker_t *self, zframe_t *routing_id, tg_now_t now)
 {
     const void *key = zframe_data(routing_id);
     size_t len = zframe_size(routing_id);
@@ -184,7 +190,7 @@ static void s_tell_unknown(router_broker_t *self, zframe_t *routing_id)
         return;
     if (router_map_put(self->told_unknown, hash, key, len, self) != 0)
         return;
-    s_send_heartbeat(self, routing_id, false);
+    s_send_heartbeat(self, routing_id, false, now);
 }
 
 typedef struct {
@@ -230,7 +236,7 @@ static void s_on_hello(router_broker_t *self, zframe_t *routing_id, router_peer_
 }
 
 static void s_on_heartbeat(router_broker_t *self, zframe_t *routing_id, router_peer_t *peer,
-                           const tg_envelope_t *env)
+                           const tg_envelope_t *env, tg_now_t now)
 {
     /* The same routing id under another instance id is another process:
        unknown until it says HELLO. */
@@ -240,7 +246,7 @@ static void s_on_heartbeat(router_broker_t *self, zframe_t *routing_id, router_p
         if (router_peer_set_stats(peer, env->stats, env->stats_count) != 0)
             tg_log_warning("router: stats not stored instance=%s reason=memory", peer->instance);
     }
-    s_send_heartbeat(self, routing_id, known);
+    s_send_heartbeat(self, routing_id, known, now);
 }
 
 static void s_on_register(router_broker_t *self, router_peer_t *peer, tg_envelope_t *env)
@@ -460,9 +466,9 @@ static void s_spend_rejected(router_broker_t *self, zframe_t *routing_id, uint64
    without, the edge re-sends what it spent before we (re)started, which is
    recorded silently, even during the warm-up. */
 static void s_on_token_spend(router_broker_t *self, router_peer_t *peer, const tg_envelope_t *env,
-                             int64_t now_ms)
+                             tg_now_t now)
 {
-    bool warming_up = now_ms - self->started_ms <
+    bool warming_up = now.mono_ms - self->started_ms <
                       (int64_t)S_TOKEN_WARMUP_HEARTBEATS * (int64_t)self->heartbeat_ms;
     if (env->req && warming_up) {
         s_spend_rejected(self, peer->routing_id, env->req, S_ERROR_UNAVAILABLE,
@@ -470,7 +476,7 @@ static void s_on_token_spend(router_broker_t *self, router_peer_t *peer, const t
         return;
     }
     router_token_verdict_t verdict =
-        router_tokens_spend(self->tokens, env->jti, (int64_t)env->exp, (int64_t)time(NULL));
+        router_tokens_spend(self->tokens, env->jti, (int64_t)env->exp, tg_now_wall_s(now));
     if (verdict == ROUTER_TOKEN_FULL)
         tg_log_ratelimited(&self->spend_limiter, ROUTER_LOG_INTERVAL_MS,
                            "router: token spend refused reason=table_full spent=%zu edge=%s",
@@ -490,7 +496,7 @@ static void s_on_token_spend(router_broker_t *self, router_peer_t *peer, const t
     }
 }
 
-void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, int64_t now_ms)
+void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, tg_now_t now)
 {
     assert(self && msg_p && *msg_p);
     zmsg_t *msg = *msg_p;
@@ -511,7 +517,7 @@ void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, int64_t no
         return;
     }
     if (peer)
-        peer->last_heard_ms = now_ms;
+        peer->last_heard_ms = now.mono_ms;
 
     tg_command_t command = env->command;
     bool for_ingest = command == TG_CMD_REGISTER || command == TG_CMD_EVENT;
@@ -522,9 +528,9 @@ void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, int64_t no
            and the events around a (re)connection come before HELLO. */
         router_broker_publish_monitor(self, &env);
     } else if (command == TG_CMD_HELLO)
-        s_on_hello(self, routing_id, peer, env, now_ms);
+        s_on_hello(self, routing_id, peer, env, now.mono_ms);
     else if (command == TG_CMD_HEARTBEAT)
-        s_on_heartbeat(self, routing_id, peer, env);
+        s_on_heartbeat(self, routing_id, peer, env, now);
     else if (!for_ingest && !for_edge)
         s_bad_input(self, "peer", "command not for the peer socket", peer);
     else if (!peer) {
@@ -536,7 +542,7 @@ void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, int64_t no
         if (command == TG_CMD_TOKEN_SPEND && env->req)
             s_spend_rejected(self, routing_id, env->req, S_ERROR_UNAVAILABLE,
                              "this edge must say HELLO again");
-        s_tell_unknown(self, routing_id);
+        s_tell_unknown(self, routing_id, now);
     } else if ((for_ingest && peer->role != ROUTER_ROLE_INGEST) ||
                (for_edge && peer->role != ROUTER_ROLE_EDGE))
         s_bad_input(self, "peer", "command from the wrong role", peer);
@@ -547,7 +553,7 @@ void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, int64_t no
     else if (command == TG_CMD_SUBSCRIBE)
         s_on_subscribe(self, peer, env);
     else if (command == TG_CMD_TOKEN_SPEND)
-        s_on_token_spend(self, peer, env, now_ms);
+        s_on_token_spend(self, peer, env, now);
     else
         s_on_unsubscribe(self, peer, env);
     tg_envelope_destroy(&env);
@@ -555,7 +561,7 @@ void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, int64_t no
 }
 
 void router_broker_handle_control(router_broker_t *self, zsock_t *control, zmsg_t **msg_p,
-                                  int64_t now_ms)
+                                  tg_now_t now)
 {
     assert(self && control && msg_p && *msg_p);
     zmsg_t *msg = *msg_p;
@@ -584,8 +590,8 @@ void router_broker_handle_control(router_broker_t *self, zsock_t *control, zmsg_
     }
     router_broker_stats_t own;
     router_broker_stats(self, &own);
-    tg_envelope_t *reply = router_status_reply(
-        env->req, self->instance, (uint64_t)(now_ms - self->started_ms), &own, self->peers, now_ms);
+    tg_envelope_t *reply = router_status_reply(env->req, self->instance, s_uptime_ms(self, now),
+                                               &own, self->peers, now.mono_ms);
     tg_envelope_destroy(&env);
     zmsg_t *out = tg_envelope_encode(reply);
     tg_envelope_destroy(&reply);
@@ -604,8 +610,9 @@ done:
     zframe_destroy(&routing_id);
 }
 
-void router_broker_tick(router_broker_t *self, int64_t now_ms)
+void router_broker_tick(router_broker_t *self, tg_now_t now)
 {
+    int64_t now_ms = now.mono_ms;
     int64_t elapsed = now_ms - self->rate_since_ms;
     if (elapsed > 0) {
         self->events_in_per_s = (int64_t)(self->events_in - self->rate_events_in) * 1000 / elapsed;
@@ -628,7 +635,7 @@ void router_broker_tick(router_broker_t *self, int64_t now_ms)
                     dropped);
         router_peers_remove(self->peers, peer);
     }
-    router_tokens_purge(self->tokens, (int64_t)time(NULL));
+    router_tokens_purge(self->tokens, tg_now_wall_s(now));
     if (router_map_size(self->told_unknown)) {
         router_map_destroy(&self->told_unknown);
         self->told_unknown = router_map_new();

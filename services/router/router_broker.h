@@ -34,6 +34,7 @@
 #include <czmq.h>
 #include <stdint.h>
 
+#include "tg_clock.h"
 #include "tg_envelope.h"
 #include "tg_query.h"
 
@@ -67,24 +68,24 @@ typedef struct {
    copied. Peers expire after 3 * heartbeat_ms of silence. */
 router_broker_t *router_broker_new(zsock_t *peer_socket, const char *instance,
                                    uint32_t heartbeat_ms, const tg_query_limits_t *limits,
-                                   int64_t now_ms);
+                                   tg_now_t now);
 
 /* Safe on NULL and twice. */
 void router_broker_destroy(router_broker_t **self_p);
 
 /* Handles one message read from the peer socket (routing id first).
    Takes ownership of *msg_p and nulls it. */
-void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, int64_t now_ms);
+void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, tg_now_t now);
 
 /* Handles one message read from `control` (a ROUTER; routing id first, an
    optional empty delimiter from REQ clients); replies on it. Takes
    ownership of *msg_p and nulls it. */
 void router_broker_handle_control(router_broker_t *self, zsock_t *control, zmsg_t **msg_p,
-                                  int64_t now_ms);
+                                  tg_now_t now);
 
 /* Periodic work, every heartbeat_ms: rates, expiry of silent peers, purge
    of expired spent jtis. */
-void router_broker_tick(router_broker_t *self, int64_t now_ms);
+void router_broker_tick(router_broker_t *self, tg_now_t now);
 
 /* Sets the tap socket (a PUB from router_tap_bind; borrowed, must outlive
    the broker; NULL = none): one TAP per routed event with a known type, and

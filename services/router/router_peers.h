@@ -22,8 +22,8 @@ typedef struct {
     zframe_t *routing_id; /* owned: the ROUTER's identity of the peer */
     router_role_t role;
     char *instance;        /* owned: the id it gave in HELLO */
-    int64_t joined_ms;     /* zclock_mono() at HELLO */
-    int64_t last_heard_ms; /* zclock_mono() of the last message from it */
+    int64_t joined_ms;     /* monotonic ms (the loop's clock) at HELLO */
+    int64_t last_heard_ms; /* monotonic ms of the last message from it */
     uint64_t uptime_ms;    /* as last reported in HEARTBEAT */
     tg_stat_t *stats;      /* owned: last HEARTBEAT stats */
     size_t stats_count;

@@ -152,7 +152,7 @@ static s_actor_t *s_actor_new(zsock_t *pipe, const tg_config_t *cfg, char *error
     tg_query_limits_t limits = s_filter_limits(cfg);
     self->broker =
         router_broker_new(self->router, self->instance,
-                          cfg->heartbeat_ms ? cfg->heartbeat_ms : 1000, &limits, zclock_mono());
+                          cfg->heartbeat_ms ? cfg->heartbeat_ms : 1000, &limits, tg_clock_read());
     if (self->poller && self->tap)
         zpoller_add(self->poller, self->tap);
     if (!self->poller || !self->broker) {
@@ -212,22 +212,22 @@ static void s_run(s_actor_t *self)
             zmsg_t *msg = zmsg_recv(self->router);
             if (!msg)
                 break;
-            router_broker_handle_peer(self->broker, &msg, zclock_mono());
+            router_broker_handle_peer(self->broker, &msg, tg_clock_read());
         }
         for (int i = 0; i < ROUTER_BATCH; i++) {
             zmsg_t *msg = zmsg_recv(self->control);
             if (!msg)
                 break;
-            router_broker_handle_control(self->broker, self->control, &msg, zclock_mono());
+            router_broker_handle_control(self->broker, self->control, &msg, tg_clock_read());
         }
         if (self->tap && router_tap_viewers(self->tap, &self->tap_viewers) > 0)
             router_broker_set_tap_viewers(self->broker, self->tap_viewers > 0);
         s_drain_monitor(self, self->router_monitor);
         s_drain_monitor(self, self->control_monitor);
-        int64_t now = zclock_mono();
-        if (now >= next_tick) {
+        tg_now_t now = tg_clock_read();
+        if (now.mono_ms >= next_tick) {
             router_broker_tick(self->broker, now);
-            next_tick = now + heartbeat_ms;
+            next_tick = now.mono_ms + heartbeat_ms;
         }
     }
 }

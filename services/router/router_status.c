@@ -62,7 +62,8 @@ tg_envelope_t *router_status_reply(uint64_t req, const char *instance, uint64_t 
         process->role = strdup(router_role_name(peer->role));
         process->instance = strdup(peer->instance);
         process->uptime_ms = peer->uptime_ms;
-        process->last_seen_ms = (uint64_t)(now_ms - peer->last_heard_ms);
+        process->last_seen_ms =
+            now_ms > peer->last_heard_ms ? (uint64_t)(now_ms - peer->last_heard_ms) : 0;
         if (peer->stats_count) {
             process->stats = malloc(peer->stats_count * sizeof *process->stats);
             assert(process->stats);

@@ -14,7 +14,7 @@
 
 /* Caller owns the result: STATUS_REPLY{req, processes = the router (role
    "router", `instance`, `uptime_ms`, `own`) + every peer}, at most
-   TG_MAX_PROCESSES entries. now_ms (zclock_mono) gives each peer's
+   TG_MAX_PROCESSES entries. now_ms (the loop's monotonic clock) gives each peer's
    last_seen_ms. */
 tg_envelope_t *router_status_reply(uint64_t req, const char *instance, uint64_t uptime_ms,
                                    const router_broker_stats_t *own, const router_peers_t *peers,

@@ -1,13 +1,14 @@
 /*  Single use of ws tokens at the router: the spent-jti set
     (router_tokens) on its own, with the clock passed in, and TOKEN_SPEND
-    through router_broker, fed messages directly with a chosen monotonic
-    time so the start-up window is tested without waiting for it. The
+    through router_broker, fed messages directly with a chosen time (both
+    clocks, far from the machine's: a monotonic clock of a few milliseconds,
+    as on a machine booted a moment ago), so the start-up window is tested
+    without waiting for it and nothing depends on the machine's uptime. The
     broker answers through a real ROUTER socket to a DEALER playing the
     edge (inproc).
 */
 #include <criterion/criterion.h>
 #include <string.h>
-#include <time.h>
 
 #include "router_broker.h"
 #include "router_tokens.h"
@@ -104,7 +105,8 @@ Test(router_tokens, purge_order_holds_over_many_entries)
 /* --- TOKEN_SPEND through the broker ------------------------------------- */
 
 #define HEARTBEAT_MS 100
-#define T0           1000000 /* the broker's start, on its monotonic clock */
+#define T0           7          /* the broker's start, on its monotonic clock: a fresh machine */
+#define WALL_S       1900000000 /* the wall clock (s) throughout */
 #define AFTER_WARMUP (T0 + 3 * HEARTBEAT_MS)
 
 static zsock_t *router_sock;
@@ -123,7 +125,8 @@ static void setup(void)
     zsock_set_rcvtimeo(edge, 2000);
     zsock_set_linger(edge, 0);
     cr_assert_eq(zsock_connect(edge, "inproc://router-tokens"), 0);
-    broker = router_broker_new(router_sock, "router-test", HEARTBEAT_MS, NULL, T0);
+    broker =
+        router_broker_new(router_sock, "router-test", HEARTBEAT_MS, NULL, tg_now_at(T0, WALL_S));
     cr_assert_not_null(broker);
 }
 
@@ -140,7 +143,7 @@ static void s_deliver(const char *from, tg_envelope_t *env, int64_t now_ms)
     zmsg_t *msg = tg_envelope_encode(env);
     tg_envelope_destroy(&env);
     zmsg_pushstr(msg, from);
-    router_broker_handle_peer(broker, &msg, now_ms);
+    router_broker_handle_peer(broker, &msg, tg_now_at(now_ms, WALL_S));
     cr_assert_null(msg);
 }
 
@@ -199,7 +202,7 @@ static void s_expect_nothing_more(int64_t now_ms)
 
 static uint64_t s_later(void)
 {
-    return (uint64_t)time(NULL) + 60;
+    return WALL_S + 60;
 }
 
 TestSuite(router_token_spend, .init = setup, .fini = teardown, .timeout = 20);
@@ -250,12 +253,12 @@ Test(router_token_spend, resync_spends_are_recorded_silently_and_block_replays)
 Test(router_token_spend, expired_jtis_are_purged_on_the_tick)
 {
     s_hello(AFTER_WARMUP);
-    uint64_t past = (uint64_t)time(NULL) - 5;
+    uint64_t past = WALL_S - 5;
     s_spend(1, "jti-old", past, AFTER_WARMUP);
     s_expect_verdict(1, NULL);
     s_spend(2, "jti-new", s_later(), AFTER_WARMUP);
     s_expect_verdict(2, NULL);
-    router_broker_tick(broker, AFTER_WARMUP + HEARTBEAT_MS);
+    router_broker_tick(broker, tg_now_at(AFTER_WARMUP + HEARTBEAT_MS, WALL_S));
     router_broker_stats_t stats;
     router_broker_stats(broker, &stats);
     cr_assert_eq(stats.spent_tokens, 1, "only the live jti stays");
@@ -291,4 +294,20 @@ Test(router_token_spend, spend_from_an_ingest_is_bad_input)
     router_broker_stats(broker, &stats);
     cr_assert_eq(stats.bad_input, 1);
     cr_assert_eq(stats.spent_tokens, 0);
+}
+
+/* The uptime a HEARTBEAT reply carries is measured on the clock the loop
+   passes in (here 250 ms after a start 7 ms into the machine's life), never
+   on the machine's own clock. */
+Test(router_token_spend, heartbeat_uptime_is_measured_on_the_loops_clock)
+{
+    s_hello(T0);
+    tg_envelope_t *heartbeat = tg_envelope_new(TG_CMD_HEARTBEAT);
+    heartbeat->instance = strdup("edge-a");
+    s_deliver("edge-a", heartbeat, T0 + 250);
+    tg_envelope_t *reply = s_recv();
+    cr_assert_eq(reply->command, TG_CMD_HEARTBEAT);
+    cr_assert(reply->known);
+    cr_assert_eq(reply->uptime_ms, 250);
+    tg_envelope_destroy(&reply);
 }
