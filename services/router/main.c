@@ -1,15 +1,14 @@
 /*  telegraphy-router: the subscription index and event fan-out between
-    ingests and edges. Wiring only: configuration, logging, the server
-    actor, and waiting for SIGINT/SIGTERM.
+    ingests and edges. Wiring only: signals, configuration, logging, the
+    router actor, and waiting for SIGINT/SIGTERM.
 
     Exit codes: 0 on a clean stop (or --help), 1 when the service cannot
     start (an endpoint cannot be bound), 2 on a bad configuration.
 */
-#include <czmq.h>
-
-#include "router_server.h"
+#include "router_actor.h"
 #include "tg_config.h"
 #include "tg_log.h"
+#include "tg_signal.h"
 
 #define ROUTER_OPTIONS                                                                             \
     (TG_OPT_ROUTER | TG_OPT_CONTROL | TG_OPT_MONITOR | TG_OPT_HEARTBEAT_MS | TG_OPT_HWM |          \
@@ -18,6 +17,7 @@
 
 int main(int argc, char **argv)
 {
+    tg_signal_block();
     tg_config_t cfg;
     int rc =
         tg_config_load(&cfg, ROUTER_OPTIONS, argc, argv, "telegraphy-router",
@@ -28,27 +28,19 @@ int main(int argc, char **argv)
         return 2;
     tg_log_init("telegraphy-router", cfg.log_level);
 
-    /* czmq's handler sets zsys_interrupted on SIGINT and SIGTERM. */
-    zsys_init();
-    zsys_catch_interrupts();
-
-    router_server_t *server = router_server_new(&cfg);
-    if (!server)
-        return 1; /* the reason, naming the endpoint, is logged */
-
-    zpoller_t *poller = zpoller_new(router_server_actor(server), NULL);
-    assert(poller);
-    while (!zsys_interrupted) {
-        /* The actor sends nothing after start-up: this only waits for a
-           signal, waking once a second in case one slipped between checks. */
-        zsock_t *which = zpoller_wait(poller, 1000);
-        if (which) {
-            zmsg_t *msg = zmsg_recv(which);
-            zmsg_destroy(&msg);
-        }
+    char error[512] = "";
+    tg_actor_t *actor = tg_actor_start(&router_actor_class, &cfg, error, sizeof error);
+    if (!actor) {
+        tg_log_error("%s", error);
+        return 1;
     }
-    tg_log_info("router: stopping on signal");
-    zpoller_destroy(&poller);
-    router_server_destroy(&server);
+    tg_log_info("router: started instance=%s router=%s control=%s monitor=%s heartbeat_ms=%u "
+                "hwm=%u",
+                tg_actor_get(actor, "instance"), tg_actor_get(actor, "router"),
+                tg_actor_get(actor, "control"), tg_actor_get(actor, "monitor"), cfg.heartbeat_ms,
+                cfg.hwm);
+    int sig = tg_signal_wait();
+    tg_log_info("router: stopping signal=%s", tg_signal_name(sig));
+    tg_actor_destroy(&actor);
     return 0;
 }

@@ -1,5 +1,5 @@
 /*  router_broker: what the router does with each message, apart from the
-    sockets' loop (router_server): the peer table, the event registry, the
+    sockets' loop (router_actor): the peer table, the event registry, the
     subscription index, matching and fan-out, peer expiry and the counters.
 
     Peer socket (edges and ingests, DEALER -> our ROUTER):

@@ -4,35 +4,35 @@
 #include <assert.h>
 #include <string.h>
 
-#include "router_socket.h"
+#include "tg_alloc.h"
+#include "tg_socket.h"
 
 zsock_t *router_tap_bind(const char *endpoint, char *resolved, size_t resolved_size, char *error,
                          size_t error_size)
 {
-    zsock_t *sock = router_socket_new(ZMQ_XPUB, endpoint, error, error_size);
+    tg_socket_options_t options = {.hwm = ROUTER_TAP_HWM};
+    zsock_t *sock =
+        tg_socket_bind(ZMQ_XPUB, endpoint, &options, resolved, resolved_size, error, error_size);
     if (!sock)
         return NULL;
-    zsock_set_sndhwm(sock, ROUTER_TAP_HWM);
-    zsock_set_sndtimeo(sock, 0);
     /* PUB semantics drop silently at the high-water mark; NODROP turns
        that into EAGAIN, which we count. An XPUB rather than a PUB so that
        the router hears subscriptions and builds TAPs only for a viewer. */
     int nodrop = 1;
     if (zmq_setsockopt(zsock_resolve(sock), ZMQ_XPUB_NODROP, &nodrop, sizeof nodrop) != 0) {
-        snprintf(error, error_size, "router: xpub_nodrop failed endpoint=%s error=\"%s\"", endpoint,
+        snprintf(error, error_size, "cannot set xpub_nodrop on %s: %s", endpoint,
                  zmq_strerror(zmq_errno()));
         zsock_destroy(&sock);
         return NULL;
     }
-    return router_socket_bind(&sock, endpoint, resolved, resolved_size, error, error_size);
+    return sock;
 }
 
 int router_tap_event(zsock_t *pub, const tg_envelope_t *event, uint64_t matched, uint64_t edges)
 {
     assert(pub && event && event->topic);
     tg_envelope_t *tap = tg_envelope_new(TG_CMD_TAP);
-    /* The topic is lent for the encode and taken back below. */
-    tap->topic = event->topic;
+    tap->topic = tg_strdup(event->topic); /* a TAP is built only while someone watches */
     tap->pub_id = event->pub_id;
     tap->ts = event->ts;
     tap->size = event->body ? zframe_size(event->body) : 0;
@@ -40,7 +40,6 @@ int router_tap_event(zsock_t *pub, const tg_envelope_t *event, uint64_t matched,
     tap->edges = edges;
     tap->body = event->body ? zframe_dup(event->body) : zframe_new(NULL, 0);
     int rc = tg_envelope_send(tap, pub);
-    tap->topic = NULL;
     tg_envelope_destroy(&tap);
     return rc;
 }

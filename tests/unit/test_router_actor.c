@@ -9,26 +9,34 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "router_server.h"
+#include "router_actor.h"
+#include "tg_config.h"
 #include "tg_envelope.h"
 #include "tg_event_type.h"
 #include "tg_log.h"
 
 #define RECV_TIMEOUT_MS 3000
 
-static router_server_t *server;
+static tg_actor_t *server;
+
+/* A router actor for cfg; NULL with the error text in `error`. */
+static tg_actor_t *s_new(const tg_config_t *cfg, char *error, size_t error_size)
+{
+    return tg_actor_start(&router_actor_class, cfg, error, error_size);
+}
 
 static void s_start(uint32_t heartbeat_ms)
 {
-    tg_log_init("test_router_server", "error");
+    tg_log_init("test_router_actor", "error");
     tg_config_t cfg;
     memset(&cfg, 0, sizeof cfg);
     snprintf(cfg.router, sizeof cfg.router, "tcp://127.0.0.1:*");
     snprintf(cfg.control, sizeof cfg.control, "tcp://127.0.0.1:*");
     cfg.heartbeat_ms = heartbeat_ms;
     cfg.hwm = 1000;
-    server = router_server_new(&cfg);
-    cr_assert_not_null(server);
+    char error[512] = "";
+    server = s_new(&cfg, error, sizeof error);
+    cr_assert_not_null(server, "%s", error);
 }
 
 static void s_setup(void)
@@ -38,7 +46,7 @@ static void s_setup(void)
 
 static void s_teardown(void)
 {
-    router_server_destroy(&server);
+    tg_actor_destroy(&server);
 }
 
 /* A DEALER connected to `endpoint` with routing id `instance`. */
@@ -56,7 +64,7 @@ static zsock_t *s_dealer(const char *endpoint, const char *instance)
 
 static zsock_t *s_peer(const char *instance)
 {
-    return s_dealer(router_server_endpoint(server), instance);
+    return s_dealer(tg_actor_get(server, "router"), instance);
 }
 
 /* Sends and destroys env. */
@@ -97,7 +105,7 @@ static void s_join(zsock_t *sock, const char *role, const char *instance, size_t
 {
     s_send_hello(sock, role, instance);
     tg_envelope_t *welcome = s_expect(sock, TG_CMD_WELCOME);
-    cr_expect_str_eq(welcome->instance, router_server_instance(server));
+    cr_expect_str_eq(welcome->instance, tg_actor_get(server, "instance"));
     tg_envelope_destroy(&welcome);
     for (size_t i = 0; i < types; i++) {
         tg_envelope_t *reg = s_expect(sock, TG_CMD_REGISTER);
@@ -121,7 +129,7 @@ static size_t s_sync(zsock_t *sock, const char *instance, bool *known)
     while (true) {
         tg_envelope_t *env = s_recv(sock);
         if (env->command == TG_CMD_HEARTBEAT) {
-            cr_expect_str_eq(env->instance, router_server_instance(server));
+            cr_expect_str_eq(env->instance, tg_actor_get(server, "instance"));
             if (known)
                 *known = env->known;
             tg_envelope_destroy(&env);
@@ -229,7 +237,7 @@ static int64_t s_stat(const tg_process_status_t *process, const char *name)
 /* The router's own stat `name`, from a fresh STATUS. */
 static int64_t s_router_stat(const char *name)
 {
-    zsock_t *control = s_dealer(router_server_control_endpoint(server), NULL);
+    zsock_t *control = s_dealer(tg_actor_get(server, "control"), NULL);
     tg_envelope_t *reply = s_status(control, 1);
     cr_assert_geq(reply->processes_count, 1);
     cr_assert_str_eq(reply->processes[0].role, "router");
@@ -239,11 +247,11 @@ static int64_t s_router_stat(const char *name)
     return value;
 }
 
-TestSuite(router_server, .init = s_setup, .fini = s_teardown, .timeout = 20);
+TestSuite(router_actor, .init = s_setup, .fini = s_teardown, .timeout = 20);
 
 /* HELLO is answered by WELCOME carrying the router's instance id, then one
    REGISTER per known event type. */
-Test(router_server, hello_gets_welcome_then_every_known_type)
+Test(router_actor, hello_gets_welcome_then_every_known_type)
 {
     zsock_t *ingest = s_peer("ingest-1");
     s_join(ingest, "ingest", "ingest-1", 0);
@@ -252,7 +260,7 @@ Test(router_server, hello_gets_welcome_then_every_known_type)
     zsock_t *edge = s_peer("edge-a");
     s_send_hello(edge, "edge", "edge-a");
     tg_envelope_t *welcome = s_expect(edge, TG_CMD_WELCOME);
-    cr_expect_str_eq(welcome->instance, router_server_instance(server));
+    cr_expect_str_eq(welcome->instance, tg_actor_get(server, "instance"));
     tg_envelope_destroy(&welcome);
     tg_envelope_t *first = s_expect(edge, TG_CMD_REGISTER);
     tg_envelope_t *second = s_expect(edge, TG_CMD_REGISTER);
@@ -268,7 +276,7 @@ Test(router_server, hello_gets_welcome_then_every_known_type)
 
 /* A new REGISTER is accepted and sent to every other peer, not back to the
    sender; an identical one is accepted again but not re-broadcast. */
-Test(router_server, register_is_accepted_and_broadcast_to_other_peers)
+Test(router_actor, register_is_accepted_and_broadcast_to_other_peers)
 {
     zsock_t *edge = s_peer("edge-a");
     s_join(edge, "edge", "edge-a", 0);
@@ -289,7 +297,7 @@ Test(router_server, register_is_accepted_and_broadcast_to_other_peers)
 
 /* The same subscription from two edges gets the same id, and one
    subscription in the index. */
-Test(router_server, same_subscription_from_two_edges_gets_the_same_id)
+Test(router_actor, same_subscription_from_two_edges_gets_the_same_id)
 {
     zsock_t *a = s_peer("edge-a");
     zsock_t *b = s_peer("edge-b");
@@ -308,7 +316,7 @@ Test(router_server, same_subscription_from_two_edges_gets_the_same_id)
 /* An event reaches only the edges with matching subscriptions, once per
    edge, naming that edge's matching ids, with the type's audience and
    flag, the ingest's fields, and the body bytes unchanged. */
-Test(router_server, event_fans_out_to_interested_edges_only)
+Test(router_actor, event_fans_out_to_interested_edges_only)
 {
     zsock_t *ingest = s_peer("ingest-1");
     s_join(ingest, "ingest", "ingest-1", 0);
@@ -362,7 +370,7 @@ Test(router_server, event_fans_out_to_interested_edges_only)
 
 /* After UNSUBSCRIBE the edge no longer receives the topic, and the
    subscription is gone from the index. */
-Test(router_server, unsubscribe_stops_delivery)
+Test(router_actor, unsubscribe_stops_delivery)
 {
     zsock_t *ingest = s_peer("ingest-1");
     s_join(ingest, "ingest", "ingest-1", 0);
@@ -383,7 +391,7 @@ Test(router_server, unsubscribe_stops_delivery)
 }
 
 /* An event of a type nobody registered is dropped and counted. */
-Test(router_server, event_of_unknown_type_is_dropped_and_counted)
+Test(router_actor, event_of_unknown_type_is_dropped_and_counted)
 {
     zsock_t *ingest = s_peer("ingest-1");
     s_join(ingest, "ingest", "ingest-1", 0);
@@ -401,7 +409,7 @@ Test(router_server, event_of_unknown_type_is_dropped_and_counted)
 
 /* Subscribing exactly to an unregistered type is refused with
    telegraphy.error.unknown_event; pattern subscriptions need no type. */
-Test(router_server, exact_subscription_to_unknown_type_is_refused)
+Test(router_actor, exact_subscription_to_unknown_type_is_refused)
 {
     zsock_t *a = s_peer("edge-a");
     s_join(a, "edge", "edge-a", 0);
@@ -417,7 +425,7 @@ Test(router_server, exact_subscription_to_unknown_type_is_refused)
 /* A filter that does not parse is refused with invalid_filter, and the
    message says where (the parser's message, with the column); nothing is
    subscribed. */
-Test(router_server, invalid_filter_is_refused_with_its_column)
+Test(router_actor, invalid_filter_is_refused_with_its_column)
 {
     zsock_t *a = s_peer("edge-a");
     s_join(a, "edge", "edge-a", 0);
@@ -449,7 +457,7 @@ static uint64_t s_subscribe_filter(zsock_t *edge, uint64_t req, tg_match_t match
 /* Equivalent spellings of a filter, from two edges, get one id and one
    subscription; another filter gets another id; an empty filter is no
    filter. */
-Test(router_server, equivalent_filters_share_one_id_across_edges)
+Test(router_actor, equivalent_filters_share_one_id_across_edges)
 {
     zsock_t *a = s_peer("edge-a");
     zsock_t *b = s_peer("edge-b");
@@ -484,7 +492,7 @@ static void s_send_event_body(zsock_t *ingest, uint64_t pub_id, const char *topi
 
 /* Two edges with different filters on one topic each receive exactly the
    events their filter accepts, with the matching ids only. */
-Test(router_server, filtered_subscriptions_receive_only_their_events)
+Test(router_actor, filtered_subscriptions_receive_only_their_events)
 {
     zsock_t *ingest = s_peer("ingest-1");
     s_join(ingest, "ingest", "ingest-1", 0);
@@ -534,7 +542,7 @@ Test(router_server, filtered_subscriptions_receive_only_their_events)
    by one with small filter limits. */
 static void s_setup_small_filters(void)
 {
-    router_server_destroy(&server);
+    tg_actor_destroy(&server);
     tg_config_t cfg;
     memset(&cfg, 0, sizeof cfg);
     snprintf(cfg.router, sizeof cfg.router, "tcp://127.0.0.1:*");
@@ -544,14 +552,15 @@ static void s_setup_small_filters(void)
     cfg.max_filter = 20;
     cfg.filter_max_depth = 2;
     cfg.filter_max_list = 2;
-    server = router_server_new(&cfg);
-    cr_assert_not_null(server);
+    char error[512] = "";
+    server = s_new(&cfg, error, sizeof error);
+    cr_assert_not_null(server, "%s", error);
 }
 
 /* The filter limits come from the configuration: a filter longer than
    max_filter, nested deeper than filter_max_depth, or with a list longer
    than filter_max_list is refused. */
-Test(router_server, filter_limits_come_from_the_configuration, .init = s_setup_small_filters)
+Test(router_actor, filter_limits_come_from_the_configuration, .init = s_setup_small_filters)
 {
     zsock_t *a = s_peer("edge-a");
     s_join(a, "edge", "edge-a", 0);
@@ -568,7 +577,7 @@ Test(router_server, filter_limits_come_from_the_configuration, .init = s_setup_s
 
 /* Topics that are not WAMP URIs for their policy are refused with
    wamp.error.invalid_uri. */
-Test(router_server, invalid_topic_is_refused_with_invalid_uri)
+Test(router_actor, invalid_topic_is_refused_with_invalid_uri)
 {
     zsock_t *a = s_peer("edge-a");
     s_join(a, "edge", "edge-a", 0);
@@ -588,7 +597,7 @@ Test(router_server, invalid_topic_is_refused_with_invalid_uri)
 
 /* A peer that never said HELLO is told known=false, its SUBSCRIBE is not
    processed, and after HELLO it is known. */
-Test(router_server, unknown_peer_is_told_to_resync)
+Test(router_actor, unknown_peer_is_told_to_resync)
 {
     zsock_t *a = s_peer("edge-a");
     bool known = true;
@@ -606,7 +615,7 @@ Test(router_server, unknown_peer_is_told_to_resync)
 }
 
 /* A HELLO from a known edge is a resync: its old subscriptions go. */
-Test(router_server, second_hello_drops_the_old_subscriptions)
+Test(router_actor, second_hello_drops_the_old_subscriptions)
 {
     zsock_t *a = s_peer("edge-a");
     s_join(a, "edge", "edge-a", 0);
@@ -620,7 +629,7 @@ Test(router_server, second_hello_drops_the_old_subscriptions)
 
 /* STATUS lists the router with its counters and every peer with its last
    stats; a REQ client (empty delimiter) gets its reply too. */
-Test(router_server, status_reports_the_router_and_every_peer)
+Test(router_actor, status_reports_the_router_and_every_peer)
 {
     zsock_t *ingest = s_peer("ingest-1");
     s_join(ingest, "ingest", "ingest-1", 0);
@@ -631,12 +640,12 @@ Test(router_server, status_reports_the_router_and_every_peer)
     s_send(ingest, heartbeat);
     tg_envelope_destroy(&(tg_envelope_t *){s_expect(ingest, TG_CMD_HEARTBEAT)});
 
-    zsock_t *control = s_dealer(router_server_control_endpoint(server), NULL);
+    zsock_t *control = s_dealer(tg_actor_get(server, "control"), NULL);
     tg_envelope_t *reply = s_status(control, 77);
     cr_assert_eq(reply->processes_count, 2);
     const tg_process_status_t *router = &reply->processes[0];
     cr_expect_str_eq(router->role, "router");
-    cr_expect_str_eq(router->instance, router_server_instance(server));
+    cr_expect_str_eq(router->instance, tg_actor_get(server, "instance"));
     const char *names[] = {"subscriptions", "edges",      "ingests",         "event_types",
                            "events_in",     "events_out", "events_in_per_s", "events_out_per_s",
                            "drops",         "bad_input",  "queue_depth"};
@@ -651,7 +660,7 @@ Test(router_server, status_reports_the_router_and_every_peer)
     cr_expect_lt(peer->last_seen_ms, 60000);
     tg_envelope_destroy(&reply);
 
-    zsock_t *req = zsock_new_req(router_server_control_endpoint(server));
+    zsock_t *req = zsock_new_req(tg_actor_get(server, "control"));
     zsock_set_rcvtimeo(req, RECV_TIMEOUT_MS);
     zsock_set_linger(req, 0);
     tg_envelope_t *status = tg_envelope_new(TG_CMD_STATUS);
@@ -669,7 +678,7 @@ Test(router_server, status_reports_the_router_and_every_peer)
 
 /* Garbage on both sockets is counted in bad_input, one per message, and
    the router still serves well-formed exchanges afterwards. */
-Test(router_server, garbage_is_counted_and_the_router_keeps_working)
+Test(router_actor, garbage_is_counted_and_the_router_keeps_working)
 {
     zsock_t *edge = s_peer("edge-a");
     s_join(edge, "edge", "edge-a", 0);
@@ -721,7 +730,7 @@ Test(router_server, garbage_is_counted_and_the_router_keeps_working)
     cr_expect_eq(s_sync(edge, "edge-a", &known), 0);
     cr_expect(known, "garbage made the router forget the edge");
 
-    zsock_t *control = s_dealer(router_server_control_endpoint(server), NULL);
+    zsock_t *control = s_dealer(tg_actor_get(server, "control"), NULL);
     /* 8. noise on the control socket, 9. a peer command there */
     msg = zmsg_new();
     zmsg_addmem(msg, noise, sizeof noise);
@@ -747,13 +756,13 @@ Test(router_server, garbage_is_counted_and_the_router_keeps_working)
 /* Criterion runs the suite's .init before the test's: replace its router. */
 static void s_setup_fast(void)
 {
-    router_server_destroy(&server);
+    tg_actor_destroy(&server);
     s_start(50);
 }
 
 /* A peer silent for 3 heartbeat intervals is dropped with its
    subscriptions; when it talks again it is told it is unknown. */
-Test(router_server, silent_peer_expires_with_its_subscriptions, .init = s_setup_fast)
+Test(router_actor, silent_peer_expires_with_its_subscriptions, .init = s_setup_fast)
 {
     zsock_t *a = s_peer("edge-a");
     s_join(a, "edge", "edge-a", 0);
@@ -769,16 +778,35 @@ Test(router_server, silent_peer_expires_with_its_subscriptions, .init = s_setup_
     zsock_destroy(&a);
 }
 
-/* A second router cannot bind an endpoint the first one holds: new fails. */
-Test(router_server, new_fails_on_an_endpoint_in_use)
+/* A second router cannot bind an endpoint the first one holds: its start
+   fails with a sentence naming the endpoint. */
+Test(router_actor, start_fails_on_an_endpoint_in_use)
 {
     tg_config_t cfg;
     memset(&cfg, 0, sizeof cfg);
-    snprintf(cfg.router, sizeof cfg.router, "%s", router_server_endpoint(server));
+    snprintf(cfg.router, sizeof cfg.router, "%s", tg_actor_get(server, "router"));
     snprintf(cfg.control, sizeof cfg.control, "tcp://127.0.0.1:*");
     cfg.heartbeat_ms = 1000;
     cfg.hwm = 1000;
-    router_server_t *second = router_server_new(&cfg);
+    char error[512] = "";
+    tg_actor_t *second = s_new(&cfg, error, sizeof error);
     cr_expect_null(second);
-    router_server_destroy(&second);
+    cr_expect(strstr(error, cfg.router), "the error names the endpoint: %s", error);
+    tg_actor_destroy(&second);
+}
+
+/* A started router reports its endpoints with the ports resolved (the tap
+   too: "" in the configuration is a free port) and its instance id. */
+Test(router_actor, start_reports_its_endpoints_and_instance)
+{
+    const char *names[] = {"router", "control", "monitor"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *endpoint = tg_actor_get(server, names[i]);
+        cr_assert_not_null(endpoint, "%s", names[i]);
+        cr_expect_eq(strncmp(endpoint, "tcp://127.0.0.1:", 16), 0, "%s", endpoint);
+        cr_expect_null(strchr(endpoint, '*'), "%s", endpoint);
+    }
+    const char *instance = tg_actor_get(server, "instance");
+    cr_assert_not_null(instance);
+    cr_expect_eq(strncmp(instance, "router-", 7), 0, "%s", instance);
 }
