@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tg_alloc.h"
+
 struct _ingest_pending_t {
     ingest_pending_entry_t *entries; /* owned; `size` used slots, packed at the front */
     size_t size;                     /* entries in use */
@@ -16,14 +18,8 @@ struct _ingest_pending_t {
 ingest_pending_t *ingest_pending_new(size_t max)
 {
     assert(max > 0);
-    ingest_pending_t *self = calloc(1, sizeof(*self));
-    if (!self)
-        return NULL;
-    self->entries = calloc(max, sizeof(ingest_pending_entry_t));
-    if (!self->entries) {
-        free(self);
-        return NULL;
-    }
+    ingest_pending_t *self = tg_new(ingest_pending_t);
+    self->entries = tg_calloc(max, sizeof(ingest_pending_entry_t));
     self->max = max;
     return self;
 }
@@ -66,12 +62,8 @@ int ingest_pending_add(ingest_pending_t *self, uint64_t req, zframe_t *routing_i
     entry->req = req;
     entry->routing_id = routing_id ? zframe_dup(routing_id) : NULL;
     entry->client_req = client_req;
-    entry->name = strdup(name ? name : "");
+    entry->name = tg_strdup(name ? name : "");
     entry->deadline_ms = deadline_ms;
-    if ((routing_id && !entry->routing_id) || !entry->name) {
-        s_entry_clear(entry);
-        return -1;
-    }
     self->size++;
     return 0;
 }

@@ -28,7 +28,7 @@ typedef struct {
     zframe_t *routing_id; /* the client on the ack socket, NULL if it came by PULL */
     uint64_t client_req;  /* the client's request id (0 = none) */
     char *name;           /* the event type, for logs */
-    int64_t deadline_ms;  /* zclock_mono time after which it expires */
+    int64_t deadline_ms;  /* monotonic ms (tg_now_t.mono_ms) at which it expires */
 } ingest_pending_entry_t;
 
 /* Caller owns the result: an empty table holding at most `max` entries. */
@@ -47,8 +47,9 @@ int ingest_pending_add(ingest_pending_t *self, uint64_t req, zframe_t *routing_i
 typedef void(ingest_pending_fn)(const ingest_pending_entry_t *entry, void *arg);
 int ingest_pending_take(ingest_pending_t *self, uint64_t req, ingest_pending_fn *fn, void *arg);
 
-/* Removes every entry whose deadline is <= now_ms, calling fn for each.
-   Returns how many expired. */
+/* Removes every entry whose deadline is <= now_ms (the loop turn's
+   monotonic clock, any value), calling fn for each. Returns how many
+   expired. */
 size_t ingest_pending_expire(ingest_pending_t *self, int64_t now_ms, ingest_pending_fn *fn,
                              void *arg);
 

@@ -3,8 +3,8 @@
 
 #include <assert.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "tg_alloc.h"
 #include "tg_envelope.h"
 
 struct _ingest_pubid_t {
@@ -13,7 +13,7 @@ struct _ingest_pubid_t {
 
 ingest_pubid_t *ingest_pubid_new(void)
 {
-    return calloc(1, sizeof(ingest_pubid_t));
+    return tg_new(ingest_pubid_t);
 }
 
 void ingest_pubid_destroy(ingest_pubid_t **self_p)
@@ -42,11 +42,4 @@ uint64_t ingest_pubid_last(const ingest_pubid_t *self)
 {
     assert(self);
     return self->last;
-}
-
-int64_t ingest_pubid_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

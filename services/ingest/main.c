@@ -1,15 +1,14 @@
 /*  telegraphy-ingest: accepts events from publishers, validates them,
     stamps publication id and time, and forwards them to the router.
 
-    Wiring only: configuration, the server actor (ingest_server.c), wait for
-    SIGINT/SIGTERM, stop.
+    Wiring only: signals, configuration, the actor (ingest_actor.c), wait
+    for SIGINT/SIGTERM, stop.
 */
-#include <signal.h>
-#include <stdio.h>
-
-#include "ingest_server.h"
+#include "ingest_actor.h"
+#include "tg_actor.h"
 #include "tg_config.h"
 #include "tg_log.h"
+#include "tg_signal.h"
 
 #define INGEST_OPTIONS                                                                             \
     (TG_OPT_INGEST | TG_OPT_INGEST_ACK | TG_OPT_ROUTER | TG_OPT_MAX_EVENT | TG_OPT_HEARTBEAT_MS |  \
@@ -24,14 +23,7 @@
 
 int main(int argc, char **argv)
 {
-    //  Signals are taken synchronously by this thread (sigwait below); they
-    //  are blocked before any thread exists so every thread inherits that.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-
+    tg_signal_block();
     tg_config_t cfg;
     int rc =
         tg_config_load(&cfg, INGEST_OPTIONS, argc, argv, "telegraphy-ingest", INGEST_SUMMARY, NULL);
@@ -42,18 +34,17 @@ int main(int argc, char **argv)
     tg_log_init("telegraphy-ingest", cfg.log_level);
 
     char error[512];
-    ingest_server_t *server = ingest_server_new(&cfg, error, sizeof(error));
-    if (!server) {
-        fprintf(stderr, "telegraphy-ingest: %s\n", error);
+    tg_actor_t *actor = tg_actor_start(&ingest_actor_class, &cfg, error, sizeof error);
+    if (!actor) {
+        tg_log_error("%s", error);
         return 1;
     }
+    //  The integration harness reads the instance id from this line.
     tg_log_info("ingest: listening ingest=%s ingest_ack=%s router=%s instance=%s",
-                ingest_server_endpoint(server), ingest_server_ack_endpoint(server), cfg.router,
-                ingest_server_instance(server));
-
-    int signal_number = 0;
-    sigwait(&stop_signals, &signal_number);
-    tg_log_info("ingest: stopping signal=%s", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-    ingest_server_destroy(&server);
+                tg_actor_get(actor, "ingest"), tg_actor_get(actor, "ingest_ack"), cfg.router,
+                tg_actor_get(actor, "instance"));
+    int signal_number = tg_signal_wait();
+    tg_log_info("ingest: stopping signal=%s", tg_signal_name(signal_number));
+    tg_actor_destroy(&actor);
     return 0;
 }

@@ -86,3 +86,16 @@ Test(ingest_pending, expire_removes_only_entries_past_their_deadline)
     cr_expect_eq(ingest_pending_size(s_pending), 1u);
     cr_expect_eq(ingest_pending_take(s_pending, 2, NULL, NULL), 0);
 }
+
+/* Deadlines are plain clock values: on a freshly booted machine (a small
+   monotonic clock) a deadline of 0 or below is a real one, not "unset". */
+Test(ingest_pending, deadlines_at_or_below_zero_expire_like_any_other)
+{
+    cr_assert_eq(ingest_pending_add(s_pending, 1, NULL, 11, "t", -20), 0);
+    cr_assert_eq(ingest_pending_add(s_pending, 2, NULL, 12, "t", 0), 0);
+    cr_assert_eq(ingest_pending_add(s_pending, 3, NULL, 13, "t", 5), 0);
+    cr_expect_eq(ingest_pending_expire(s_pending, -21, NULL, NULL), 0u);
+    cr_expect_eq(ingest_pending_expire(s_pending, -20, NULL, NULL), 1u);
+    cr_expect_eq(ingest_pending_expire(s_pending, 0, NULL, NULL), 1u);
+    cr_expect_eq(ingest_pending_size(s_pending), 1u);
+}

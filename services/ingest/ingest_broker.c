@@ -1,23 +1,25 @@
-/*  ingest_handler: what ingest does with each message, see ingest_handler.h.
+/*  ingest_broker: what the ingest does with each message, see ingest_broker.h.
 
     The hot path is PUBLISH on the PULL socket: one decode (the body frame is
     moved, never copied), one registry lookup, one body validation, then the
     same envelope is turned into the EVENT and sent. Nothing else allocates.
 */
-#include "ingest_handler.h"
+#include "ingest_broker.h"
 
 #include <inttypes.h>
 #include <string.h>
 
 #include "ingest_pending.h"
 #include "ingest_pubid.h"
+#include "tg_alloc.h"
 #include "tg_body.h"
 #include "tg_envelope.h"
 #include "tg_event_type.h"
 #include "tg_log.h"
+#include "tg_rate.h"
 #include "tg_utf8.h"
 
-struct _ingest_handler_t {
+struct _ingest_broker_t {
     tg_config_t cfg;                            /* our copy */
     char instance[TG_MAX_ID_STRING + 1];        /* our id, the routing id at the router */
     char router_instance[TG_MAX_ID_STRING + 1]; /* the router's id, "" until heard */
@@ -27,25 +29,22 @@ struct _ingest_handler_t {
     ingest_pubid_t *pubid;                      /* publication id generator */
     ingest_pending_t *pending;                  /* REGISTER requests waiting for the router */
     uint64_t last_req;                          /* last request id we used towards the router */
-    int64_t started_ms;                         /* zclock_mono at creation, for uptime */
+    int64_t started_ms;                         /* monotonic ms at creation, for uptime */
     int64_t pending_timeout_ms;                 /* how long a REGISTER may wait */
     ingest_stats_t stats;                       /* counters (gauges filled on demand) */
-    uint64_t rate_events_in;                    /* events_in at the previous heartbeat */
-    uint64_t rate_events_out;                   /* events_out at the previous heartbeat */
-    int64_t rate_ms;                            /* zclock_mono of the previous heartbeat */
+    tg_rate_t events_in_rate;                   /* events_in per second, per heartbeat */
+    tg_rate_t events_out_rate;                  /* events_out per second, per heartbeat */
     tg_log_limiter_t bad_input_log;             /* bad messages, any socket */
     tg_log_limiter_t rejected_log;              /* refusals on the PULL path */
     tg_log_limiter_t drops_log;                 /* events lost on a full router link */
     tg_log_limiter_t router_log;                /* refusals and oddities from the router */
 };
 
-ingest_handler_t *ingest_handler_new(const tg_config_t *cfg, const char *instance, zsock_t *ack,
-                                     zsock_t *router)
+ingest_broker_t *ingest_broker_new(const tg_config_t *cfg, const char *instance, zsock_t *ack,
+                                   zsock_t *router, tg_now_t now)
 {
     assert(cfg && instance && ack && router);
-    ingest_handler_t *self = calloc(1, sizeof(*self));
-    if (!self)
-        return NULL;
+    ingest_broker_t *self = tg_new(ingest_broker_t);
     self->cfg = *cfg;
     snprintf(self->instance, sizeof(self->instance), "%s", instance);
     self->ack = ack;
@@ -53,22 +52,20 @@ ingest_handler_t *ingest_handler_new(const tg_config_t *cfg, const char *instanc
     self->registry = tg_registry_new();
     self->pubid = ingest_pubid_new();
     self->pending = ingest_pending_new(INGEST_PENDING_MAX);
-    if (!self->registry || !self->pubid || !self->pending) {
-        ingest_handler_destroy(&self);
-        return NULL;
-    }
-    self->started_ms = zclock_mono();
-    self->rate_ms = self->started_ms;
+    self->started_ms = now.mono_ms;
+    //  The first heartbeat's rates count from the start.
+    tg_rate_sample(&self->events_in_rate, 0, now.mono_ms);
+    tg_rate_sample(&self->events_out_rate, 0, now.mono_ms);
     int64_t timeout = (int64_t)cfg->heartbeat_ms * INGEST_PENDING_HEARTBEATS;
     self->pending_timeout_ms =
         timeout < INGEST_PENDING_TIMEOUT_MAX_MS ? timeout : INGEST_PENDING_TIMEOUT_MAX_MS;
     return self;
 }
 
-void ingest_handler_destroy(ingest_handler_t **self_p)
+void ingest_broker_destroy(ingest_broker_t **self_p)
 {
     assert(self_p);
-    ingest_handler_t *self = *self_p;
+    ingest_broker_t *self = *self_p;
     if (!self)
         return;
     tg_registry_destroy(&self->registry);
@@ -78,13 +75,13 @@ void ingest_handler_destroy(ingest_handler_t **self_p)
     *self_p = NULL;
 }
 
-int64_t ingest_handler_pending_timeout_ms(const ingest_handler_t *self)
+int64_t ingest_broker_pending_timeout_ms(const ingest_broker_t *self)
 {
     assert(self);
     return self->pending_timeout_ms;
 }
 
-void ingest_handler_stats(const ingest_handler_t *self, ingest_stats_t *stats)
+void ingest_broker_stats(const ingest_broker_t *self, ingest_stats_t *stats)
 {
     assert(self && stats);
     *stats = self->stats;
@@ -94,14 +91,14 @@ void ingest_handler_stats(const ingest_handler_t *self, ingest_stats_t *stats)
 
 //  A new request id towards the router: never 0 (that means "none"), and
 //  within the protocol's id range.
-static uint64_t s_next_req(ingest_handler_t *self)
+static uint64_t s_next_req(ingest_broker_t *self)
 {
     if (++self->last_req > TG_MAX_ID)
         self->last_req = 1;
     return self->last_req;
 }
 
-static void s_bad_input(ingest_handler_t *self, const char *socket, const char *reason)
+static void s_bad_input(ingest_broker_t *self, const char *socket, const char *reason)
 {
     self->stats.bad_input++;
     tg_log_ratelimited(&self->bad_input_log, INGEST_LOG_INTERVAL_MS,
@@ -113,28 +110,27 @@ static void s_bad_input(ingest_handler_t *self, const char *socket, const char *
 
 //  Sends REJECTED{req, error, message} to routing_id. Does nothing when
 //  there is nobody to answer (PULL: routing_id NULL) or no req to answer to.
-static void s_send_rejected(ingest_handler_t *self, zframe_t *routing_id, uint64_t req,
+static void s_send_rejected(ingest_broker_t *self, zframe_t *routing_id, uint64_t req,
                             const char *error, const char *message)
 {
     if (!routing_id || req == 0)
         return;
     tg_envelope_t *reply = tg_envelope_new(TG_CMD_REJECTED);
     reply->req = req;
-    reply->error = strdup(error);
+    reply->error = tg_strdup(error);
     //  The message may quote the client's own text: keep it within the
     //  protocol's bound and cut on a character boundary.
     size_t len = strnlen(message, TG_MAX_ERROR_TEXT);
     while (len > 0 && !tg_utf8_valid(message, len))
         len--;
-    reply->message = strndup(message, len);
-    if (reply->error && reply->message)
-        tg_envelope_send_to(reply, self->ack, routing_id); //  a client gone: nothing to do
+    reply->message = tg_strndup(message, len);
+    tg_envelope_send_to(reply, self->ack, routing_id); //  a client gone: nothing to do
     tg_envelope_destroy(&reply);
 }
 
 //  A refused request: counted, answered on the ack socket, logged (rate
 //  limited) on the PULL path where nobody else will hear of it.
-static void s_refuse(ingest_handler_t *self, zframe_t *routing_id, uint64_t req, const char *error,
+static void s_refuse(ingest_broker_t *self, zframe_t *routing_id, uint64_t req, const char *error,
                      const char *message)
 {
     self->stats.rejected++;
@@ -153,7 +149,7 @@ static void s_refuse(ingest_handler_t *self, zframe_t *routing_id, uint64_t req,
     }
 }
 
-static void s_send_accepted(ingest_handler_t *self, zframe_t *routing_id, uint64_t req,
+static void s_send_accepted(ingest_broker_t *self, zframe_t *routing_id, uint64_t req,
                             uint64_t pub_id)
 {
     if (!routing_id || req == 0)
@@ -167,9 +163,11 @@ static void s_send_accepted(ingest_handler_t *self, zframe_t *routing_id, uint64
 
 /* --- PUBLISH ----------------------------------------------------------- */
 
-//  Checks a PUBLISH and forwards it as an EVENT. Takes ownership of
-//  *env_p. routing_id is the client to answer (ack socket) or NULL (PULL).
-static void s_publish(ingest_handler_t *self, tg_envelope_t **env_p, zframe_t *routing_id)
+//  Checks a PUBLISH and forwards it as an EVENT stamped with the turn's
+//  wall clock. Takes ownership of *env_p. routing_id is the client to
+//  answer (ack socket) or NULL (PULL).
+static void s_publish(ingest_broker_t *self, tg_envelope_t **env_p, zframe_t *routing_id,
+                      tg_now_t now)
 {
     tg_envelope_t *env = *env_p;
     *env_p = NULL;
@@ -194,8 +192,7 @@ static void s_publish(ingest_handler_t *self, tg_envelope_t **env_p, zframe_t *r
         s_refuse(self, routing_id, req, INGEST_ERROR_INVALID_EVENT, message);
         goto done;
     }
-    int64_t now_us = ingest_pubid_now_us();
-    uint64_t pub_id = ingest_pubid_next(self->pubid, now_us);
+    uint64_t pub_id = ingest_pubid_next(self->pubid, now.wall_us);
     if (pub_id == 0) {
         s_refuse(self, routing_id, req, INGEST_ERROR_UNAVAILABLE, "publication ids are exhausted");
         goto done;
@@ -205,7 +202,7 @@ static void s_publish(ingest_handler_t *self, tg_envelope_t **env_p, zframe_t *r
     env->command = TG_CMD_EVENT;
     env->req = 0;
     env->pub_id = pub_id;
-    env->ts = now_us > 0 ? (uint64_t)now_us : 0;
+    env->ts = now.wall_us > 0 ? (uint64_t)now.wall_us : 0;
     if (tg_envelope_send(env, self->router) != 0) {
         if (routing_id)
             s_refuse(self, routing_id, req, INGEST_ERROR_UNAVAILABLE,
@@ -226,8 +223,10 @@ done:
 /* --- REGISTER ---------------------------------------------------------- */
 
 //  Stores a client's REGISTER and forwards it to the router, remembering
-//  whom to answer. Takes ownership of *env_p.
-static void s_register(ingest_handler_t *self, tg_envelope_t **env_p, zframe_t *routing_id)
+//  whom to answer until now + the pending timeout. Takes ownership of
+//  *env_p.
+static void s_register(ingest_broker_t *self, tg_envelope_t **env_p, zframe_t *routing_id,
+                       tg_now_t now)
 {
     tg_envelope_t *env = *env_p;
     *env_p = NULL;
@@ -242,12 +241,12 @@ static void s_register(ingest_handler_t *self, tg_envelope_t **env_p, zframe_t *
         goto done;
     }
     tg_event_type_t *copy = tg_event_type_dup(env->event_type);
-    if (copy && tg_registry_put(self->registry, &copy) == 1)
+    if (tg_registry_put(self->registry, &copy) == 1)
         tg_log_info("ingest: register type=%s", env->event_type->name);
     tg_event_type_destroy(&copy);
 
     uint64_t req = s_next_req(self);
-    int64_t deadline = zclock_mono() + self->pending_timeout_ms;
+    int64_t deadline = now.mono_ms + self->pending_timeout_ms;
     if (ingest_pending_add(self->pending, req, routing_id, client_req, env->event_type->name,
                            deadline) != 0) {
         s_refuse(self, routing_id, client_req, INGEST_ERROR_UNAVAILABLE,
@@ -265,14 +264,14 @@ done:
 }
 
 //  Dispatches a decoded request from a publisher socket.
-static void s_client_request(ingest_handler_t *self, tg_envelope_t **env_p, zframe_t *routing_id,
-                             const char *socket)
+static void s_client_request(ingest_broker_t *self, tg_envelope_t **env_p, zframe_t *routing_id,
+                             const char *socket, tg_now_t now)
 {
     tg_envelope_t *env = *env_p;
     if (env->command == TG_CMD_PUBLISH)
-        s_publish(self, env_p, routing_id);
+        s_publish(self, env_p, routing_id, now);
     else if (env->command == TG_CMD_REGISTER)
-        s_register(self, env_p, routing_id);
+        s_register(self, env_p, routing_id, now);
     else {
         char message[128];
         snprintf(message, sizeof(message), "unexpected command %s", tg_command_name(env->command));
@@ -282,7 +281,7 @@ static void s_client_request(ingest_handler_t *self, tg_envelope_t **env_p, zfra
     }
 }
 
-void ingest_handler_on_pull(ingest_handler_t *self, zmsg_t **msg_p)
+void ingest_broker_on_pull(ingest_broker_t *self, zmsg_t **msg_p, tg_now_t now)
 {
     assert(self && msg_p);
     const char *reason = NULL;
@@ -291,7 +290,7 @@ void ingest_handler_on_pull(ingest_handler_t *self, zmsg_t **msg_p)
         s_bad_input(self, "ingest", reason);
         return;
     }
-    s_client_request(self, &env, NULL, "ingest");
+    s_client_request(self, &env, NULL, "ingest", now);
 }
 
 //  The req of a message that failed to decode, or 0. The header is decoded
@@ -310,7 +309,7 @@ static uint64_t s_recover_req(zframe_t **header_p)
     return req;
 }
 
-void ingest_handler_on_ack(ingest_handler_t *self, zmsg_t **msg_p)
+void ingest_broker_on_ack(ingest_broker_t *self, zmsg_t **msg_p, tg_now_t now)
 {
     assert(self && msg_p);
     zmsg_t *msg = *msg_p;
@@ -329,7 +328,7 @@ void ingest_handler_on_ack(ingest_handler_t *self, zmsg_t **msg_p)
     tg_envelope_t *env = tg_envelope_decode(msg_p, &reason);
     if (env) {
         zframe_destroy(&header);
-        s_client_request(self, &env, routing_id, "ingest_ack");
+        s_client_request(self, &env, routing_id, "ingest_ack", now);
     } else {
         s_bad_input(self, "ingest_ack", reason);
         uint64_t req = s_recover_req(&header);
@@ -342,17 +341,17 @@ void ingest_handler_on_ack(ingest_handler_t *self, zmsg_t **msg_p)
 
 /* --- the router link --------------------------------------------------- */
 
-static void s_send_hello(ingest_handler_t *self)
+static void s_send_hello(ingest_broker_t *self)
 {
     tg_envelope_t *hello = tg_envelope_new(TG_CMD_HELLO);
-    hello->role = strdup("ingest");
-    hello->instance = strdup(self->instance);
-    if (hello->role && hello->instance && tg_envelope_send(hello, self->router) != 0)
+    hello->role = tg_strdup("ingest");
+    hello->instance = tg_strdup(self->instance);
+    if (tg_envelope_send(hello, self->router) != 0)
         tg_log_warning("ingest: hello_failed router=%s", self->cfg.router);
     tg_envelope_destroy(&hello);
 }
 
-void ingest_handler_start(ingest_handler_t *self)
+void ingest_broker_start(ingest_broker_t *self)
 {
     assert(self);
     tg_log_debug("ingest: hello instance=%s router=%s", self->instance, self->cfg.router);
@@ -363,18 +362,17 @@ void ingest_handler_start(ingest_handler_t *self)
 //  finds no pending entry and is ignored, unless it is a refusal (logged).
 static void s_resend_type(const tg_event_type_t *type, void *arg)
 {
-    ingest_handler_t *self = arg;
+    ingest_broker_t *self = arg;
     tg_envelope_t *env = tg_envelope_new(TG_CMD_REGISTER);
     env->req = s_next_req(self);
     env->event_type = tg_event_type_dup(type);
-    if (env->event_type)
-        tg_envelope_send(env, self->router); //  a full link: the next resync retries
+    tg_envelope_send(env, self->router); //  a full link: the next resync retries
     tg_envelope_destroy(&env);
 }
 
 //  The router does not know us (it restarted, or forgot us after silence):
 //  introduce ourselves again and teach it every type we know.
-static void s_resync(ingest_handler_t *self, bool hello)
+static void s_resync(ingest_broker_t *self, bool hello)
 {
     self->stats.resyncs++;
     tg_log_info("ingest: resync router=%s types=%zu", self->router_instance,
@@ -386,7 +384,7 @@ static void s_resync(ingest_handler_t *self, bool hello)
 
 //  WELCOME and HEARTBEAT name the router's instance; a new name means a new
 //  router process, which knows nothing of our types.
-static void s_router_seen(ingest_handler_t *self, const tg_envelope_t *env)
+static void s_router_seen(ingest_broker_t *self, const tg_envelope_t *env)
 {
     bool changed = self->router_instance[0] && strcmp(self->router_instance, env->instance) != 0;
     snprintf(self->router_instance, sizeof(self->router_instance), "%s", env->instance);
@@ -400,7 +398,7 @@ static void s_router_seen(ingest_handler_t *self, const tg_envelope_t *env)
 }
 
 typedef struct {
-    ingest_handler_t *self;
+    ingest_broker_t *self;
     tg_envelope_t *answer; /* the router's ACCEPTED or REJECTED */
 } s_relay_t;
 
@@ -408,7 +406,7 @@ typedef struct {
 static void s_relay(const ingest_pending_entry_t *entry, void *arg)
 {
     s_relay_t *relay = arg;
-    ingest_handler_t *self = relay->self;
+    ingest_broker_t *self = relay->self;
     tg_envelope_t *answer = relay->answer;
     if (answer->command == TG_CMD_ACCEPTED) {
         s_send_accepted(self, entry->routing_id, entry->client_req, 0);
@@ -424,7 +422,7 @@ static void s_relay(const ingest_pending_entry_t *entry, void *arg)
                            answer->error, message);
 }
 
-static void s_router_answer(ingest_handler_t *self, tg_envelope_t *answer)
+static void s_router_answer(ingest_broker_t *self, tg_envelope_t *answer)
 {
     s_relay_t relay = {self, answer};
     if (ingest_pending_take(self->pending, answer->req, s_relay, &relay) == 0)
@@ -436,9 +434,10 @@ static void s_router_answer(ingest_handler_t *self, tg_envelope_t *answer)
                            answer->req, answer->error, answer->message ? answer->message : "");
 }
 
-void ingest_handler_on_router(ingest_handler_t *self, zmsg_t **msg_p)
+void ingest_broker_on_router(ingest_broker_t *self, zmsg_t **msg_p, tg_now_t now)
 {
     assert(self && msg_p);
+    (void)now; //  nothing from the router is timed yet
     const char *reason = NULL;
     tg_envelope_t *env = tg_envelope_decode(msg_p, &reason);
     if (!env) {
@@ -470,19 +469,13 @@ void ingest_handler_on_router(ingest_handler_t *self, zmsg_t **msg_p)
 }
 
 //  Adds the stats of a HEARTBEAT (names shared by every process).
-static void s_add_stats(ingest_handler_t *self, tg_envelope_t *heartbeat, int64_t now_ms)
+static void s_add_stats(ingest_broker_t *self, tg_envelope_t *heartbeat, int64_t now_ms)
 {
-    int64_t elapsed = now_ms - self->rate_ms;
-    if (elapsed <= 0)
-        elapsed = 1;
-    int64_t in_per_s = (int64_t)(self->stats.events_in - self->rate_events_in) * 1000 / elapsed;
-    int64_t out_per_s = (int64_t)(self->stats.events_out - self->rate_events_out) * 1000 / elapsed;
-    self->rate_events_in = self->stats.events_in;
-    self->rate_events_out = self->stats.events_out;
-    self->rate_ms = now_ms;
+    int64_t in_per_s = tg_rate_sample(&self->events_in_rate, self->stats.events_in, now_ms);
+    int64_t out_per_s = tg_rate_sample(&self->events_out_rate, self->stats.events_out, now_ms);
 
     ingest_stats_t stats;
-    ingest_handler_stats(self, &stats);
+    ingest_broker_stats(self, &stats);
     tg_envelope_add_stat(heartbeat, "events_in", (int64_t)stats.events_in);
     tg_envelope_add_stat(heartbeat, "events_out", (int64_t)stats.events_out);
     tg_envelope_add_stat(heartbeat, "events_in_per_s", in_per_s);
@@ -494,30 +487,30 @@ static void s_add_stats(ingest_handler_t *self, tg_envelope_t *heartbeat, int64_
     tg_envelope_add_stat(heartbeat, "queue_depth", (int64_t)stats.queue_depth);
 }
 
-void ingest_handler_heartbeat(ingest_handler_t *self)
+void ingest_broker_heartbeat(ingest_broker_t *self, tg_now_t now)
 {
     assert(self);
-    int64_t now_ms = zclock_mono();
     tg_envelope_t *heartbeat = tg_envelope_new(TG_CMD_HEARTBEAT);
-    heartbeat->instance = strdup(self->instance);
-    heartbeat->uptime_ms = (uint64_t)(now_ms - self->started_ms);
-    s_add_stats(self, heartbeat, now_ms);
-    if (heartbeat->instance)
-        tg_envelope_send(heartbeat, self->router); //  a full link: the router will resync us
+    heartbeat->instance = tg_strdup(self->instance);
+    //  A monotonic clock never goes back; kept at 0 should a test drive it so.
+    int64_t uptime_ms = now.mono_ms - self->started_ms;
+    heartbeat->uptime_ms = uptime_ms > 0 ? (uint64_t)uptime_ms : 0;
+    s_add_stats(self, heartbeat, now.mono_ms);
+    tg_envelope_send(heartbeat, self->router); //  a full link: the router will resync us
     tg_envelope_destroy(&heartbeat);
 }
 
 //  Answers a client whose REGISTER the router never answered.
 static void s_expired(const ingest_pending_entry_t *entry, void *arg)
 {
-    ingest_handler_t *self = arg;
+    ingest_broker_t *self = arg;
     tg_log_warning("ingest: register_timeout type=%s router=%s", entry->name, self->cfg.router);
     s_refuse(self, entry->routing_id, entry->client_req, INGEST_ERROR_UNAVAILABLE,
              "router did not answer");
 }
 
-void ingest_handler_expire(ingest_handler_t *self)
+void ingest_broker_expire(ingest_broker_t *self, tg_now_t now)
 {
     assert(self);
-    ingest_pending_expire(self->pending, zclock_mono(), s_expired, self);
+    ingest_pending_expire(self->pending, now.mono_ms, s_expired, self);
 }

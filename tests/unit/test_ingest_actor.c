@@ -1,4 +1,4 @@
-/*  ingest_server: the ingest actor run in-process against a fake router (a
+/*  ingest_actor: the ingest actor run in-process against a fake router (a
     ROUTER socket owned by the test) and fake publishers (a PUSH socket and
     an acknowledged DEALER), all on tcp://127.0.0.1 with random free ports
     ("!": czmq's "*" hands out the lowest free port, which other processes'
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ingest_pubid.h"
-#include "ingest_server.h"
+#include "ingest_actor.h"
+#include "tg_clock.h"
 #include "tg_config.h"
 #include "tg_envelope.h"
 
@@ -17,7 +17,7 @@
 
 static tg_config_t s_cfg;
 static zsock_t *s_router; /* the fake router */
-static ingest_server_t *s_server;
+static tg_actor_t *s_actor;
 static zsock_t *s_push;   /* fire-and-forget publisher */
 static zsock_t *s_dealer; /* acknowledged publisher (what telegraphy-ctl uses) */
 static uint64_t s_req = 100;
@@ -53,7 +53,7 @@ static tg_envelope_t *s_router_recv(tg_command_t wanted)
 //  Sends env from the fake router to the ingest.
 static void s_router_send(tg_envelope_t *env)
 {
-    zframe_t *id = zframe_from(ingest_server_instance(s_server));
+    zframe_t *id = zframe_from(tg_actor_get(s_actor, "instance"));
     cr_assert_eq(tg_envelope_send_to(env, s_router, id), 0);
     zframe_destroy(&id);
     tg_envelope_destroy(&env);
@@ -182,7 +182,7 @@ static void s_expect_rejected(tg_envelope_t *reply, const char *error, const cha
 static ingest_stats_t s_stats(void)
 {
     ingest_stats_t stats;
-    cr_assert_eq(ingest_server_stats(s_server, &stats), 0);
+    cr_assert_eq(ingest_actor_stats(s_actor, &stats), 0);
     return stats;
 }
 
@@ -204,10 +204,10 @@ static void s_start(uint32_t max_event, uint32_t heartbeat_ms)
     s_cfg.hwm = 1000;
 
     char error[256];
-    s_server = ingest_server_new(&s_cfg, error, sizeof(error));
-    cr_assert_not_null(s_server, "ingest failed to start: %s", error);
-    s_push = zsock_new_push(ingest_server_endpoint(s_server));
-    s_dealer = zsock_new_dealer(ingest_server_ack_endpoint(s_server));
+    s_actor = tg_actor_start(&ingest_actor_class, &s_cfg, error, sizeof(error));
+    cr_assert_not_null(s_actor, "ingest failed to start: %s", error);
+    s_push = zsock_new_push(tg_actor_get(s_actor, "ingest"));
+    s_dealer = zsock_new_dealer(tg_actor_get(s_actor, "ingest_ack"));
     cr_assert(s_push && s_dealer);
     zsock_set_rcvtimeo(s_dealer, S_WAIT_MS);
     zsock_set_linger(s_push, 0);
@@ -216,7 +216,7 @@ static void s_start(uint32_t max_event, uint32_t heartbeat_ms)
     tg_envelope_t *hello = s_router_recv(TG_CMD_HELLO);
     cr_assert_not_null(hello, "no HELLO from the ingest");
     cr_expect_str_eq(hello->role, "ingest");
-    cr_expect_str_eq(hello->instance, ingest_server_instance(s_server));
+    cr_expect_str_eq(hello->instance, tg_actor_get(s_actor, "instance"));
     tg_envelope_destroy(&hello);
 }
 
@@ -229,23 +229,23 @@ static void s_teardown(void)
 {
     zsock_destroy(&s_push);
     zsock_destroy(&s_dealer);
-    ingest_server_destroy(&s_server);
-    ingest_server_destroy(&s_server); //  safe twice
+    tg_actor_destroy(&s_actor);
+    tg_actor_destroy(&s_actor); //  safe twice
     zsock_destroy(&s_router);
 }
 
-TestSuite(ingest_server, .init = s_setup, .fini = s_teardown, .timeout = 20);
+TestSuite(ingest_actor, .init = s_setup, .fini = s_teardown, .timeout = 20);
 
 /* --- PUBLISH ------------------------------------------------------------- */
 
 /* An accepted publish reaches the router as an EVENT whose body is the very
    bytes the publisher sent, and the publisher learns its pub_id. */
-Test(ingest_server, accepted_publish_is_forwarded_with_identical_body_bytes)
+Test(ingest_actor, accepted_publish_is_forwarded_with_identical_body_bytes)
 {
     s_register_shipped();
     zframe_t *body = s_shipped_body();
     zframe_t *sent = zframe_dup(body);
-    int64_t before = ingest_pubid_now_us();
+    int64_t before = tg_clock_read().wall_us;
     tg_envelope_t *reply = s_publish_acked("shop.order.shipped", body);
     cr_assert_eq(reply->command, TG_CMD_ACCEPTED, "got %s %s", tg_command_name(reply->command),
                  reply->message ? reply->message : "");
@@ -256,7 +256,7 @@ Test(ingest_server, accepted_publish_is_forwarded_with_identical_body_bytes)
     cr_expect_null(event->to_users);
     cr_expect(zframe_eq(event->body, sent), "body bytes changed on the way");
     cr_expect_geq(event->ts, (uint64_t)before);
-    cr_expect_leq(event->ts, (uint64_t)ingest_pubid_now_us());
+    cr_expect_leq(event->ts, (uint64_t)tg_clock_read().wall_us);
     zframe_destroy(&sent);
     tg_envelope_destroy(&reply);
     tg_envelope_destroy(&event);
@@ -264,7 +264,7 @@ Test(ingest_server, accepted_publish_is_forwarded_with_identical_body_bytes)
 
 /* Events published fire-and-forget get strictly increasing pub_ids, in
    [1, 2^53], and arrive in order. */
-Test(ingest_server, pushed_events_get_increasing_pub_ids)
+Test(ingest_actor, pushed_events_get_increasing_pub_ids)
 {
     s_register_shipped();
     for (int i = 0; i < 5; i++) {
@@ -287,7 +287,7 @@ Test(ingest_server, pushed_events_get_increasing_pub_ids)
 }
 
 /* to_users travels with the event unchanged. */
-Test(ingest_server, to_users_are_passed_through)
+Test(ingest_actor, to_users_are_passed_through)
 {
     s_register_shipped();
     tg_envelope_t *env = s_publish("shop.order.shipped", s_shipped_body(), 0);
@@ -306,7 +306,7 @@ Test(ingest_server, to_users_are_passed_through)
 }
 
 /* A type nobody registered is refused with unknown_event naming it. */
-Test(ingest_server, unknown_type_is_rejected_naming_the_type)
+Test(ingest_actor, unknown_type_is_rejected_naming_the_type)
 {
     tg_envelope_t *reply = s_publish_acked("shop.order.lost", s_shipped_body());
     s_expect_rejected(reply, INGEST_ERROR_UNKNOWN_EVENT, "shop.order.lost");
@@ -315,7 +315,7 @@ Test(ingest_server, unknown_type_is_rejected_naming_the_type)
 }
 
 /* A body without one of the registered fields is refused, naming it. */
-Test(ingest_server, missing_field_is_rejected_naming_the_field)
+Test(ingest_actor, missing_field_is_rejected_naming_the_field)
 {
     s_register_shipped();
     const char *kv[] = {"order_id", "#7"};
@@ -325,7 +325,7 @@ Test(ingest_server, missing_field_is_rejected_naming_the_field)
 }
 
 /* A body with a key the type does not declare is refused, naming it. */
-Test(ingest_server, extra_field_is_rejected_naming_the_field)
+Test(ingest_actor, extra_field_is_rejected_naming_the_field)
 {
     s_register_shipped();
     const char *kv[] = {"order_id", "#7", "carrier", "=dhl", "colour", "=red"};
@@ -335,7 +335,7 @@ Test(ingest_server, extra_field_is_rejected_naming_the_field)
 }
 
 /* A type registered without fields accepts any map. */
-Test(ingest_server, type_without_fields_accepts_any_map)
+Test(ingest_actor, type_without_fields_accepts_any_map)
 {
     s_register_type("chat.message", NULL, 0);
     const char *kv[] = {"text", "=hi", "room", "=lobby", "n", "#-3"};
@@ -346,7 +346,7 @@ Test(ingest_server, type_without_fields_accepts_any_map)
 
 /* A body over max_event is refused with too_large (checked before the
    body is even parsed). */
-Test(ingest_server, body_over_the_limit_is_rejected_as_too_large)
+Test(ingest_actor, body_over_the_limit_is_rejected_as_too_large)
 {
     s_register_type("chat.message", NULL, 0);
     char big[2000];
@@ -360,7 +360,7 @@ Test(ingest_server, body_over_the_limit_is_rejected_as_too_large)
 }
 
 /* A body that is not a map (here an array) is refused as invalid. */
-Test(ingest_server, body_that_is_not_a_map_is_rejected)
+Test(ingest_actor, body_that_is_not_a_map_is_rejected)
 {
     s_register_type("chat.message", NULL, 0);
     const uint8_t array[] = {0x92, 0x01, 0x02}; /* [1, 2] */
@@ -370,7 +370,7 @@ Test(ingest_server, body_that_is_not_a_map_is_rejected)
 }
 
 /* Refused fire-and-forget events are counted and never forwarded. */
-Test(ingest_server, refused_pushed_events_are_counted_not_forwarded)
+Test(ingest_actor, refused_pushed_events_are_counted_not_forwarded)
 {
     s_register_shipped();
     tg_envelope_t *env = s_publish("shop.order.nope", s_shipped_body(), 0);
@@ -391,7 +391,7 @@ Test(ingest_server, refused_pushed_events_are_counted_not_forwarded)
 
 /* REGISTER goes to the router with the ingest's own req, and the router's
    ACCEPTED comes back to the client under the client's req. */
-Test(ingest_server, register_is_relayed_to_the_router_and_accepted_back)
+Test(ingest_actor, register_is_relayed_to_the_router_and_accepted_back)
 {
     tg_envelope_t *env = s_register("shop.order.shipped", s_shipped_fields, 2, 4242);
     cr_assert_eq(tg_envelope_send(env, s_dealer), 0);
@@ -417,7 +417,7 @@ Test(ingest_server, register_is_relayed_to_the_router_and_accepted_back)
 }
 
 /* The router's refusal reaches the client with its error and message. */
-Test(ingest_server, register_refused_by_the_router_is_relayed)
+Test(ingest_actor, register_refused_by_the_router_is_relayed)
 {
     tg_envelope_t *env = s_register("shop.order.shipped", NULL, 0, 5);
     cr_assert_eq(tg_envelope_send(env, s_dealer), 0);
@@ -438,7 +438,7 @@ Test(ingest_server, register_refused_by_the_router_is_relayed)
 }
 
 /* A REGISTER from the router (registry sync) teaches the ingest a type. */
-Test(ingest_server, register_from_the_router_updates_the_registry)
+Test(ingest_actor, register_from_the_router_updates_the_registry)
 {
     tg_envelope_t *sync = s_register("chat.message", NULL, 0, 0);
     s_router_send(sync);
@@ -454,7 +454,7 @@ Test(ingest_server, register_from_the_router_updates_the_registry)
 
 /* When the router never answers, the client still gets an answer:
    REJECTED unavailable "router did not answer". */
-Test(ingest_server, unanswered_register_expires_as_unavailable)
+Test(ingest_actor, unanswered_register_expires_as_unavailable)
 {
     s_teardown();
     s_start(1024, 50); //  pending timeout = 3 heartbeats = 150 ms
@@ -472,13 +472,13 @@ Test(ingest_server, unanswered_register_expires_as_unavailable)
 /* --- router link ----------------------------------------------------------- */
 
 /* Heartbeats carry the instance and the shared stat names. */
-Test(ingest_server, heartbeat_carries_instance_and_stats)
+Test(ingest_actor, heartbeat_carries_instance_and_stats)
 {
     s_teardown();
     s_start(1024, 50);
     tg_envelope_t *heartbeat = s_router_recv(TG_CMD_HEARTBEAT);
     cr_assert_not_null(heartbeat);
-    cr_expect_str_eq(heartbeat->instance, ingest_server_instance(s_server));
+    cr_expect_str_eq(heartbeat->instance, tg_actor_get(s_actor, "instance"));
     const char *names[] = {"events_in",        "events_out",  "events_in_per_s",
                            "events_out_per_s", "rejected",    "drops",
                            "bad_input",        "event_types", "queue_depth"};
@@ -493,7 +493,7 @@ Test(ingest_server, heartbeat_carries_instance_and_stats)
 
 /* A router that answers a HEARTBEAT with known=false (it restarted) gets a
    new HELLO and every type the ingest knows. */
-Test(ingest_server, resync_resends_hello_and_register_after_known_false)
+Test(ingest_actor, resync_resends_hello_and_register_after_known_false)
 {
     s_register_shipped();
     tg_envelope_t *heartbeat = tg_envelope_new(TG_CMD_HEARTBEAT);
@@ -513,7 +513,7 @@ Test(ingest_server, resync_resends_hello_and_register_after_known_false)
 
 /* A HEARTBEAT from a router with a new instance id (known or not) also
    triggers the resync; the same id with known=true does not. */
-Test(ingest_server, router_instance_change_triggers_resync)
+Test(ingest_actor, router_instance_change_triggers_resync)
 {
     s_register_shipped();
     tg_envelope_t *welcome = tg_envelope_new(TG_CMD_WELCOME);
@@ -537,7 +537,7 @@ Test(ingest_server, router_instance_change_triggers_resync)
 
 /* Garbage on every socket is counted and dropped; a malformed request with
    a readable req gets bad_request; the next good publish still works. */
-Test(ingest_server, garbage_is_counted_and_the_next_publish_still_works)
+Test(ingest_actor, garbage_is_counted_and_the_next_publish_still_works)
 {
     s_register_shipped();
     //  PULL: an unknown command, a one-frame message, bad msgpack.
@@ -545,7 +545,7 @@ Test(ingest_server, garbage_is_counted_and_the_next_publish_still_works)
     zstr_sendx(s_push, "PUBLISH", NULL);
     zstr_sendx(s_push, "PUBLISH", "\xc1\xc1", "x", NULL);
     //  Router: a command the ingest never expects from it.
-    zframe_t *id = zframe_from(ingest_server_instance(s_server));
+    zframe_t *id = zframe_from(tg_actor_get(s_actor, "instance"));
     zframe_send(&id, s_router, ZFRAME_MORE);
     zstr_send(s_router, "NONSENSE");
     //  Ack socket: a REGISTER with a broken type but a readable req.
@@ -589,7 +589,7 @@ Test(ingest_server, garbage_is_counted_and_the_next_publish_still_works)
 
 /* A client asking for something ingest does not serve (a STATUS) is told
    so, and it counts as bad input. */
-Test(ingest_server, unexpected_command_on_the_ack_socket_is_a_bad_request)
+Test(ingest_actor, unexpected_command_on_the_ack_socket_is_a_bad_request)
 {
     tg_envelope_t *status = tg_envelope_new(TG_CMD_STATUS);
     status->req = 8;
@@ -605,15 +605,16 @@ Test(ingest_server, unexpected_command_on_the_ack_socket_is_a_bad_request)
 /* --- start-up -------------------------------------------------------------- */
 
 /* A port already in use is a start-up failure naming the endpoint. */
-Test(ingest_server, port_in_use_fails_naming_the_endpoint)
+Test(ingest_actor, port_in_use_fails_naming_the_endpoint)
 {
     tg_config_t cfg = s_cfg;
-    snprintf(cfg.ingest, sizeof(cfg.ingest), "%s", ingest_server_endpoint(s_server));
+    snprintf(cfg.ingest, sizeof(cfg.ingest), "%s", tg_actor_get(s_actor, "ingest"));
     char error[256] = "";
-    ingest_server_t *second = ingest_server_new(&cfg, error, sizeof(error));
+    tg_actor_t *second = tg_actor_start(&ingest_actor_class, &cfg, error, sizeof(error));
     cr_assert_null(second);
-    cr_expect(strstr(error, ingest_server_endpoint(s_server)), "error \"%s\"", error);
+    cr_expect(strstr(error, tg_actor_get(s_actor, "ingest")), "error \"%s\"", error);
     cr_expect(strstr(error, "in use"), "error \"%s\"", error);
+    cr_expect(strstr(error, "socket=ingest "), "error \"%s\" does not name the socket", error);
 }
 
 /* --- a router link that cannot take more ------------------------------------ */
@@ -622,7 +623,7 @@ Test(ingest_server, port_in_use_fails_naming_the_endpoint)
    the HELLO), an acknowledged publish is refused as unavailable and a
    pushed one is counted as a drop: nothing is acknowledged that was not
    handed to the link. */
-Test(ingest_server, full_router_link_refuses_with_unavailable)
+Test(ingest_actor, full_router_link_refuses_with_unavailable)
 {
     s_teardown();
     cr_assert_eq(tg_config_load(&s_cfg, 0, 0, NULL, "test", NULL, NULL), 0);
@@ -634,10 +635,10 @@ Test(ingest_server, full_router_link_refuses_with_unavailable)
     snprintf(s_cfg.ingest_ack, sizeof(s_cfg.ingest_ack), "tcp://127.0.0.1:!");
     s_cfg.hwm = 1;
     char error[256];
-    s_server = ingest_server_new(&s_cfg, error, sizeof(error));
-    cr_assert_not_null(s_server, "%s", error);
-    s_push = zsock_new_push(ingest_server_endpoint(s_server));
-    s_dealer = zsock_new_dealer(ingest_server_ack_endpoint(s_server));
+    s_actor = tg_actor_start(&ingest_actor_class, &s_cfg, error, sizeof(error));
+    cr_assert_not_null(s_actor, "%s", error);
+    s_push = zsock_new_push(tg_actor_get(s_actor, "ingest"));
+    s_dealer = zsock_new_dealer(tg_actor_get(s_actor, "ingest_ack"));
     zsock_set_rcvtimeo(s_dealer, S_WAIT_MS);
     zsock_set_linger(s_push, 0);
     zsock_set_linger(s_dealer, 0);
