@@ -1,0 +1,236 @@
+/*  ingest_broker: what the ingest does with each message, driven directly
+    with explicit time (no loop, no clock): the router link and the ack
+    socket are inproc sockets owned by the test, and every call gets the
+    tg_now_t the test chooses. The clocks used are far from the machine's:
+    a monotonic clock that starts at 0 (a machine just booted) and a wall
+    clock in the year 2100, so nothing here depends on when or where the
+    tests run. */
+#include <criterion/criterion.h>
+#include <msgpack.h>
+#include <string.h>
+
+#include "ingest_broker.h"
+#include "tg_clock.h"
+#include "tg_config.h"
+#include "tg_envelope.h"
+
+#define S_WALL_S 4102444800 /* 2100-01-01T00:00:00Z */
+#define S_CLIENT "client-1" /* the acknowledged client's routing id */
+
+static tg_config_t s_cfg;
+static zsock_t *s_router_peer; /* ROUTER: the fake router */
+static zsock_t *s_link;        /* DEALER: the broker's router link */
+static zsock_t *s_ack;         /* ROUTER: the broker's ack socket */
+static zsock_t *s_client;      /* DEALER: an acknowledged client */
+static ingest_broker_t *s_broker;
+
+static void s_setup(void)
+{
+    cr_assert_eq(tg_config_load(&s_cfg, 0, 0, NULL, "test", NULL, NULL), 0);
+    s_cfg.max_event = 1024;
+    s_cfg.heartbeat_ms = 1000; //  a REGISTER waits 3 heartbeats: 3000 ms
+    s_router_peer = zsock_new_router("@inproc://ingest-broker-router");
+    s_link = zsock_new(ZMQ_DEALER);
+    zsock_set_identity(s_link, "ingest-test");
+    cr_assert_eq(zsock_connect(s_link, "inproc://ingest-broker-router"), 0);
+    s_ack = zsock_new_router("@inproc://ingest-broker-ack");
+    s_client = zsock_new(ZMQ_DEALER);
+    zsock_set_identity(s_client, S_CLIENT);
+    cr_assert_eq(zsock_connect(s_client, "inproc://ingest-broker-ack"), 0);
+    zsock_set_rcvtimeo(s_router_peer, 1000);
+    zsock_set_rcvtimeo(s_client, 1000);
+    s_broker = ingest_broker_new(&s_cfg, "ingest-test", s_ack, s_link, tg_now_at(0, S_WALL_S));
+}
+
+static void s_teardown(void)
+{
+    ingest_broker_destroy(&s_broker);
+    zsock_destroy(&s_client);
+    zsock_destroy(&s_ack);
+    zsock_destroy(&s_link);
+    zsock_destroy(&s_router_peer);
+}
+
+TestSuite(ingest_broker, .init = s_setup, .fini = s_teardown, .timeout = 20);
+
+/* --- helpers ------------------------------------------------------------ */
+
+//  The next envelope the broker sent to the router (routing id popped),
+//  skipping nothing: the test knows exactly what it expects.
+static tg_envelope_t *s_from_broker(void)
+{
+    zmsg_t *msg = zmsg_recv(s_router_peer);
+    cr_assert_not_null(msg, "nothing reached the router");
+    zframe_t *id = zmsg_pop(msg);
+    zframe_destroy(&id);
+    tg_envelope_t *env = tg_envelope_decode(&msg, NULL);
+    cr_assert_not_null(env);
+    return env;
+}
+
+//  The next reply the acknowledged client got.
+static tg_envelope_t *s_to_client(void)
+{
+    zmsg_t *msg = zmsg_recv(s_client);
+    cr_assert_not_null(msg, "no reply to the client");
+    tg_envelope_t *env = tg_envelope_decode(&msg, NULL);
+    cr_assert_not_null(env);
+    return env;
+}
+
+//  Hands env (taken) to the broker as if it came by PULL at `now`.
+static void s_pull(tg_envelope_t *env, tg_now_t now)
+{
+    zmsg_t *msg = tg_envelope_encode(env);
+    tg_envelope_destroy(&env);
+    ingest_broker_on_pull(s_broker, &msg, now);
+    cr_assert_null(msg);
+}
+
+//  Hands env (taken) to the broker as if S_CLIENT sent it on the ack
+//  socket at `now`.
+static void s_acked(tg_envelope_t *env, tg_now_t now)
+{
+    zmsg_t *msg = tg_envelope_encode(env);
+    tg_envelope_destroy(&env);
+    zmsg_pushstr(msg, S_CLIENT);
+    ingest_broker_on_ack(s_broker, &msg, now);
+    cr_assert_null(msg);
+}
+
+static tg_envelope_t *s_register(const char *name, uint64_t req)
+{
+    tg_envelope_t *env = tg_envelope_new(TG_CMD_REGISTER);
+    env->req = req;
+    env->event_type = tg_event_type_new(name);
+    return env;
+}
+
+//  A PUBLISH of `topic` with the body {"n": 1}.
+static tg_envelope_t *s_publish(const char *topic, uint64_t req)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str(&pk, 1);
+    msgpack_pack_str_body(&pk, "n", 1);
+    msgpack_pack_int(&pk, 1);
+    tg_envelope_t *env = tg_envelope_new(TG_CMD_PUBLISH);
+    env->topic = strdup(topic);
+    env->req = req;
+    env->body = zframe_new(buffer.data, buffer.size);
+    msgpack_sbuffer_destroy(&buffer);
+    return env;
+}
+
+//  Teaches the broker "chat.message" by PULL at `now` and takes the
+//  REGISTER it forwards off the link.
+static void s_learn_type(tg_now_t now)
+{
+    s_pull(s_register("chat.message", 0), now);
+    tg_envelope_t *forwarded = s_from_broker();
+    cr_assert_eq(forwarded->command, TG_CMD_REGISTER);
+    tg_envelope_destroy(&forwarded);
+}
+
+static int64_t s_stat(const tg_envelope_t *heartbeat, const char *name)
+{
+    for (size_t i = 0; i < heartbeat->stats_count; i++)
+        if (streq(heartbeat->stats[i].name, name))
+            return heartbeat->stats[i].value;
+    cr_assert_fail("stat %s missing", name);
+    return -1;
+}
+
+/* --- time --------------------------------------------------------------- */
+
+/* An event is stamped with the wall clock of the turn that accepted it:
+   its ts, and its publication id while the clock moves forward. */
+Test(ingest_broker, event_is_stamped_with_the_turn_wall_clock)
+{
+    s_learn_type(tg_now_at(0, S_WALL_S));
+    s_pull(s_publish("chat.message", 0), tg_now_at(7, S_WALL_S + 1));
+    tg_envelope_t *event = s_from_broker();
+    cr_assert_eq(event->command, TG_CMD_EVENT);
+    cr_expect_eq(event->ts, (uint64_t)(S_WALL_S + 1) * 1000000);
+    cr_expect_eq(event->pub_id, (uint64_t)(S_WALL_S + 1) * 1000000);
+    tg_envelope_destroy(&event);
+}
+
+/* A wall clock stepped back between two turns never repeats or lowers a
+   publication id; the ts is the turn's clock as it is. */
+Test(ingest_broker, pub_ids_keep_increasing_when_the_wall_clock_steps_back)
+{
+    s_learn_type(tg_now_at(0, S_WALL_S));
+    s_acked(s_publish("chat.message", 1), tg_now_at(1, S_WALL_S));
+    s_acked(s_publish("chat.message", 2), tg_now_at(2, S_WALL_S - 3600));
+    tg_envelope_t *first = s_to_client();
+    tg_envelope_t *second = s_to_client();
+    cr_assert_eq(first->command, TG_CMD_ACCEPTED);
+    cr_assert_eq(second->command, TG_CMD_ACCEPTED);
+    cr_expect_eq(second->pub_id, first->pub_id + 1);
+    tg_envelope_destroy(&first);
+    tg_envelope_destroy(&second);
+    tg_envelope_t *event = s_from_broker();
+    tg_envelope_destroy(&event);
+    event = s_from_broker();
+    cr_expect_eq(event->ts, (uint64_t)(S_WALL_S - 3600) * 1000000);
+    tg_envelope_destroy(&event);
+}
+
+/* A REGISTER the router leaves unanswered is refused exactly when its
+   deadline (the turn's monotonic clock + 3 heartbeats) is reached, not
+   before, even on a monotonic clock that started at 0. */
+Test(ingest_broker, unanswered_register_expires_exactly_at_its_deadline)
+{
+    s_acked(s_register("chat.message", 9), tg_now_at(0, S_WALL_S));
+    tg_envelope_t *forwarded = s_from_broker();
+    cr_assert_eq(forwarded->command, TG_CMD_REGISTER);
+    tg_envelope_destroy(&forwarded);
+    cr_assert_eq(ingest_broker_pending_timeout_ms(s_broker), 3000);
+
+    ingest_broker_expire(s_broker, tg_now_at(2999, S_WALL_S));
+    ingest_stats_t stats;
+    ingest_broker_stats(s_broker, &stats);
+    cr_expect_eq(stats.queue_depth, 1u, "expired before its deadline");
+
+    ingest_broker_expire(s_broker, tg_now_at(3000, S_WALL_S));
+    ingest_broker_stats(s_broker, &stats);
+    cr_expect_eq(stats.queue_depth, 0u);
+    tg_envelope_t *reply = s_to_client();
+    cr_assert_eq(reply->command, TG_CMD_REJECTED);
+    cr_expect_eq(reply->req, 9u);
+    cr_expect_str_eq(reply->error, INGEST_ERROR_UNAVAILABLE);
+    cr_expect(strstr(reply->message, "router did not answer"));
+    tg_envelope_destroy(&reply);
+}
+
+/* The heartbeat's uptime and per-second rates are measured on the turn's
+   monotonic clock from the broker's creation (here at 0). */
+Test(ingest_broker, heartbeat_uptime_and_rates_follow_the_turn_clock)
+{
+    s_learn_type(tg_now_at(0, S_WALL_S));
+    for (int i = 0; i < 10; i++)
+        s_pull(s_publish("chat.message", 0), tg_now_at(100, S_WALL_S));
+    for (int i = 0; i < 10; i++) {
+        tg_envelope_t *event = s_from_broker();
+        tg_envelope_destroy(&event);
+    }
+    ingest_broker_heartbeat(s_broker, tg_now_at(500, S_WALL_S));
+    tg_envelope_t *heartbeat = s_from_broker();
+    cr_assert_eq(heartbeat->command, TG_CMD_HEARTBEAT);
+    cr_expect_eq(heartbeat->uptime_ms, 500u);
+    cr_expect_eq(s_stat(heartbeat, "events_in"), 10);
+    cr_expect_eq(s_stat(heartbeat, "events_in_per_s"), 20); //  10 in 500 ms
+    cr_expect_eq(s_stat(heartbeat, "events_out_per_s"), 20);
+    tg_envelope_destroy(&heartbeat);
+
+    //  Nothing since: the next rate is 0, the uptime keeps counting.
+    ingest_broker_heartbeat(s_broker, tg_now_at(1500, S_WALL_S));
+    heartbeat = s_from_broker();
+    cr_expect_eq(heartbeat->uptime_ms, 1500u);
+    cr_expect_eq(s_stat(heartbeat, "events_in_per_s"), 0);
+    tg_envelope_destroy(&heartbeat);
+}
