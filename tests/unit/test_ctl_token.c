@@ -1,17 +1,20 @@
 /*  telegraphy-ctl token: the printed token verifies with tg_token_verify
     (a round trip through the edge's own check), --json wraps it, and a
-    missing secret or bad arguments exit 2 with nothing on stdout. */
+    missing secret or bad arguments exit 2 with nothing on stdout. The
+    command's time is the context's (main reads the clock once): here a
+    fixed one far from the machine's. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "ctl_token.h"
+#include "tg_clock.h"
 #include "tg_token.h"
 
 #define SECRET     "ctl-test-secret"
+#define NOW_S      4102444800 /* 2100-01-01T00:00:00Z: the command's time */
 #define ARGC(argv) ((int)(sizeof(argv) / sizeof((argv)[0])) - 1)
 
 static ctl_context_t s_ctx;
@@ -20,6 +23,7 @@ static void s_setup(void)
 {
     memset(&s_ctx, 0, sizeof s_ctx);
     s_ctx.cfg.resume_ttl = 86400;
+    s_ctx.now = tg_now_at(0, NOW_S);
     cr_redirect_stdout();
     cr_redirect_stderr();
 }
@@ -39,13 +43,14 @@ static const char *s_stdout(void)
 static void s_verify(const char *token, tg_token_type_t type, tg_token_claims_t *claims)
 {
     const char *reason = NULL;
-    cr_assert_eq(tg_token_verify(token, strlen(token), SECRET, NULL, (int64_t)time(NULL), 0, type,
-                                 claims, &reason),
-                 0, "token %s refused: %s", token, reason);
+    cr_assert_eq(
+        tg_token_verify(token, strlen(token), SECRET, NULL, NOW_S, 0, type, claims, &reason), 0,
+        "token %s refused: %s", token, reason);
 }
 
 /* The printed line is the token alone, and it verifies with the claims
-   given on the command line. */
+   given on the command line; it expires ttl seconds after the command's
+   time. */
 Test(ctl_token, printed_token_verifies_with_the_given_claims, .init = s_setup)
 {
     char *argv[] = {"token", "--secret", SECRET,          "--user", "42",  "--name",
@@ -60,8 +65,7 @@ Test(ctl_token, printed_token_verifies_with_the_given_claims, .init = s_setup)
     cr_assert(tg_token_claims_in_group(&claims, "staff"));
     cr_assert(tg_token_claims_in_group(&claims, "editors"));
     cr_assert_eq(claims.groups_count, 2);
-    int64_t left = claims.exp - (int64_t)time(NULL);
-    cr_assert(left > 110 && left <= 120, "exp in %lld s", (long long)left);
+    cr_assert_eq(claims.exp, NOW_S + 120, "exp is the command's time + ttl");
     tg_token_claims_release(&claims);
 }
 
@@ -105,7 +109,7 @@ Test(ctl_token, resume_token_carries_the_cid, .init = s_setup)
     tg_token_claims_t claims;
     s_verify(s_stdout(), TG_TOKEN_RESUME, &claims);
     cr_assert_str_eq(claims.cid, "client-1");
-    cr_assert(claims.exp - (int64_t)time(NULL) > 86000);
+    cr_assert_eq(claims.exp, NOW_S + 86400);
     tg_token_claims_release(&claims);
 }
 

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "tg_clock.h"
 #include "tg_config.h"
 
 #define CTL_PROGRAM "telegraphy-ctl"
@@ -24,6 +25,7 @@
 typedef struct {
     tg_config_t cfg; /* endpoints and timeout (flags and TELEGRAPHY_* variables) */
     bool json;       /* --json: machine-readable output on stdout */
+    tg_now_t now;    /* when the command started: main reads the clock, once */
 } ctl_context_t;
 
 /* Each runs one command. argv[0] is the command's name, the rest its own

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "tg_alloc.h"
 
 int ctl_args_split(const char *text, size_t max_item, char ***items_p, size_t *count_p)
 {
@@ -20,17 +21,16 @@ int ctl_args_split(const char *text, size_t max_item, char ***items_p, size_t *c
     size_t count = 1;
     for (const char *c = text; *c; c++)
         count += *c == ',';
-    char **items = calloc(count, sizeof(char *));
-    if (!items)
-        return -1;
+    char **items = tg_calloc(count, sizeof(char *));
     const char *start = text;
     for (size_t i = 0; i < count; i++) {
         const char *end = strchr(start, ',');
         size_t len = end ? (size_t)(end - start) : strlen(start);
-        if (len == 0 || len > max_item || !(items[i] = strndup(start, len))) {
+        if (len == 0 || len > max_item) {
             ctl_args_free_list(&items, i);
             return -1;
         }
+        items[i] = tg_strndup(start, len);
         start = end ? end + 1 : start + len;
     }
     *items_p = items;

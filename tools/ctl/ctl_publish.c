@@ -10,6 +10,7 @@
 #include "ctl_args.h"
 #include "ctl_kwargs.h"
 #include "ctl_request.h"
+#include "tg_alloc.h"
 #include "tg_envelope.h"
 #include "tg_utf8.h"
 
@@ -106,7 +107,7 @@ int ctl_publish_run(ctl_context_t *ctx, int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
     tg_envelope_t *request = tg_envelope_new(TG_CMD_PUBLISH);
-    request->topic = strdup(args.name);
+    request->topic = tg_strdup(args.name);
     request->body = body;
     if (args.to_users && s_set_to_users(request, args.to_users) != 0) {
         tg_envelope_destroy(&request);

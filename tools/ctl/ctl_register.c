@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "ctl_args.h"
 #include "ctl_request.h"
+#include "tg_alloc.h"
 #include "tg_envelope.h"
 #include "tg_event_type.h"
 
@@ -99,7 +100,7 @@ static int s_parse(ctl_context_t *ctx, int argc, char **argv, tg_event_type_t **
                                     audience);
     tg_event_type_t *type = tg_event_type_new(name);
     free(type->audience);
-    type->audience = strdup(audience);
+    type->audience = tg_strdup(audience);
     type->ttl = (uint32_t)ttl;
     type->guaranteed = guaranteed;
     type->client_publish = client_publish;

@@ -5,11 +5,14 @@
 #include <stdio.h>
 #include <unistd.h>
 
-//  A request id for this run: ids only need to tell our replies apart on a
-//  socket nobody else uses, but a varying one makes logs easier to match.
-static uint64_t s_new_req(void)
+#include "tg_clock.h"
+
+//  A request id for this run, from the wall clock now_us: ids only need to
+//  tell our replies apart on a socket nobody else uses, but a varying one
+//  makes logs easier to match.
+static uint64_t s_new_req(int64_t now_us)
 {
-    uint64_t req = ((uint64_t)zclock_usecs() ^ ((uint64_t)getpid() << 20)) & 0xFFFFFFFFu;
+    uint64_t req = ((uint64_t)now_us ^ ((uint64_t)getpid() << 20)) & 0xFFFFFFFFu;
     return req ? req : 1;
 }
 
@@ -26,15 +29,17 @@ int ctl_request_call(const char *endpoint, tg_envelope_t *request, uint32_t time
     int rc = -1;
     if (zsock_connect(dealer, "%s", endpoint) == -1)
         goto done;
+    //  The wait below is a loop: it reads the clock once per wake-up.
+    tg_now_t now = tg_clock_read();
     if (request->req == 0)
-        request->req = s_new_req();
+        request->req = s_new_req(now.wall_us);
     //  The DEALER queues the request until the connection is up.
     if (tg_envelope_send(request, dealer) != 0)
         goto done;
     poller = zpoller_new(dealer, NULL);
-    int64_t deadline = zclock_mono() + timeout_ms;
+    int64_t deadline = now.mono_ms + timeout_ms;
     while (true) {
-        int64_t left = deadline - zclock_mono();
+        int64_t left = deadline - tg_clock_read().mono_ms;
         if (left <= 0)
             break;
         if (!zpoller_wait(poller, (int)left)) {

@@ -11,6 +11,8 @@
 #include "ctl_args.h"
 #include "ctl_request.h"
 #include "ctl_sub.h"
+#include "tg_alloc.h"
+#include "tg_clock.h"
 #include "tg_envelope.h"
 
 #include <czmq.h>
@@ -154,9 +156,7 @@ static void s_print_line(char cells[S_COLUMNS][S_CELL], const int *width)
 static void s_print_table(const tg_envelope_t *reply)
 {
     size_t rows = reply->processes_count;
-    char(*cells)[S_COLUMNS][S_CELL] = calloc(rows + 1, sizeof(*cells));
-    if (!cells)
-        return;
+    char(*cells)[S_COLUMNS][S_CELL] = tg_calloc(rows + 1, sizeof(*cells));
     int width[S_COLUMNS];
     for (int c = 0; c < S_COLUMNS; c++)
         snprintf(cells[0][c], S_CELL, "%s", s_headers[c]);
@@ -191,18 +191,19 @@ static int s_status_once(ctl_context_t *ctx)
 }
 
 //  --watch: every S_WATCH_MS until SIGINT/SIGTERM; on a terminal the screen
-//  is cleared first so the table stays in place. Exit 0 on Ctrl-C.
+//  is cleared first so the table stays in place. Exit 0 on Ctrl-C. A loop:
+//  it reads the clock once per wake-up.
 static int s_watch(ctl_context_t *ctx)
 {
     ctl_sub_signals();
     bool tty = !ctx->json && isatty(STDOUT_FILENO);
     while (ctl_sub_running()) {
-        int64_t next = zclock_mono() + S_WATCH_MS;
+        int64_t next = tg_clock_read().mono_ms + S_WATCH_MS;
         if (tty)
             fputs("\033[H\033[2J", stdout); /* home, clear screen */
         if (s_status_once(ctx) != CTL_EXIT_OK && !tty)
             fflush(stderr);
-        while (ctl_sub_running() && zclock_mono() < next)
+        while (ctl_sub_running() && tg_clock_read().mono_ms < next)
             zclock_sleep(50); /* a Ctrl-C is noticed within 50 ms */
     }
     return CTL_EXIT_OK;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tg_clock.h"
 #include "tg_monitor.h"
 
 /* How often the receive loop looks at the signal flag and the clock. */
@@ -95,7 +96,7 @@ static bool s_wait_connected(tg_monitor_t *monitor, int64_t deadline)
 {
     zsock_t *pair = tg_monitor_socket(monitor);
     while (ctl_sub_running()) {
-        int64_t left = deadline - zclock_mono();
+        int64_t left = deadline - tg_clock_read().mono_ms;
         if (left <= 0)
             return false;
         zsock_set_rcvtimeo(pair, (int)(left < S_TICK_MS ? left : S_TICK_MS));
@@ -117,7 +118,8 @@ int ctl_sub_run(const ctl_context_t *ctx, const char *prefix, tg_command_t expec
     assert(ctx && prefix && handler);
     const char *endpoint = ctx->cfg.monitor[0] ? ctx->cfg.monitor : TG_DEFAULT_MONITOR;
     ctl_sub_signals();
-    int64_t started = zclock_mono();
+    //  The waits below are loops: they read the clock once per wake-up.
+    int64_t started = tg_clock_read().mono_ms;
     zsock_t *sub = zsock_new(ZMQ_SUB);
     if (!sub) {
         fprintf(stderr, "%s: cannot create a socket: %s\n", CTL_PROGRAM, zmq_strerror(zmq_errno()));
@@ -155,7 +157,7 @@ int ctl_sub_run(const ctl_context_t *ctx, const char *prefix, tg_command_t expec
     int64_t deadline = timeout_ms ? started + (int64_t)timeout_ms : INT64_MAX;
     uint64_t printed = 0;
     while (ctl_sub_running() && (count == 0 || printed < count)) {
-        int64_t left = deadline - zclock_mono();
+        int64_t left = deadline - tg_clock_read().mono_ms;
         if (left <= 0)
             break;
         zsock_set_rcvtimeo(sub, (int)(left < S_TICK_MS ? left : S_TICK_MS));

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ctl_args.h"
+#include "tg_clock.h"
 #include "tg_token.h"
 #include "tg_utf8.h"
 
@@ -188,7 +188,7 @@ int ctl_token_run(ctl_context_t *ctx, int argc, char **argv)
         .name = (char *)args.name,
         .groups = groups,
         .groups_count = groups_count,
-        .exp = (int64_t)time(NULL) + (int64_t)ttl,
+        .exp = tg_now_wall_s(ctx->now) + (int64_t)ttl,
         .cid = (char *)args.cid,
     };
     char *token = tg_token_mint(&claims, args.secret);

@@ -9,6 +9,8 @@
 
 #include "ctl.h"
 #include "ctl_token.h"
+#include "tg_alloc.h"
+#include "tg_clock.h"
 
 //  The secret and resume lifetime serve `token` (it mints locally).
 #define CTL_OPTIONS                                                                                \
@@ -44,11 +46,10 @@ int main(int argc, char **argv)
 
     ctl_context_t ctx;
     memset(&ctx, 0, sizeof(ctx));
+    ctx.now = tg_clock_read(); //  the one reading the commands are given
     //  --json is ours, not tg_config's: take it out wherever it is (it
     //  means the same before and after the command).
-    char **args = calloc((size_t)argc + 1, sizeof(char *));
-    if (!args)
-        return CTL_EXIT_USAGE;
+    char **args = tg_calloc((size_t)argc + 1, sizeof(char *));
     int count = 0;
     for (int i = 0; i < argc; i++) {
         if (i > 0 && streq(argv[i], "--json"))
