@@ -20,7 +20,6 @@ const tg_envelope_field_info_t tg_envelope_fields[TG_FIELD_COUNT] = {
     [TG_FIELD_TS] = {S_FIELD("ts")},
     [TG_FIELD_AUDIENCE] = {S_FIELD("audience")},
     [TG_FIELD_GUARANTEED] = {S_FIELD("guaranteed")},
-    [TG_FIELD_SUB_IDS] = {S_FIELD("sub_ids")},
     [TG_FIELD_TYPE] = {S_FIELD("type")},
     [TG_FIELD_MATCH] = {S_FIELD("match")},
     [TG_FIELD_FILTER] = {S_FIELD("filter")},
@@ -53,8 +52,7 @@ static const tg_envelope_command_info_t s_commands[] = {
     [TG_CMD_ACCEPTED] = {"ACCEPTED", B(REQ) | B(PUB_ID), B(REQ), false},
     [TG_CMD_REJECTED] = {"REJECTED", B(REQ) | B(ERROR) | B(MESSAGE), B(REQ) | B(ERROR), false},
     [TG_CMD_EVENT] = {"EVENT",
-                      B(PUB_ID) | B(TS) | B(TOPIC) | B(TO_USERS) | B(AUDIENCE) | B(GUARANTEED) |
-                          B(SUB_IDS),
+                      B(PUB_ID) | B(TS) | B(TOPIC) | B(TO_USERS) | B(AUDIENCE) | B(GUARANTEED),
                       B(PUB_ID) | B(TS) | B(TOPIC), true},
     [TG_CMD_HELLO] = {"HELLO", B(ROLE) | B(INSTANCE), B(ROLE) | B(INSTANCE), false},
     [TG_CMD_WELCOME] = {"WELCOME", B(INSTANCE), B(INSTANCE), false},
@@ -136,6 +134,11 @@ tg_envelope_t *tg_envelope_new(tg_command_t command)
     tg_envelope_t *self = (tg_envelope_t *)zmalloc(sizeof(tg_envelope_t));
     self->command = command;
     return self;
+}
+
+bool tg_envelope_has_sub_ids_frame(const tg_envelope_t *self)
+{
+    return self->command == TG_CMD_EVENT && self->audience != NULL;
 }
 
 void tg_envelope_strings_free(char **strings, size_t count)

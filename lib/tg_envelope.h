@@ -6,8 +6,13 @@
         [routing id frames, added/removed by ROUTER sockets]
         frame 0  command name, ASCII ("EVENT", "SUBSCRIBE", ...)
         frame 1  header: a msgpack map, always with "v" (protocol version)
-        frame 2  body (PUBLISH and EVENT only): the event data, msgpack map,
-                 carried as opaque bytes from ingest to edge.
+        frame 2  body (PUBLISH, EVENT and TAP only): the event data, msgpack
+                 map, carried as opaque bytes from ingest to edge.
+        frame 3  sub_ids (EVENT from the router to an edge only, marked by
+                 the header's audience): a msgpack array of the ids of the
+                 edge's matching subscriptions. Apart from the header, so
+                 that the router encodes the header once per event and
+                 shares it, with the body, among every edge's message.
 
     Decoding checks every field's type and bound, ignores unknown keys and
     rejects a version it does not speak. See docs/protocol.md for the table
@@ -44,7 +49,8 @@ typedef enum {
     TG_CMD_ACCEPTED,        /* ingest -> ctl, router -> ingest: req, pub_id (PUBLISH) */
     TG_CMD_REJECTED,        /* ingest -> ctl, router -> ingest: req, error, message */
     TG_CMD_EVENT,           /* ingest -> router -> edge: pub_id, ts, topic, to_users,
-                               audience + sub_ids (router -> edge only), body */
+                               audience + guaranteed (router -> edge only), body;
+                               router -> edge: + the sub_ids frame */
     TG_CMD_HELLO,           /* edge/ingest -> router: role, instance */
     TG_CMD_WELCOME,         /* router -> peer: instance (the router's) */
     TG_CMD_HEARTBEAT,       /* peer -> router: instance, stats;
@@ -99,7 +105,7 @@ typedef struct {
     uint64_t ts;       /* EVENT: µs since the Unix epoch */
     char *audience;    /* EVENT (router -> edge): the type's audience */
     bool guaranteed;   /* EVENT (router -> edge): the type's flag */
-    uint64_t *sub_ids; /* EVENT (router -> edge): matching subscriptions */
+    uint64_t *sub_ids; /* EVENT (router -> edge, its own frame): matching subscriptions */
     size_t sub_ids_count;
     tg_event_type_t *event_type; /* REGISTER */
     tg_match_t match;            /* SUBSCRIBE */
@@ -142,8 +148,29 @@ tg_envelope_t *tg_envelope_decode(zmsg_t **msg_p, const char **reason);
 
 /* Encodes self into a new message (caller owns). If self->body is set, the
    body frame is moved into the message and self->body becomes NULL, so the
-   bytes are not copied. Misuse (missing required field) asserts. */
+   bytes are not copied. An EVENT with an audience (router -> edge) gets its
+   sub_ids frame (1..TG_MAX_SUB_IDS ids). Misuse (missing required field)
+   asserts. */
 zmsg_t *tg_envelope_encode(tg_envelope_t *self);
+
+/* The router's fan-out of one EVENT, encoded once and sent per edge.
+
+   tg_envelope_event_header: the header frame every edge gets for `event`
+   (an EVENT as decoded from an ingest: its pub_id, ts, topic, to_users),
+   with the type's audience and guaranteed. `event` and `audience` are
+   read, not kept. Caller owns the result.
+
+   tg_envelope_event_send: sends one edge its EVENT, [routing_id]["EVENT"]
+   [header][body][sub_ids], on the ROUTER `sock`. routing_id, header and
+   body are borrowed and sent shared (zmq_msg_copy: a reference to the
+   same bytes, none copied), the command from a constant; only the sub_ids
+   frame (1..TG_MAX_SUB_IDS ids) is packed here. Non-blocking: 0, or -1
+   when the edge is full or unknown (nothing was sent; the caller counts
+   the drop). */
+zframe_t *tg_envelope_event_header(const tg_envelope_t *event, const char *audience,
+                                   bool guaranteed);
+int tg_envelope_event_send(zsock_t *sock, zframe_t *routing_id, zframe_t *header, zframe_t *body,
+                           const uint64_t *sub_ids, size_t count);
 
 /* Encodes and sends on sock (non-blocking: ZMQ_DONTWAIT). Same ownership as
    tg_envelope_encode, and self is left intact otherwise. Returns 0, or -1 when

@@ -7,6 +7,7 @@
     the object tree in a zone, and every field is type- and bound-checked
     before it is copied out. All failures leave through one `malformed:` label.
 */
+#include "tg_alloc.h"
 #include "tg_envelope.h"
 #include "tg_envelope_wire.h"
 #include "tg_utf8.h"
@@ -364,15 +365,6 @@ static int s_decode_field(tg_envelope_t *self, tg_envelope_field_t field, const 
         return tg_audience_validate(self->audience);
     case TG_FIELD_GUARANTEED:
         return s_get_bool(val, &self->guaranteed) ? 0 : -1;
-    case TG_FIELD_SUB_IDS:
-        if (val->type != MSGPACK_OBJECT_ARRAY || val->via.array.size > TG_MAX_SUB_IDS)
-            return -1;
-        self->sub_ids = (uint64_t *)zmalloc(sizeof(uint64_t) * (val->via.array.size + 1));
-        self->sub_ids_count = val->via.array.size;
-        for (uint32_t i = 0; i < val->via.array.size; i++)
-            if (!s_get_id(&val->via.array.ptr[i], &self->sub_ids[i]))
-                return -1;
-        return 0;
     case TG_FIELD_TYPE:
         return (self->event_type = s_get_event_type(val)) ? 0 : -1;
     case TG_FIELD_MATCH:
@@ -421,6 +413,41 @@ static int s_decode_field(tg_envelope_t *self, tg_envelope_field_t field, const 
         break;
     }
     return -1;
+}
+
+/* The sub_ids frame of an EVENT to an edge: a msgpack array of 1 to
+   TG_MAX_SUB_IDS ids, each in [1, 2^53], and nothing else. Fills
+   self->sub_ids; returns NULL or a static reason. */
+static const char *s_decode_sub_ids(tg_envelope_t *self, zframe_t *frame)
+{
+    const char *data = (const char *)zframe_data(frame);
+    size_t size = zframe_size(frame);
+    const char *why = NULL;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init(&unpacked);
+    size_t offset = 0;
+    if (s_prescan((const uint8_t *)data, size) ||
+        msgpack_unpack_next(&unpacked, data, size, &offset) != MSGPACK_UNPACK_SUCCESS ||
+        offset != size) {
+        why = "bad frame: sub_ids";
+        goto done;
+    }
+    const msgpack_object *array = &unpacked.data;
+    if (array->type != MSGPACK_OBJECT_ARRAY || array->via.array.size == 0 ||
+        array->via.array.size > TG_MAX_SUB_IDS) {
+        why = "bad frame: sub_ids";
+        goto done;
+    }
+    self->sub_ids = (uint64_t *)tg_malloc(sizeof(uint64_t) * array->via.array.size);
+    self->sub_ids_count = array->via.array.size;
+    for (uint32_t i = 0; i < array->via.array.size; i++)
+        if (!s_get_id(&array->via.array.ptr[i], &self->sub_ids[i])) {
+            why = "bad frame: sub_ids";
+            goto done;
+        }
+done:
+    msgpack_unpacked_destroy(&unpacked);
+    return why;
 }
 
 /* Field of a key, or TG_FIELD_COUNT when the key is not one we know. */
@@ -532,6 +559,16 @@ tg_envelope_t *tg_envelope_decode(zmsg_t **msg_p, const char **reason)
             why = "missing body";
             goto malformed;
         }
+    }
+    if (tg_envelope_has_sub_ids_frame(self)) {
+        frame = zmsg_pop(msg);
+        if (!frame) {
+            why = "missing sub_ids";
+            goto malformed;
+        }
+        if ((why = s_decode_sub_ids(self, frame)))
+            goto malformed;
+        zframe_destroy(&frame);
     }
     if (zmsg_size(msg) > 0) {
         why = info->has_body ? "extra frames" : "unexpected body";

@@ -5,6 +5,7 @@
     missing required field or a value out of bounds is a bug and asserts
     (decode, facing other processes' bytes, never does).
 */
+#include "tg_alloc.h"
 #include "tg_envelope.h"
 #include "tg_envelope_wire.h"
 
@@ -107,8 +108,6 @@ static bool s_field_set(const tg_envelope_t *self, tg_envelope_field_t field)
         return self->pub_id != 0;
     case TG_FIELD_AUDIENCE:
         return self->audience != NULL;
-    case TG_FIELD_SUB_IDS:
-        return self->sub_ids_count > 0;
     case TG_FIELD_TYPE:
         return self->event_type != NULL;
     case TG_FIELD_FILTER:
@@ -181,14 +180,6 @@ static void s_pack_field(msgpack_packer *pk, const tg_envelope_t *self, tg_envel
             msgpack_pack_true(pk);
         else
             msgpack_pack_false(pk);
-        break;
-    case TG_FIELD_SUB_IDS:
-        assert(self->sub_ids && self->sub_ids_count <= TG_MAX_SUB_IDS);
-        msgpack_pack_array(pk, self->sub_ids_count);
-        for (size_t i = 0; i < self->sub_ids_count; i++) {
-            assert(self->sub_ids[i] >= 1 && self->sub_ids[i] <= TG_MAX_ID);
-            msgpack_pack_uint64(pk, self->sub_ids[i]);
-        }
         break;
     case TG_FIELD_TYPE:
         s_pack_event_type(pk, self->event_type);
@@ -265,18 +256,16 @@ static void s_pack_field(msgpack_packer *pk, const tg_envelope_t *self, tg_envel
     }
 }
 
-zmsg_t *tg_envelope_encode(tg_envelope_t *self)
+/* The header frame of self (the fields of its command that are set).
+   Caller owns the result. */
+static zframe_t *s_encode_header(const tg_envelope_t *self, const tg_envelope_command_info_t *info)
 {
-    assert(self);
-    const tg_envelope_command_info_t *info = tg_envelope_command_info(self->command);
-    assert(info);
     uint32_t present = TG_FIELD_BIT(TG_FIELD_V);
     for (int f = 0; f < TG_FIELD_COUNT; f++)
         if ((info->allowed & TG_FIELD_BIT(f)) && s_field_set(self, (tg_envelope_field_t)f))
             present |= TG_FIELD_BIT(f);
     /* A required field left unset is a bug in the caller. */
     assert((info->required & present) == info->required);
-    assert(info->has_body == (self->body != NULL));
 
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
@@ -286,12 +275,124 @@ zmsg_t *tg_envelope_encode(tg_envelope_t *self)
     for (int f = 0; f < TG_FIELD_COUNT; f++)
         if (present & TG_FIELD_BIT(f))
             s_pack_field(&packer, self, (tg_envelope_field_t)f);
+    zframe_t *header = zframe_new(buffer.data, buffer.size);
+    msgpack_sbuffer_destroy(&buffer);
+    return header;
+}
+
+/* A bounded output buffer for msgpack_packer (the sub_ids frame). */
+typedef struct {
+    uint8_t *data;
+    size_t size;
+    size_t used;
+} s_fixed_buffer_t;
+
+static int s_fixed_write(void *data, const char *buf, size_t len)
+{
+    s_fixed_buffer_t *out = data;
+    tg_check(len <= out->size - out->used);
+    memcpy(out->data + out->used, buf, len);
+    out->used += len;
+    return 0;
+}
+
+/* Bytes the sub_ids frame of `count` ids takes at most: an array32 head
+   and a uint64 per id. */
+static size_t s_sub_ids_max(size_t count)
+{
+    return 5 + 9 * count;
+}
+
+/* Packs the sub_ids frame (a msgpack array of ids) into out[0..size);
+   returns the bytes written. 1 to TG_MAX_SUB_IDS ids in [1, 2^53] (our
+   own data: anything else is a bug). */
+static size_t s_pack_sub_ids(const uint64_t *sub_ids, size_t count, uint8_t *out, size_t size)
+{
+    assert(sub_ids && count >= 1 && count <= TG_MAX_SUB_IDS);
+    s_fixed_buffer_t buffer = {out, size, 0};
+    msgpack_packer packer;
+    msgpack_packer_init(&packer, &buffer, s_fixed_write);
+    msgpack_pack_array(&packer, count);
+    for (size_t i = 0; i < count; i++) {
+        assert(sub_ids[i] >= 1 && sub_ids[i] <= TG_MAX_ID);
+        msgpack_pack_uint64(&packer, sub_ids[i]);
+    }
+    return buffer.used;
+}
+
+zmsg_t *tg_envelope_encode(tg_envelope_t *self)
+{
+    assert(self);
+    const tg_envelope_command_info_t *info = tg_envelope_command_info(self->command);
+    assert(info);
+    assert(info->has_body == (self->body != NULL));
+    bool has_sub_ids = tg_envelope_has_sub_ids_frame(self);
+    /* sub_ids travel to edges only, in their frame after the body. */
+    assert(has_sub_ids || self->sub_ids_count == 0);
 
     zmsg_t *msg = zmsg_new();
     zmsg_addstr(msg, info->name);
-    zmsg_addmem(msg, buffer.data, buffer.size);
-    msgpack_sbuffer_destroy(&buffer);
+    zframe_t *header = s_encode_header(self, info);
+    zmsg_append(msg, &header);
     if (self->body)
         zmsg_append(msg, &self->body); /* moved: nulls self->body */
+    if (has_sub_ids) {
+        size_t max = s_sub_ids_max(self->sub_ids_count);
+        uint8_t *bytes = tg_malloc(max);
+        size_t used = s_pack_sub_ids(self->sub_ids, self->sub_ids_count, bytes, max);
+        zmsg_addmem(msg, bytes, used);
+        free(bytes);
+    }
     return msg;
+}
+
+zframe_t *tg_envelope_event_header(const tg_envelope_t *event, const char *audience,
+                                   bool guaranteed)
+{
+    assert(event && event->command == TG_CMD_EVENT && audience);
+    /* A view of the event's fields with the type's two: read here, never
+       owned nor freed (the event keeps its own). */
+    tg_envelope_t view = {
+        .command = TG_CMD_EVENT,
+        .topic = event->topic,
+        .to_users = event->to_users,
+        .to_users_count = event->to_users_count,
+        .pub_id = event->pub_id,
+        .ts = event->ts,
+        .audience = (char *)audience,
+        .guaranteed = guaranteed,
+    };
+    return s_encode_header(&view, tg_envelope_command_info(TG_CMD_EVENT));
+}
+
+/* Sends a borrowed frame's bytes shared (zmq_msg_copy: a reference, no
+   copy), non-blocking. */
+static int s_send_shared(zframe_t *frame, void *handle, bool more)
+{
+    return zframe_send(&frame, handle, ZFRAME_REUSE | ZFRAME_DONTWAIT | (more ? ZFRAME_MORE : 0));
+}
+
+int tg_envelope_event_send(zsock_t *sock, zframe_t *routing_id, zframe_t *header, zframe_t *body,
+                           const uint64_t *sub_ids, size_t count)
+{
+    assert(sock && routing_id && header && body);
+    void *handle = zsock_resolve(sock);
+    /* ZeroMQ checks the high-water mark and (ROUTER_MANDATORY) the peer on
+       the first frame only: a failure there means nothing was queued. */
+    if (s_send_shared(routing_id, handle, true) != 0)
+        return -1;
+    static const char command[] = "EVENT";
+    zmq_send_const(handle, command, sizeof command - 1, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    s_send_shared(header, handle, true);
+    s_send_shared(body, handle, true);
+    /* Small on the stack (one edge rarely holds many of an event's
+       subscriptions); larger on the heap. */
+    uint8_t small[256];
+    size_t max = s_sub_ids_max(count);
+    uint8_t *bytes = max <= sizeof small ? small : tg_malloc(max);
+    size_t used = s_pack_sub_ids(sub_ids, count, bytes, max);
+    zmq_send(handle, bytes, used, ZMQ_DONTWAIT);
+    if (bytes != small)
+        free(bytes);
+    return 0;
 }

@@ -23,7 +23,6 @@ typedef enum {
     TG_FIELD_TS,
     TG_FIELD_AUDIENCE,
     TG_FIELD_GUARANTEED,
-    TG_FIELD_SUB_IDS,
     TG_FIELD_TYPE,
     TG_FIELD_MATCH,
     TG_FIELD_FILTER,
@@ -82,6 +81,11 @@ const tg_envelope_command_info_t *tg_envelope_command_lookup(const byte *data, s
 /* Like tg_match_parse, for text[0..len) that is not NUL-terminated (a
    msgpack string). Returns 0 and sets *match, or -1. */
 int tg_envelope_match_parse_n(const char *text, size_t len, tg_match_t *match);
+
+/* True when the message of `self` carries the sub_ids frame after its body:
+   an EVENT from the router to an edge, which the header's audience marks
+   (only the router sets it, from the event's type). */
+bool tg_envelope_has_sub_ids_frame(const tg_envelope_t *self);
 
 /* Frees the first `count` strings of `strings`, then the array; safe on
    NULL. */

@@ -10,7 +10,10 @@
     Properties checked: decode never crashes, leaks or reads out of bounds
     (ASan/UBSan/LSan), and whatever it accepts re-encodes without tripping an
     encode assertion, decodes again, and encodes to the same bytes (the codec
-    is stable: what one process accepts, the next one accepts too).
+    is stable: what one process accepts, the next one accepts too). For an
+    EVENT to an edge (an audience, so a sub_ids frame), the router's
+    fan-out header (tg_envelope_event_header, encoded once per event) is
+    byte for byte the header tg_envelope_encode writes.
 */
 #include <assert.h>
 #include <stddef.h>
@@ -75,7 +78,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         assert(reason != NULL);
         return 0;
     }
+    zframe_t *fanout_header = env->command == TG_CMD_EVENT && env->audience
+                                  ? tg_envelope_event_header(env, env->audience, env->guaranteed)
+                                  : NULL;
     zmsg_t *first = tg_envelope_encode(env);
+    if (fanout_header) {
+        zmsg_first(first); /* the command */
+        zframe_t *header = zmsg_next(first);
+        assert(header && zframe_eq(header, fanout_header));
+        zframe_destroy(&fanout_header);
+    }
     uint8_t *first_flat;
     size_t first_size = s_flatten(first, &first_flat);
 

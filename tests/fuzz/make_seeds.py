@@ -19,10 +19,12 @@ BODY = {"order_id": 7, "carrier": "dhl", "note": "caf\u00e9", "n": None,
         "nested": {"a": [1, 2.5, True]}, "big": 2**63 - 1, "neg": -2**63, "bin": b"\x00\x01"}
 
 
-def envelope(command, header, body=None):
-    """fuzz_envelope's input: a byte selecting the command, then length-prefixed frames."""
+def envelope(command, header, body=None, *more):
+    """fuzz_envelope's input: a byte selecting the command, then length-prefixed frames
+    (the header, the body if any, then `more`: values packed one per frame)."""
     out = bytes([COMMANDS.index(command)])
-    for frame in [msgpack.packb(header)] + ([msgpack.packb(body)] if body is not None else []):
+    frames = [msgpack.packb(header)] + ([msgpack.packb(body)] if body is not None else [])
+    for frame in frames + [msgpack.packb(value) for value in more]:
         out += struct.pack(">H", len(frame)) + frame
     return out
 
@@ -39,8 +41,12 @@ type_def = {"name": "shop.order.shipped", "fields": ["carrier", "order_id"], "au
 envelopes = {
     "publish": envelope("PUBLISH", {"v": 1, "topic": "shop.order.shipped", "req": 3, "to_users": ["7"]}, BODY),
     "event": envelope("EVENT", {"v": 1, "pub_id": 1700000000000000, "ts": 1700000000000000,
-                                "topic": "a.b", "audience": "public", "guaranteed": False,
-                                "sub_ids": [1, 2, 3]}, BODY),
+                                "topic": "a.b", "to_users": ["7"]}, BODY),
+    # router -> edge: the audience marks the sub_ids frame after the body
+    "event_to_edge": envelope("EVENT", {"v": 1, "pub_id": 1700000000000000,
+                                        "ts": 1700000000000000, "topic": "a.b",
+                                        "audience": "public", "guaranteed": False},
+                              BODY, [1, 2, 2**53]),
     "register": envelope("REGISTER", {"v": 1, "req": 1, "type": type_def}),
     "subscribe": envelope("SUBSCRIBE", {"v": 1, "req": 9, "topic": "a..c", "match": "wildcard"}),
     "heartbeat": envelope("HEARTBEAT", {"v": 1, "instance": "edge-1", "uptime_ms": 5,
@@ -76,6 +82,17 @@ for name, message in wamp.items():
 write("fuzz_body", "body", msgpack.packb(BODY))
 write("fuzz_body", "empty", msgpack.packb({}))
 write("fuzz_body", "deep", msgpack.packb({"a": {"b": {"c": [[[{"d": 1.5}]]]}}}))
+
+# tg_body_to_json against its jansson reference: a body, and bodies with
+# the values whose JSON text has rules of its own (reals, escapes,
+# binary, int64 ends, a map large enough to sort its keys).
+EDGE_BODY = {"f": [0.1, 1.0, -0.0, 1e300, 5e-324, 1e17, 1e-7],
+             "s": "\x00\x1f\"\\/\x7f caf\u00e9 \u2028 \U0001F600", "": "",
+             "b": [b"", b"\x00\xff", b"abc"], "i": [2**63 - 1, -2**63, -33, 255, 65536],
+             "m": {f"k{i}": i for i in range(20)}, "n": [None, True, False, [], {}]}
+write("fuzz_body_json", "body", msgpack.packb(BODY))
+write("fuzz_body_json", "edge", msgpack.packb(EDGE_BODY))
+write("fuzz_body_json", "float32", msgpack.packb({"f": 1.5, "g": 0.1, "h": -0.0}, use_single_float=True))
 
 # tg_query: filter texts for the parser; for the evaluator a 2-byte filter
 # length, the filter, then a msgpack body.
