@@ -9,7 +9,7 @@
 #   make deps       install missing Debian and npm packages (called by test/run/gateway)
 
 CC ?= gcc
-PKGS := libczmq libzmq libwebsockets msgpack jansson openssl
+PKGS := libczmq libzmq libwebsockets msgpack jansson openssl libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -29,7 +29,7 @@ endif
 CFLAGS_ALL := $(CFLAGS_COMMON) $(CFLAGS_MODE) $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lm
 
-SERVICES := ingest router edge
+SERVICES := ingest router edge persist
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB_A := $(BUILD)/lib/libtelegraphy.a
@@ -64,6 +64,18 @@ $(BUILD)/tests/test_$(1)_%: tests/unit/test_$(1)_%.c $(patsubst %.c,$(BUILD)/obj
 	$(CC) $(CFLAGS_ALL) -Iservices/$(1) $$(filter-out %.h,$$^) -o $$@ $(LDFLAGS_MODE) $(LDLIBS_ALL) $$(shell pkg-config --libs criterion)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
+
+# persist's schema migrations (services/persist/migrations/NNNN_name.sql),
+# embedded into the binary and its unit tests as C strings by embed.awk.
+PERSIST_SQL := $(sort $(wildcard services/persist/migrations/*.sql))
+PERSIST_MIGRATIONS_C := $(BUILD)/gen/persist_migrations.c
+PERSIST_MIGRATIONS_O := $(BUILD)/gen/persist_migrations.o
+$(PERSIST_MIGRATIONS_C): $(PERSIST_SQL) services/persist/migrations/embed.awk
+	@mkdir -p $(dir $@)
+	awk -f services/persist/migrations/embed.awk $(PERSIST_SQL) > $@.tmp && mv $@.tmp $@
+$(PERSIST_MIGRATIONS_O): $(PERSIST_MIGRATIONS_C)
+	$(CC) $(CFLAGS_ALL) -Iservices/persist -c $< -o $@
+$(BUILD)/bin/telegraphy-persist $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_persist_*.c)): $(PERSIST_MIGRATIONS_O)
 
 $(BUILD)/bin/telegraphy-ctl: $(CTL_SRC:%.c=$(BUILD)/obj/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
