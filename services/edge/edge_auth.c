@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
+#include "edge_random.h"
 #include "edge_wamp.h"
+#include "tg_alloc.h"
 #include "tg_log.h"
 #include "tg_token.h"
 
@@ -22,7 +22,7 @@
 typedef struct {
     uint64_t req;             /* the TOKEN_SPEND's request id; 0 = free slot */
     edge_session_t *session;  /* borrowed: released by edge_auth_session_closed */
-    int64_t deadline_ms;      /* zclock_mono() after which it is refused */
+    int64_t deadline_ms;      /* monotonic time after which it is refused */
     int64_t keep_until;       /* the exp sent: the token's exp + skew */
     tg_token_claims_t claims; /* owned: the verified token */
 } s_pending_t;
@@ -54,20 +54,14 @@ edge_auth_t *edge_auth_new(const tg_config_t *cfg, const edge_router_port_t *rou
     assert(cfg);
     assert(router && router->send && router->ready);
     assert(metrics);
-    edge_auth_t *self = calloc(1, sizeof(*self));
-    if (!self)
-        return NULL;
+    edge_auth_t *self = tg_new(edge_auth_t);
     self->cfg = cfg;
     self->router = *router;
     self->metrics = metrics;
     self->max_pending = EDGE_AUTH_MAX_PENDING;
-    self->pending = calloc(EDGE_AUTH_MAX_PENDING, sizeof(*self->pending));
-    self->spent = calloc(EDGE_AUTH_MAX_SPENT, sizeof(*self->spent));
+    self->pending = tg_calloc(EDGE_AUTH_MAX_PENDING, sizeof(*self->pending));
+    self->spent = tg_calloc(EDGE_AUTH_MAX_SPENT, sizeof(*self->spent));
     self->spent_index = zhashx_new();
-    if (!self->pending || !self->spent || !self->spent_index) {
-        edge_auth_destroy(&self);
-        return NULL;
-    }
     return self;
 }
 
@@ -78,21 +72,14 @@ void edge_auth_destroy(edge_auth_t **self_p)
     if (!self)
         return;
     *self_p = NULL;
-    if (self->pending)
-        for (size_t i = 0; i < EDGE_AUTH_MAX_PENDING; i++)
-            tg_token_claims_release(&self->pending[i].claims);
+    for (size_t i = 0; i < EDGE_AUTH_MAX_PENDING; i++)
+        tg_token_claims_release(&self->pending[i].claims);
     free(self->pending);
-    if (self->spent)
-        for (size_t i = 0; i < self->spent_count; i++)
-            free(self->spent[(self->spent_head + i) % EDGE_AUTH_MAX_SPENT].jti);
+    for (size_t i = 0; i < self->spent_count; i++)
+        free(self->spent[(self->spent_head + i) % EDGE_AUTH_MAX_SPENT].jti);
     free(self->spent);
     zhashx_destroy(&self->spent_index);
     free(self);
-}
-
-static int64_t s_now_s(void)
-{
-    return (int64_t)time(NULL);
 }
 
 /* --- spent jtis ---------------------------------------------------------- */
@@ -116,9 +103,7 @@ static void s_spent_add(edge_auth_t *self, const char *jti, int64_t keep_until)
     if (self->spent_count == EDGE_AUTH_MAX_SPENT)
         s_spent_drop_oldest(self);
     s_spent_t *slot = &self->spent[(self->spent_head + self->spent_count) % EDGE_AUTH_MAX_SPENT];
-    slot->jti = strdup(jti);
-    if (!slot->jti)
-        return;
+    slot->jti = tg_strdup(jti);
     slot->keep_until = keep_until;
     zhashx_insert(self->spent_index, slot->jti, slot);
     self->spent_count++;
@@ -141,17 +126,15 @@ static void s_fail(edge_auth_t *self, edge_session_t *session, const char *reaso
     tg_log_ratelimited(&self->fail_limiter, S_LOG_INTERVAL_MS,
                        "edge: authentication failed session=%llu reason=\"%s\"",
                        (unsigned long long)session->id, reason);
-    free(session->claimed_authid);
-    session->claimed_authid = NULL;
+    edge_session_forget_claim(session);
     edge_session_abort(session, EDGE_AUTH_FAILED, EDGE_AUTH_FAILED_MESSAGE, EDGE_CLOSE_NORMAL);
 }
 
-/* Caller owns the result: a new random client id, or NULL. */
+/* Caller owns the result: a new random client id. */
 static char *s_new_client_id(void)
 {
     uint8_t bytes[S_CLIENT_ID_BYTES];
-    if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes))
-        return NULL;
+    edge_random_bytes(bytes, sizeof(bytes));
     return tg_base64url_encode(bytes, sizeof(bytes));
 }
 
@@ -162,15 +145,13 @@ static bool s_is_staff(const tg_token_claims_t *claims)
 }
 
 /* Opens the session with the identity of claims: client_id is the resume
-   token's cid, or new for a ws token. Mints the next resume token. */
-static void s_welcome(edge_auth_t *self, edge_session_t *session, const tg_token_claims_t *claims)
+   token's cid, or new for a ws token. Mints the next resume token, valid
+   resume_ttl from now. */
+static void s_welcome(edge_auth_t *self, edge_session_t *session, const tg_token_claims_t *claims,
+                      tg_now_t now)
 {
-    char *client_id = claims->cid ? strdup(claims->cid) : s_new_client_id();
-    if (!client_id) {
-        s_fail(self, session, "no client id (out of randomness or memory)");
-        return;
-    }
-    int64_t resume_expires = s_now_s() + (int64_t)self->cfg->resume_ttl;
+    char *client_id = claims->cid ? tg_strdup(claims->cid) : s_new_client_id();
+    int64_t resume_expires = tg_now_wall_s(now) + (int64_t)self->cfg->resume_ttl;
     tg_token_claims_t resume = *claims;
     resume.typ = TG_TOKEN_RESUME;
     resume.exp = resume_expires;
@@ -192,15 +173,15 @@ static void s_welcome(edge_auth_t *self, edge_session_t *session, const tg_token
     if (!anonymous)
         for (size_t i = 0; i < claims->groups_count; i++)
             edge_session_add_group(session, claims->groups[i]);
-    free(session->client_id);
-    session->client_id = client_id;
-    free(session->claimed_authid);
-    session->claimed_authid = NULL;
     json_t *extra = json_pack("{s:s,s:s,s:I}", "client_id", client_id, "resume_token", resume_token,
                               "resume_expires", (json_int_t)resume_expires);
+    edge_session_set_client_id(session, &client_id);
+    edge_session_forget_claim(session);
     free(resume_token);
     if (!extra) {
-        s_fail(self, session, "out of memory");
+        /* json_pack refuses a string that is not UTF-8 (a cid of ours
+           always is; this is the guard if one ever is not). */
+        s_fail(self, session, "authextra not encodable");
         return;
     }
     self->metrics->auth_successes++;
@@ -244,9 +225,10 @@ static void s_pending_release(edge_auth_t *self, s_pending_t *slot, bool spent)
 
 /* Sends TOKEN_SPEND for a verified ws token and parks the session. */
 static void s_spend(edge_auth_t *self, edge_session_t *session, tg_token_claims_t *claims,
-                    int64_t now_ms)
+                    tg_now_t now)
 {
-    if (s_spent_here(self, claims->jti, s_now_s()) || s_pending_has_jti(self, claims->jti)) {
+    if (s_spent_here(self, claims->jti, tg_now_wall_s(now)) ||
+        s_pending_has_jti(self, claims->jti)) {
         s_fail(self, session, "token replayed (on this edge)");
         return;
     }
@@ -262,7 +244,7 @@ static void s_spend(edge_auth_t *self, edge_session_t *session, tg_token_claims_
     for (size_t i = 0; !slot && i < EDGE_AUTH_MAX_PENDING; i++)
         if (self->pending[i].req == 0)
             slot = &self->pending[i];
-    assert(slot);
+    tg_check(slot); /* pending_count < max_pending <= EDGE_AUTH_MAX_PENDING */
     /* The router must keep the jti as long as any edge would accept the
        token: until exp plus the clock skew the edges allow. */
     int64_t keep_until = claims->exp + (int64_t)self->cfg->token_skew;
@@ -273,9 +255,8 @@ static void s_spend(edge_auth_t *self, edge_session_t *session, tg_token_claims_
         req = self->next_req = 1;
     tg_envelope_t *envelope = tg_envelope_new(TG_CMD_TOKEN_SPEND);
     envelope->req = req;
-    envelope->jti = strdup(claims->jti);
+    envelope->jti = tg_strdup(claims->jti);
     envelope->exp = (uint64_t)keep_until;
-    assert(envelope->jti);
     int rc = self->router.send(self->router.arg, envelope);
     tg_envelope_destroy(&envelope);
     if (rc != 0) {
@@ -284,12 +265,12 @@ static void s_spend(edge_auth_t *self, edge_session_t *session, tg_token_claims_
     }
     slot->req = req;
     slot->session = session;
-    slot->deadline_ms = now_ms + EDGE_AUTH_TIMEOUT_MS;
+    slot->deadline_ms = now.mono_ms + EDGE_AUTH_TIMEOUT_MS;
     slot->keep_until = keep_until;
     slot->claims = *claims;
     memset(claims, 0, sizeof(*claims)); /* moved into the slot */
     self->pending_count++;
-    session->state = EDGE_SESSION_AUTHENTICATING;
+    edge_session_authenticating(session);
 }
 
 /* --- the API ----------------------------------------------------------------- */
@@ -298,11 +279,7 @@ void edge_auth_challenge(edge_auth_t *self, edge_session_t *session, const char 
 {
     assert(self);
     assert(session);
-    free(session->claimed_authid);
-    session->claimed_authid = authid ? strdup(authid) : NULL;
-    /* The id names the session in the log lines before WELCOME. */
-    session->id = edge_broker_random_id();
-    session->state = EDGE_SESSION_CHALLENGED;
+    edge_session_challenge(session, edge_random_id(), authid);
     json_t *challenge = json_pack("[i,s,{}]", TG_WAMP_CHALLENGE, "ticket");
     if (challenge) {
         edge_session_send(session, challenge);
@@ -312,11 +289,10 @@ void edge_auth_challenge(edge_auth_t *self, edge_session_t *session, const char 
 
 /* Verifies the token as a ws token, or a resume token. Returns 0 and
    fills claims, or -1 with *reason. */
-static int s_verify(edge_auth_t *self, const char *token, size_t len, tg_token_claims_t *claims,
-                    const char **reason)
+static int s_verify(edge_auth_t *self, const char *token, size_t len, int64_t now,
+                    tg_token_claims_t *claims, const char **reason)
 {
     const tg_config_t *cfg = self->cfg;
-    int64_t now = s_now_s();
     int rc = tg_token_verify(token, len, cfg->secret, cfg->secret_previous, now,
                              (int64_t)cfg->token_skew, TG_TOKEN_WS, claims, reason);
     /* "wrong typ" comes after the MAC check: the token is ours, maybe a
@@ -328,14 +304,14 @@ static int s_verify(edge_auth_t *self, const char *token, size_t len, tg_token_c
 }
 
 void edge_auth_authenticate(edge_auth_t *self, edge_session_t *session, const char *token,
-                            size_t len, int64_t now_ms)
+                            size_t len, tg_now_t now)
 {
     assert(self);
     assert(session);
     assert(session->state == EDGE_SESSION_CHALLENGED);
     tg_token_claims_t claims;
     const char *reason = NULL;
-    if (s_verify(self, token, len, &claims, &reason) != 0) {
+    if (s_verify(self, token, len, tg_now_wall_s(now), &claims, &reason) != 0) {
         s_fail(self, session, reason ? reason : "invalid token");
         return;
     }
@@ -345,13 +321,13 @@ void edge_auth_authenticate(edge_auth_t *self, edge_session_t *session, const ch
              (!claims.sub || strcmp(claims.sub, session->claimed_authid)))
         s_fail(self, session, "HELLO authid is not the token's sub");
     else if (claims.typ == TG_TOKEN_RESUME)
-        s_welcome(self, session, &claims);
+        s_welcome(self, session, &claims, now);
     else
-        s_spend(self, session, &claims, now_ms);
+        s_spend(self, session, &claims, now);
     tg_token_claims_release(&claims);
 }
 
-void edge_auth_router_reply(edge_auth_t *self, const tg_envelope_t *envelope)
+void edge_auth_router_reply(edge_auth_t *self, const tg_envelope_t *envelope, tg_now_t now)
 {
     assert(self);
     assert(envelope);
@@ -365,7 +341,7 @@ void edge_auth_router_reply(edge_auth_t *self, const tg_envelope_t *envelope)
     bool accepted = envelope->command == TG_CMD_ACCEPTED;
     if (accepted && session->state == EDGE_SESSION_AUTHENTICATING) {
         /* Welcome from the slot's claims, then release it. */
-        s_welcome(self, session, &slot->claims);
+        s_welcome(self, session, &slot->claims, now);
         s_pending_release(self, slot, true);
         return;
     }
@@ -392,12 +368,12 @@ void edge_auth_session_closed(edge_auth_t *self, edge_session_t *session)
         }
 }
 
-void edge_auth_tick(edge_auth_t *self, int64_t now_ms)
+void edge_auth_tick(edge_auth_t *self, tg_now_t now)
 {
     assert(self);
     for (size_t i = 0; i < EDGE_AUTH_MAX_PENDING && self->pending_count > 0; i++) {
         s_pending_t *slot = &self->pending[i];
-        if (!slot->req || slot->deadline_ms > now_ms)
+        if (!slot->req || slot->deadline_ms > now.mono_ms)
             continue;
         edge_session_t *session = slot->session;
         /* Unknown outcome: the router may have recorded it. */
@@ -407,24 +383,23 @@ void edge_auth_tick(edge_auth_t *self, int64_t now_ms)
     }
     /* Oldest first is nearly exp order (tokens have similar lifetimes);
        an entry stuck behind a longer-lived one only waits a little. */
-    int64_t now_s = s_now_s();
+    int64_t now_s = tg_now_wall_s(now);
     while (self->spent_count > 0 && self->spent[self->spent_head].keep_until < now_s)
         s_spent_drop_oldest(self);
 }
 
-void edge_auth_resync(edge_auth_t *self)
+void edge_auth_resync(edge_auth_t *self, tg_now_t now)
 {
     assert(self);
-    int64_t now_s = s_now_s();
+    int64_t now_s = tg_now_wall_s(now);
     size_t sent = 0;
     for (size_t i = 0; i < self->spent_count; i++) {
         const s_spent_t *slot = &self->spent[(self->spent_head + i) % EDGE_AUTH_MAX_SPENT];
         if (slot->keep_until < now_s)
             continue;
         tg_envelope_t *envelope = tg_envelope_new(TG_CMD_TOKEN_SPEND);
-        envelope->jti = strdup(slot->jti);
+        envelope->jti = tg_strdup(slot->jti);
         envelope->exp = (uint64_t)slot->keep_until;
-        assert(envelope->jti);
         if (self->router.send(self->router.arg, envelope) == 0)
             sent++;
         tg_envelope_destroy(&envelope);

@@ -30,9 +30,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "edge_broker.h"
 #include "edge_metrics.h"
+#include "edge_router_port.h"
 #include "edge_session.h"
+#include "tg_clock.h"
 #include "tg_config.h"
 #include "tg_envelope.h"
 
@@ -50,8 +51,7 @@
 typedef struct _edge_auth_t edge_auth_t;
 
 /* Caller owns the result. Borrows cfg (secret, secret_previous,
-   token_skew, resume_ttl, allow_anonymous) and metrics; copies router.
-   NULL on allocation failure. */
+   token_skew, resume_ttl, allow_anonymous) and metrics; copies router. */
 edge_auth_t *edge_auth_new(const tg_config_t *cfg, const edge_router_port_t *router,
                            edge_metrics_t *metrics);
 
@@ -66,26 +66,27 @@ void edge_auth_challenge(edge_auth_t *self, edge_session_t *session, const char 
 
 /* The AUTHENTICATE of a CHALLENGED session: the token is len bytes
    (borrowed, not NUL-terminated necessarily). Welcomes, refuses, or leaves
-   the session AUTHENTICATING until the router answers. now_ms:
-   zclock_mono(). */
+   the session AUTHENTICATING until the router answers. now: the loop's
+   time (wall: token expiry and the resume token's; monotonic: the
+   verdict's deadline). */
 void edge_auth_authenticate(edge_auth_t *self, edge_session_t *session, const char *token,
-                            size_t len, int64_t now_ms);
+                            size_t len, tg_now_t now);
 
 /* ACCEPTED or REJECTED from the router (borrowed): the verdict on a spend.
    One for a request no longer pending (timed out, session gone) is
-   ignored. */
-void edge_auth_router_reply(edge_auth_t *self, const tg_envelope_t *envelope);
+   ignored. now: the loop's time (the resume token's expiry). */
+void edge_auth_router_reply(edge_auth_t *self, const tg_envelope_t *envelope, tg_now_t now);
 
 /* The session is going away: forgets its pending spend, if any. */
 void edge_auth_session_closed(edge_auth_t *self, edge_session_t *session);
 
 /* Refuses the sessions whose verdict is overdue and forgets the spent jtis
-   that expired. now_ms: zclock_mono(). */
-void edge_auth_tick(edge_auth_t *self, int64_t now_ms);
+   that expired. now: the loop's time. */
+void edge_auth_tick(edge_auth_t *self, tg_now_t now);
 
 /* The router (re)welcomed this edge: re-sends every jti this edge spent
-   that has not expired (TOKEN_SPEND without req). */
-void edge_auth_resync(edge_auth_t *self);
+   that has not expired at now (TOKEN_SPEND without req). */
+void edge_auth_resync(edge_auth_t *self, tg_now_t now);
 
 /* Lowers the bound on sessions waiting for the router (at most
    EDGE_AUTH_MAX_PENDING), so tests can reach it. */

@@ -5,11 +5,11 @@
 #include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "edge_auth.h"
 #include "edge_fanout.h"
 #include "edge_wamp.h"
+#include "tg_alloc.h"
 #include "tg_log.h"
 #include "tg_wamp.h"
 
@@ -40,9 +40,7 @@ edge_broker_t *edge_broker_new(const tg_config_t *cfg, const edge_transport_t *t
     assert(cfg);
     assert(transport);
     assert(router && router->send && router->ready);
-    edge_broker_t *self = calloc(1, sizeof(*self));
-    if (!self)
-        return NULL;
+    edge_broker_t *self = tg_new(edge_broker_t);
     self->cfg = cfg;
     self->transport = transport;
     self->router = *router;
@@ -52,10 +50,6 @@ edge_broker_t *edge_broker_new(const tg_config_t *cfg, const edge_transport_t *t
     self->subs = edge_subs_new();
     self->fanout = edge_fanout_new();
     self->auth = edge_auth_new(cfg, router, &self->metrics);
-    if (!self->registry || !self->subs || !self->fanout || !self->auth) {
-        edge_broker_destroy(&self);
-        return NULL;
-    }
     return self;
 }
 
@@ -74,16 +68,6 @@ void edge_broker_destroy(edge_broker_t **self_p)
     free(self);
 }
 
-uint64_t edge_broker_random_id(void)
-{
-    uint64_t value = 0;
-    if (getrandom(&value, sizeof(value), 0) != (ssize_t)sizeof(value)) {
-        /* No entropy source: ids need to be unlikely to repeat, not secret. */
-        value = (uint64_t)zclock_usecs() * 6364136223846793005ULL + (uint64_t)random();
-    }
-    return value % (uint64_t)TG_WAMP_MAX_ID + 1;
-}
-
 edge_session_t *edge_broker_session_open(edge_broker_t *self, tg_wamp_serializer_t serializer,
                                          void *handle)
 {
@@ -98,17 +82,16 @@ edge_session_t *edge_broker_session_open(edge_broker_t *self, tg_wamp_serializer
     edge_session_t *session =
         edge_session_new(serializer, self->cfg->session_queue, self->transport, handle,
                          &self->metrics, &self->pressure);
-    if (session)
-        self->session_count++;
+    self->session_count++;
     return session;
 }
 
 void edge_broker_session_input(edge_broker_t *self, edge_session_t *session, const void *data,
-                               size_t size, bool binary)
+                               size_t size, bool binary, tg_now_t now)
 {
     assert(self);
     assert(session);
-    edge_wamp_input(self, session, data, size, binary);
+    edge_wamp_input(self, session, data, size, binary, now);
 }
 
 void edge_broker_session_reject(edge_broker_t *self, edge_session_t *session, edge_bad_input_t kind,
@@ -133,12 +116,10 @@ static void s_send_subscribe(edge_broker_t *self, edge_sub_t *sub)
 {
     uint64_t req = ++self->next_req;
     tg_envelope_t *envelope = tg_envelope_new(TG_CMD_SUBSCRIBE);
-    assert(envelope);
     envelope->req = req;
-    envelope->topic = strdup(edge_sub_topic(sub));
+    envelope->topic = tg_strdup(edge_sub_topic(sub));
     envelope->match = edge_sub_match(sub);
-    envelope->filter = edge_sub_filter(sub) ? strdup(edge_sub_filter(sub)) : NULL;
-    assert(envelope->topic);
+    envelope->filter = edge_sub_filter(sub) ? tg_strdup(edge_sub_filter(sub)) : NULL;
     edge_subs_set_request(self->subs, sub, req);
     if (self->router.send(self->router.arg, envelope) != 0) {
         edge_subs_set_request(self->subs, sub, 0);
@@ -150,7 +131,6 @@ static void s_send_subscribe(edge_broker_t *self, edge_sub_t *sub)
 static void s_send_unsubscribe(edge_broker_t *self, uint64_t sub_id)
 {
     tg_envelope_t *envelope = tg_envelope_new(TG_CMD_UNSUBSCRIBE);
-    assert(envelope);
     envelope->sub_id = sub_id;
     /* A lost UNSUBSCRIBE only costs the router some useless matching until
        it expires this edge or the next resync: nothing to retry. */
@@ -177,7 +157,8 @@ static void s_release_if_unused(edge_broker_t *self, edge_sub_t *sub, int64_t no
 /* Too many subscriptions: live ones plus those waiting for the router. */
 static bool s_at_limit(const edge_broker_t *self, const edge_session_t *session)
 {
-    return (uint64_t)session->subs.count + session->pending >= self->cfg->max_subscriptions;
+    return (uint64_t)session->subs.count + edge_session_pending(session) >=
+           self->cfg->max_subscriptions;
 }
 
 static void s_reply_subscribed(edge_session_t *session, int64_t request, uint64_t sub_id)
@@ -190,7 +171,7 @@ static void s_reply_subscribed(edge_session_t *session, int64_t request, uint64_
 }
 
 void edge_broker_subscribe(edge_broker_t *self, edge_session_t *session, int64_t request,
-                           tg_match_t match, const char *topic, const char *filter)
+                           tg_match_t match, const char *topic, const char *filter, tg_now_t now)
 {
     assert(self);
     assert(session);
@@ -209,11 +190,7 @@ void edge_broker_subscribe(edge_broker_t *self, edge_session_t *session, int64_t
                                     "too many subscriptions in this session");
             return;
         }
-        if (edge_subs_join(self->subs, sub, session, &session->subs) < 0) {
-            edge_session_send_error(session, TG_WAMP_SUBSCRIBE, request,
-                                    "telegraphy.error.unavailable", "out of memory");
-            return;
-        }
+        edge_subs_join(self->subs, sub, session, &session->subs);
         s_reply_subscribed(session, request, edge_sub_id(sub));
         return;
     }
@@ -223,7 +200,7 @@ void edge_broker_subscribe(edge_broker_t *self, edge_session_t *session, int64_t
                                 "too many subscriptions in this session");
         return;
     }
-    int64_t now_ms = zclock_mono();
+    int64_t now_ms = now.mono_ms;
     if (!sub)
         sub =
             edge_subs_insert(self->subs, match, topic, filter, now_ms + EDGE_SUBSCRIBE_TIMEOUT_MS);
@@ -232,13 +209,8 @@ void edge_broker_subscribe(edge_broker_t *self, edge_session_t *session, int64_t
     /* A request already in flight for waiters that left is still good
        unless it went stale; otherwise ask (again). */
     bool stale = edge_sub_deadline(sub) <= now_ms;
-    if (edge_subs_add_waiter(sub, session, request) != 0) {
-        edge_session_send_error(session, TG_WAMP_SUBSCRIBE, request, "telegraphy.error.unavailable",
-                                "out of memory");
-        s_release_if_unused(self, sub, now_ms);
-        return;
-    }
-    session->pending++;
+    edge_subs_add_waiter(sub, session, request);
+    edge_session_pending_add(session);
     if (waiting == 0) {
         edge_subs_set_deadline(sub, now_ms + EDGE_SUBSCRIBE_TIMEOUT_MS);
         if ((edge_sub_request(sub) == 0 || stale) && self->router.ready(self->router.arg))
@@ -247,7 +219,7 @@ void edge_broker_subscribe(edge_broker_t *self, edge_session_t *session, int64_t
 }
 
 void edge_broker_unsubscribe(edge_broker_t *self, edge_session_t *session, int64_t request,
-                             int64_t subscription)
+                             int64_t subscription, tg_now_t now)
 {
     assert(self);
     assert(session);
@@ -265,7 +237,7 @@ void edge_broker_unsubscribe(edge_broker_t *self, edge_session_t *session, int64
         edge_session_send(session, reply);
         json_decref(reply);
     }
-    s_release_if_unused(self, sub, zclock_mono());
+    s_release_if_unused(self, sub, now.mono_ms);
 }
 
 /* Answers every waiter of an entry with ERROR and forgets them. */
@@ -276,12 +248,12 @@ static void s_fail_waiters(edge_sub_t *sub, const char *error, const char *messa
     for (size_t i = 0; i < count; i++) {
         edge_session_send_error(waiters[i].session, TG_WAMP_SUBSCRIBE, waiters[i].request, error,
                                 message);
-        waiters[i].session->pending--;
+        edge_session_pending_done(waiters[i].session);
     }
     edge_subs_clear_waiters(sub);
 }
 
-static void s_on_subscribed(edge_broker_t *self, const tg_envelope_t *envelope)
+static void s_on_subscribed(edge_broker_t *self, const tg_envelope_t *envelope, int64_t now_ms)
 {
     edge_sub_t *sub = edge_subs_find_req(self->subs, envelope->req);
     if (!sub) {
@@ -290,7 +262,6 @@ static void s_on_subscribed(edge_broker_t *self, const tg_envelope_t *envelope)
         return;
     }
     edge_subs_set_request(self->subs, sub, 0);
-    int64_t now_ms = zclock_mono();
     if (envelope->sub_id == 0 || envelope->sub_id > TG_MAX_ID ||
         edge_subs_set_live(self->subs, sub, envelope->sub_id) != 0) {
         /* Two keys with one id (or a bad id): the router's collision check
@@ -310,18 +281,15 @@ static void s_on_subscribed(edge_broker_t *self, const tg_envelope_t *envelope)
     const edge_sub_waiter_t *waiters = edge_sub_waiters(sub, &count);
     for (size_t i = 0; i < count; i++) {
         edge_session_t *session = waiters[i].session;
-        session->pending--;
-        if (edge_subs_join(self->subs, sub, session, &session->subs) < 0)
-            edge_session_send_error(session, TG_WAMP_SUBSCRIBE, waiters[i].request,
-                                    "telegraphy.error.unavailable", "out of memory");
-        else
-            s_reply_subscribed(session, waiters[i].request, envelope->sub_id);
+        edge_session_pending_done(session);
+        edge_subs_join(self->subs, sub, session, &session->subs);
+        s_reply_subscribed(session, waiters[i].request, envelope->sub_id);
     }
     edge_subs_clear_waiters(sub);
     s_release_if_unused(self, sub, now_ms);
 }
 
-static void s_on_subscribe_error(edge_broker_t *self, const tg_envelope_t *envelope)
+static void s_on_subscribe_error(edge_broker_t *self, const tg_envelope_t *envelope, int64_t now_ms)
 {
     edge_sub_t *sub = edge_subs_find_req(self->subs, envelope->req);
     if (!sub)
@@ -336,7 +304,7 @@ static void s_on_subscribe_error(edge_broker_t *self, const tg_envelope_t *envel
            key is asked again on every heartbeat tick, and at once when the
            type's REGISTER comes, until the router accepts it. */
         if (edge_sub_unused(sub)) {
-            s_release_if_unused(self, sub, zclock_mono());
+            s_release_if_unused(self, sub, now_ms);
         } else {
             edge_subs_set_resyncing(self->subs, sub, true);
             tg_log_ratelimited(&self->resync_limiter, S_LOG_INTERVAL_MS,
@@ -368,7 +336,7 @@ static void s_retry_one(edge_sub_t *sub, void *arg)
         s_send_subscribe(arg, sub);
 }
 
-void edge_broker_router_message(edge_broker_t *self, tg_envelope_t *envelope)
+void edge_broker_router_message(edge_broker_t *self, tg_envelope_t *envelope, tg_now_t now)
 {
     assert(self);
     assert(envelope);
@@ -377,14 +345,14 @@ void edge_broker_router_message(edge_broker_t *self, tg_envelope_t *envelope)
         edge_fanout_deliver(self->fanout, self->subs, &self->metrics, envelope);
         break;
     case TG_CMD_SUBSCRIBED:
-        s_on_subscribed(self, envelope);
+        s_on_subscribed(self, envelope, now.mono_ms);
         break;
     case TG_CMD_SUBSCRIBE_ERROR:
-        s_on_subscribe_error(self, envelope);
+        s_on_subscribe_error(self, envelope, now.mono_ms);
         break;
     case TG_CMD_ACCEPTED:
     case TG_CMD_REJECTED:
-        edge_auth_router_reply(self->auth, envelope);
+        edge_auth_router_reply(self->auth, envelope, now);
         break;
     case TG_CMD_REGISTER:
         if (envelope->event_type) {
@@ -414,11 +382,10 @@ static void s_resync_one(edge_sub_t *sub, void *arg)
         s_send_subscribe(self, sub);
 }
 
-void edge_broker_resync(edge_broker_t *self)
+void edge_broker_resync(edge_broker_t *self, tg_now_t now)
 {
     assert(self);
     zlistx_t *unused = zlistx_new();
-    assert(unused);
     void *args[2] = {self, unused};
     edge_subs_foreach(self->subs, s_resync_one, args);
     for (edge_sub_t *sub = zlistx_first(unused); sub; sub = zlistx_next(unused)) {
@@ -429,7 +396,7 @@ void edge_broker_resync(edge_broker_t *self)
     }
     tg_log_info("edge: resync subscriptions=%zu", edge_subs_count(self->subs));
     zlistx_destroy(&unused);
-    edge_auth_resync(self->auth);
+    edge_auth_resync(self->auth, now);
 }
 
 typedef struct {
@@ -452,12 +419,13 @@ static void s_expire_one(edge_sub_t *sub, void *arg)
     s_release_if_unused(ctx->broker, sub, ctx->now_ms);
 }
 
-void edge_broker_tick(edge_broker_t *self, int64_t now_ms)
+void edge_broker_tick(edge_broker_t *self, tg_now_t now)
 {
     assert(self);
+    int64_t now_ms = now.mono_ms;
     s_expire_ctx_t ctx = {self, now_ms};
     edge_subs_expire(self->subs, now_ms, s_expire_one, &ctx);
-    edge_auth_tick(self->auth, now_ms);
+    edge_auth_tick(self->auth, now);
     /* Keys refused at resync: once per heartbeat interval. */
     if (edge_subs_resyncing_count(self->subs) > 0 && now_ms >= self->next_retry_ms &&
         self->router.ready(self->router.arg)) {
@@ -472,7 +440,7 @@ static void s_on_left(edge_sub_t *sub, void *arg)
     s_release_if_unused(ctx->broker, sub, ctx->now_ms);
 }
 
-void edge_broker_session_closed(edge_broker_t *self, edge_session_t **session_p)
+void edge_broker_session_closed(edge_broker_t *self, edge_session_t **session_p, tg_now_t now)
 {
     assert(self);
     assert(session_p);
@@ -480,13 +448,13 @@ void edge_broker_session_closed(edge_broker_t *self, edge_session_t **session_p)
     if (!session)
         return;
     edge_auth_session_closed(self->auth, session);
-    if (session->pending > 0) {
+    if (edge_session_pending(session) > 0) {
         edge_subs_remove_waiters_of(self->subs, session);
-        session->pending = 0;
+        edge_session_pending_clear(session);
     }
-    s_expire_ctx_t ctx = {self, zclock_mono()};
+    s_expire_ctx_t ctx = {self, now.mono_ms};
     edge_subs_leave_all(self->subs, &session->subs, s_on_left, &ctx);
-    assert(self->session_count > 0);
+    tg_check(self->session_count > 0);
     self->session_count--;
     edge_session_destroy(session_p);
 }

@@ -19,9 +19,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "edge_auth.h"
 #include "edge_metrics.h"
+#include "edge_router_port.h"
 #include "edge_session.h"
 #include "edge_subs.h"
+#include "tg_clock.h"
 #include "tg_config.h"
 #include "tg_envelope.h"
 #include "tg_event_type.h"
@@ -30,20 +33,9 @@
 #define EDGE_SUBSCRIBE_TIMEOUT_MS 10000
 
 typedef struct _edge_broker_t edge_broker_t;
-typedef struct _edge_auth_t edge_auth_t; /* edge_auth.h */
-
-/* The way to the router. */
-typedef struct {
-    /* Sends an envelope (borrowed; its body may be moved out). Returns 0,
-       or -1 when the message was dropped. */
-    int (*send)(void *arg, tg_envelope_t *envelope);
-    /* True once the router welcomed this edge (SUBSCRIBE may be sent). */
-    bool (*ready)(void *arg);
-    void *arg;
-} edge_router_port_t;
 
 /* Caller owns the result. Borrows cfg and transport (they must outlive the
-   broker); copies router. NULL on allocation failure. */
+   broker); copies router (edge_router_port.h). */
 edge_broker_t *edge_broker_new(const tg_config_t *cfg, const edge_transport_t *transport,
                                const edge_router_port_t *router);
 
@@ -55,14 +47,15 @@ void edge_broker_destroy(edge_broker_t **self_p);
    connection. Returns the new session (the broker keeps count; the caller
    stores it with the connection and hands it back to
    edge_broker_session_closed), or NULL when max_sessions is reached
-   (counted) or memory ran out: then refuse the connection. */
+   (counted): then refuse the connection. */
 edge_session_t *edge_broker_session_open(edge_broker_t *self, tg_wamp_serializer_t serializer,
                                          void *handle);
 
 /* One complete WebSocket message from the session (borrowed bytes).
-   binary: the frame opcode. Never asserts on the bytes. */
+   binary: the frame opcode; now: the loop's time. Never asserts on the
+   bytes. */
 void edge_broker_session_input(edge_broker_t *self, edge_session_t *session, const void *data,
-                               size_t size, bool binary);
+                               size_t size, bool binary, tg_now_t now);
 
 /* Bad input detected below the WAMP layer (e.g. a message over
    max_message): counts it, ABORTs the session and closes with close_code. */
@@ -72,7 +65,7 @@ void edge_broker_session_reject(edge_broker_t *self, edge_session_t *session, ed
 /* The connection is gone: removes the session from every subscription
    (telling the router about keys nobody holds any more) and destroys it.
    Nulls *session_p; safe on NULL. */
-void edge_broker_session_closed(edge_broker_t *self, edge_session_t **session_p);
+void edge_broker_session_closed(edge_broker_t *self, edge_session_t **session_p, tg_now_t now);
 
 /* A message from the router (borrowed; REGISTER's event type and EVENT's
    body may be moved out): SUBSCRIBED, SUBSCRIBE_ERROR, EVENT, REGISTER,
@@ -80,29 +73,30 @@ void edge_broker_session_closed(edge_broker_t *self, edge_session_t **session_p)
    Anything else is counted as bad internal input. A SUBSCRIBE_ERROR for a
    key that was live (a refused resync) leaves the key live and
    "resyncing": re-sent by edge_broker_tick() and when a REGISTER of its
-   topic arrives, until the router accepts it. */
-void edge_broker_router_message(edge_broker_t *self, tg_envelope_t *envelope);
+   topic arrives, until the router accepts it. now: the loop's time. */
+void edge_broker_router_message(edge_broker_t *self, tg_envelope_t *envelope, tg_now_t now);
 
 /* The router (re)welcomed this edge: re-sends every subscription key with
    new request ids, so a restarted router rebuilds its index, and every
-   token id this edge spent (edge_auth_resync). */
-void edge_broker_resync(edge_broker_t *self);
+   token id this edge spent and that has not expired at now
+   (edge_auth_resync). */
+void edge_broker_resync(edge_broker_t *self, tg_now_t now);
 
 /* Periodic housekeeping: answers sessions whose SUBSCRIBE the router left
    unanswered past the timeout, and, at most once per heartbeat_ms,
    re-sends the keys the router refused at resync (they stay live for
    their sessions until the router takes them back); refuses the
    authentications whose token spend the router left unanswered
-   (edge_auth_tick). now_ms: zclock_mono(). */
-void edge_broker_tick(edge_broker_t *self, int64_t now_ms);
+   (edge_auth_tick). now: the loop's time. */
+void edge_broker_tick(edge_broker_t *self, tg_now_t now);
 
 /* Subscribes a session that passed the WAMP checks (edge_wamp). */
 void edge_broker_subscribe(edge_broker_t *self, edge_session_t *session, int64_t request,
-                           tg_match_t match, const char *topic, const char *filter);
+                           tg_match_t match, const char *topic, const char *filter, tg_now_t now);
 
 /* Unsubscribes; replies UNSUBSCRIBED or ERROR no_such_subscription. */
 void edge_broker_unsubscribe(edge_broker_t *self, edge_session_t *session, int64_t request,
-                             int64_t subscription);
+                             int64_t subscription, tg_now_t now);
 
 /* Accessors (borrowed). */
 const tg_config_t *edge_broker_config(const edge_broker_t *self);
@@ -116,8 +110,5 @@ size_t edge_broker_session_count(const edge_broker_t *self);
 
 /* Samples the gauges (router_connected is left for the caller to set). */
 void edge_broker_gauges(const edge_broker_t *self, edge_gauges_t *gauges);
-
-/* A random WAMP id in [1, 2^53]. */
-uint64_t edge_broker_random_id(void);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "edge_frame.h"
 #include "edge_session.h"
+#include "tg_alloc.h"
 #include "tg_body.h"
 #include "tg_log.h"
 #include "tg_wamp.h"
@@ -22,9 +23,7 @@ struct _edge_fanout_t {
 
 edge_fanout_t *edge_fanout_new(void)
 {
-    edge_fanout_t *self = calloc(1, sizeof(*self));
-    if (!self)
-        return NULL;
+    edge_fanout_t *self = tg_new(edge_fanout_t);
     tg_buf_init(&self->json, 0);
     return self;
 }

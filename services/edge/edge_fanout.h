@@ -18,7 +18,7 @@
 
 typedef struct _edge_fanout_t edge_fanout_t;
 
-/* Caller owns the result; NULL on allocation failure. */
+/* Caller owns the result. */
 edge_fanout_t *edge_fanout_new(void);
 
 /* Safe on NULL and twice. */

@@ -3,9 +3,10 @@
 
 #include <string.h>
 
-#include "edge_server.h"
+#include "edge_actor.h"
 #include "edge_ws.h"
 #include "tg_buf.h"
+#include "tg_clock.h"
 
 static const char s_text[] = "text/plain; charset=utf-8";
 static const char s_prometheus[] = "text/plain; version=0.0.4; charset=utf-8";
@@ -28,22 +29,25 @@ static int s_respond(struct lws *wsi, unsigned int status, const char *content_t
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* An entry from the loop: reads the clock once (the router link's
+   liveness is judged at that time). */
 static int s_serve(struct lws *wsi, const char *path)
 {
-    edge_server_t *server = edge_server_from_wsi(wsi);
+    edge_actor_t *actor = edge_actor_from_wsi(wsi);
+    int64_t now_ms = tg_clock_read().mono_ms;
     tg_buf_t body;
     tg_buf_init(&body, LWS_PRE);
     unsigned int status = HTTP_STATUS_OK;
     const char *content_type = s_text;
-    if (server && strcmp(path, "/healthz") == 0) {
+    if (actor && strcmp(path, "/healthz") == 0) {
         static const char ok[] = "ok\n";
         tg_buf_append(&body, ok, sizeof(ok) - 1);
-        const char *router =
-            edge_server_router_connected(server) ? "router: connected\n" : "router: disconnected\n";
+        const char *router = edge_actor_router_connected(actor, now_ms) ? "router: connected\n"
+                                                                        : "router: disconnected\n";
         tg_buf_append(&body, router, strlen(router));
-    } else if (server && strcmp(path, "/metrics") == 0) {
+    } else if (actor && strcmp(path, "/metrics") == 0) {
         content_type = s_prometheus;
-        edge_server_render_metrics(server, &body);
+        edge_actor_render_metrics(actor, now_ms, &body);
     } else if (strcmp(path, EDGE_WS_PATH) == 0) {
         static const char upgrade[] =
             "WebSocket endpoint: connect with subprotocol wamp.2.json or wamp.2.msgpack\n";

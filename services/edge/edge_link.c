@@ -51,6 +51,9 @@
       lws was watching.
     - Idle means asleep: no polling loop, only poll() on the descriptor
       and the heartbeat timer (one wake-up per heartbeat_ms).
+    - Time: every entry from the loop (the descriptor's callback, each
+      timer) reads the clock once (tg_clock_read) and passes it down; the
+      rest of the link, and the broker below it, never reads a clock.
 
     The conversation (DESIGN 3, common brief): HELLO {role, instance} until
     WELCOME; then HEARTBEAT {instance, uptime_ms, stats} every heartbeat_ms.
@@ -66,10 +69,10 @@
 #include <czmq.h>
 #include <errno.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "edge_monitor.h"
+#include "tg_alloc.h"
 #include "tg_log.h"
 
 /* Router messages handled per pass before the loop serves WebSockets; a
@@ -86,7 +89,6 @@
 #define S_PAUSE_US (20 * LWS_US_PER_MS)
 /* Heartbeats of silence after which the router is presumed gone. */
 #define S_SILENT_HEARTBEATS 3
-#define S_INSTANCE_MAX      64
 
 struct _edge_link_t {
     const tg_config_t *cfg;               /* borrowed */
@@ -95,7 +97,7 @@ struct _edge_link_t {
     edge_pressure_t *pressure;            /* borrowed: session queue levels */
     zsock_t *dealer;                      /* the socket to the router */
     edge_monitor_t *monitor;              /* the dealer's socket events -> MONITOR */
-    char instance[S_INSTANCE_MAX];        /* our instance id = routing id */
+    char instance[TG_INSTANCE_MAX];       /* our instance id = routing id */
     struct lws_context *context;          /* set by attach */
     struct lws *wsi;                      /* the adopted dup of ZMQ_FD, NULL once closed */
     lws_sorted_usec_list_t drain_sul;     /* re-arm after a budget stop or a send; resume */
@@ -104,57 +106,52 @@ struct _edge_link_t {
     bool paused;                          /* a pass stopped at a crossing; drain_sul resumes */
     bool welcomed;                        /* the router accepted our HELLO */
     char router_instance[TG_MAX_ID_STRING + 1]; /* who welcomed us, "" = nobody yet */
-    int64_t started_ms;                         /* zclock_mono() at creation */
-    int64_t last_heard_ms;                      /* last message from the router, 0 = never */
+    int64_t started_ms;                         /* monotonic time at creation */
+    bool heard;                                 /* the router sent us something */
+    int64_t last_heard_ms;                      /* monotonic time of its last message, if heard */
     tg_log_limiter_t bad_limiter;               /* malformed router messages */
     int drain_budget;                           /* messages per drain pass */
 };
 
-edge_link_t *edge_link_new(const tg_config_t *cfg, const edge_link_ops_t *ops,
-                           edge_metrics_t *metrics, edge_pressure_t *pressure)
+edge_link_t *edge_link_new(const tg_config_t *cfg, const char *instance, const edge_link_ops_t *ops,
+                           edge_metrics_t *metrics, edge_pressure_t *pressure, tg_now_t now,
+                           char *error, size_t error_size)
 {
     assert(cfg);
+    assert(instance);
     assert(ops && ops->on_message && ops->on_welcome && ops->add_stats);
     assert(metrics);
     assert(pressure);
-    edge_link_t *self = calloc(1, sizeof(*self));
-    if (!self)
-        return NULL;
+    edge_link_t *self = tg_new(edge_link_t);
     self->cfg = cfg;
     self->ops = *ops;
     self->metrics = metrics;
     self->pressure = pressure;
-    self->started_ms = zclock_mono();
+    self->started_ms = now.mono_ms;
     self->drain_budget = S_DRAIN_BUDGET;
     if (cfg->session_queue / 2 < (uint32_t)self->drain_budget)
         self->drain_budget = cfg->session_queue / 2 ? (int)(cfg->session_queue / 2) : 1;
-    uint64_t random_part = 0;
-    if (getrandom(&random_part, sizeof(random_part), 0) != (ssize_t)sizeof(random_part))
-        random_part = (uint64_t)zclock_usecs() ^ ((uint64_t)getpid() << 40);
-    snprintf(self->instance, sizeof(self->instance), "edge-%016llx",
-             (unsigned long long)random_part);
+    snprintf(self->instance, sizeof(self->instance), "%s", instance);
 
+    /* tg_socket's policy (linger 0, non-blocking, hwm, routing id), built
+       here rather than by tg_socket_connect because two things must happen
+       between creating and connecting, which tg_socket does not offer yet:
+       ZMQ_IMMEDIATE (queue nothing while the router is unreachable: a stale
+       HEARTBEAT or SUBSCRIBE delivered later would only confuse it; resync
+       covers it; libzmq reads it at connect time) and the monitor (so that
+       the first "connected" is seen too). */
     self->dealer = zsock_new(ZMQ_DEALER);
-    if (!self->dealer) {
-        tg_log_error("edge: cannot create router socket");
-        free(self);
-        return NULL;
-    }
     zsock_set_identity(self->dealer, self->instance);
     zsock_set_sndhwm(self->dealer, (int)cfg->hwm);
     zsock_set_rcvhwm(self->dealer, (int)cfg->hwm);
     zsock_set_linger(self->dealer, 0);
-    /* Queue nothing while the router is unreachable: a stale HEARTBEAT or
-       SUBSCRIBE delivered later would only confuse it; resync covers it. */
     zsock_set_immediate(self->dealer, 1);
     zsock_set_rcvtimeo(self->dealer, 0);
-    /* Before connect, so the first "connected" is seen too. */
-    self->monitor = edge_monitor_new(self->dealer, self->instance);
+    zsock_set_sndtimeo(self->dealer, 0);
+    self->monitor = edge_monitor_new(self->dealer, self->instance, metrics);
     if (!self->monitor || zsock_connect(self->dealer, "%s", cfg->router) != 0) {
-        tg_log_error("edge: cannot connect router endpoint=%s", cfg->router);
-        edge_monitor_destroy(&self->monitor);
-        zsock_destroy(&self->dealer);
-        free(self);
+        snprintf(error, error_size, "edge: cannot connect router endpoint=%s", cfg->router);
+        edge_link_destroy(&self);
         return NULL;
     }
     tg_log_info("edge: router link instance=%s router=%s", self->instance, cfg->router);
@@ -180,7 +177,7 @@ void edge_link_destroy(edge_link_t **self_p)
     if (!self)
         return;
     *self_p = NULL;
-    assert(!self->attached);
+    tg_check(!self->attached);            /* timers in the context would point here */
     edge_monitor_destroy(&self->monitor); /* before the socket it watches */
     zsock_destroy(&self->dealer);
     free(self);
@@ -212,38 +209,28 @@ bool edge_link_ready(const edge_link_t *self)
     return self->welcomed;
 }
 
-bool edge_link_connected(const edge_link_t *self)
+bool edge_link_connected(const edge_link_t *self, int64_t now_ms)
 {
-    if (self->last_heard_ms == 0)
-        return false;
-    return zclock_mono() - self->last_heard_ms <=
-           (int64_t)S_SILENT_HEARTBEATS * self->cfg->heartbeat_ms;
-}
-
-const char *edge_link_instance(const edge_link_t *self)
-{
-    return self->instance;
+    return self->heard &&
+           now_ms - self->last_heard_ms <= (int64_t)S_SILENT_HEARTBEATS * self->cfg->heartbeat_ms;
 }
 
 static void s_send_hello(edge_link_t *self)
 {
     tg_envelope_t *hello = tg_envelope_new(TG_CMD_HELLO);
-    assert(hello);
-    hello->role = strdup("edge");
-    hello->instance = strdup(self->instance);
-    assert(hello->role && hello->instance);
+    hello->role = tg_strdup("edge");
+    hello->instance = tg_strdup(self->instance);
     edge_link_send(self, hello);
     tg_envelope_destroy(&hello);
 }
 
-static void s_send_heartbeat(edge_link_t *self)
+static void s_send_heartbeat(edge_link_t *self, tg_now_t now)
 {
     tg_envelope_t *heartbeat = tg_envelope_new(TG_CMD_HEARTBEAT);
-    assert(heartbeat);
-    heartbeat->instance = strdup(self->instance);
-    assert(heartbeat->instance);
-    heartbeat->uptime_ms = (uint64_t)(zclock_mono() - self->started_ms);
-    self->ops.add_stats(self->ops.arg, heartbeat);
+    heartbeat->instance = tg_strdup(self->instance);
+    int64_t uptime_ms = now.mono_ms - self->started_ms;
+    heartbeat->uptime_ms = uptime_ms > 0 ? (uint64_t)uptime_ms : 0;
+    self->ops.add_stats(self->ops.arg, heartbeat, now);
     edge_link_send(self, heartbeat);
     tg_envelope_destroy(&heartbeat);
 }
@@ -256,7 +243,7 @@ static void s_rehello(edge_link_t *self, const char *why)
     s_send_hello(self);
 }
 
-static void s_on_welcome(edge_link_t *self, const tg_envelope_t *welcome)
+static void s_on_welcome(edge_link_t *self, const tg_envelope_t *welcome, tg_now_t now)
 {
     const char *instance = welcome->instance ? welcome->instance : "";
     bool changed = strcmp(instance, self->router_instance) != 0;
@@ -266,7 +253,7 @@ static void s_on_welcome(edge_link_t *self, const tg_envelope_t *welcome)
     /* Re-send every key even when the instance is unchanged: a WELCOME
        answers a HELLO, and we only HELLO when the router may have lost
        our subscriptions. */
-    self->ops.on_welcome(self->ops.arg);
+    self->ops.on_welcome(self->ops.arg, now);
 }
 
 static void s_on_heartbeat(edge_link_t *self, const tg_envelope_t *heartbeat)
@@ -280,7 +267,7 @@ static void s_on_heartbeat(edge_link_t *self, const tg_envelope_t *heartbeat)
         s_rehello(self, "router instance changed");
 }
 
-static void s_dispatch(edge_link_t *self, zmsg_t **msg_p)
+static void s_dispatch(edge_link_t *self, zmsg_t **msg_p, tg_now_t now)
 {
     const char *reason = NULL;
     tg_envelope_t *envelope = tg_envelope_decode(msg_p, &reason);
@@ -290,16 +277,17 @@ static void s_dispatch(edge_link_t *self, zmsg_t **msg_p)
                            reason ? reason : "?");
         return;
     }
-    self->last_heard_ms = zclock_mono();
+    self->heard = true;
+    self->last_heard_ms = now.mono_ms;
     switch (envelope->command) {
     case TG_CMD_WELCOME:
-        s_on_welcome(self, envelope);
+        s_on_welcome(self, envelope, now);
         break;
     case TG_CMD_HEARTBEAT:
         s_on_heartbeat(self, envelope);
         break;
     default:
-        self->ops.on_message(self->ops.arg, envelope);
+        self->ops.on_message(self->ops.arg, envelope, now);
         break;
     }
     tg_envelope_destroy(&envelope);
@@ -327,7 +315,7 @@ static void s_pause(edge_link_t *self)
 /* Reads until ZeroMQ says no input is left; ends early on the budget
    (then re-arms itself: no signal will come for messages already queued)
    or on a high-water crossing (then pauses). */
-static void s_drain(edge_link_t *self)
+static void s_drain(edge_link_t *self, tg_now_t now)
 {
     uint64_t crossings = self->pressure->crossings;
     for (int handled = 0;; handled++) {
@@ -340,7 +328,7 @@ static void s_drain(edge_link_t *self)
         zmsg_t *msg = zmsg_recv(self->dealer);
         if (!msg)
             return; /* EAGAIN despite POLLIN, or interrupted: ZMQ_EVENTS decides next */
-        s_dispatch(self, &msg);
+        s_dispatch(self, &msg, now);
         zmsg_destroy(&msg);
         /* A queue reached high water: its WRITEABLE callback must run
            before more events pile up behind it. Pause even if no input
@@ -357,29 +345,29 @@ static void s_drain(edge_link_t *self)
 static void s_drain_later(lws_sorted_usec_list_t *sul)
 {
     edge_link_t *self = lws_container_of(sul, edge_link_t, drain_sul);
-    s_drain(self);
+    s_drain(self, tg_clock_read());
 }
 
 /* Ends a pause: sessions still waiting (a timeout) no longer hold the
    link; they cross again only after draining below low water. */
-static void s_resume(edge_link_t *self)
+static void s_resume(edge_link_t *self, tg_now_t now)
 {
     self->paused = false;
     edge_pressure_next_round(self->pressure);
-    s_drain(self);
+    s_drain(self, now);
 }
 
 static void s_resume_cleared(lws_sorted_usec_list_t *sul)
 {
     edge_link_t *self = lws_container_of(sul, edge_link_t, drain_sul);
-    s_resume(self);
+    s_resume(self, tg_clock_read());
 }
 
 static void s_resume_timeout(lws_sorted_usec_list_t *sul)
 {
     edge_link_t *self = lws_container_of(sul, edge_link_t, drain_sul);
     self->metrics->link_pause_timeouts++;
-    s_resume(self);
+    s_resume(self, tg_clock_read());
 }
 
 /* The pressure says every session that crossed has drained (called from a
@@ -394,10 +382,11 @@ static void s_on_clear(void *arg)
 static void s_heartbeat(lws_sorted_usec_list_t *sul)
 {
     edge_link_t *self = lws_container_of(sul, edge_link_t, heartbeat_sul);
-    if (self->welcomed && !edge_link_connected(self))
+    tg_now_t now = tg_clock_read();
+    if (self->welcomed && !edge_link_connected(self, now.mono_ms))
         s_rehello(self, "router silent");
     else if (self->welcomed)
-        s_send_heartbeat(self);
+        s_send_heartbeat(self, now);
     else
         s_send_hello(self);
     /* After HELLO, so the router knows who speaks; see edge_monitor.h. */
@@ -407,7 +396,8 @@ static void s_heartbeat(lws_sorted_usec_list_t *sul)
                      (lws_usec_t)self->cfg->heartbeat_ms * LWS_US_PER_MS);
 }
 
-int edge_link_attach(edge_link_t *self, struct lws_context *context, struct lws_vhost *vhost)
+int edge_link_attach(edge_link_t *self, struct lws_context *context, struct lws_vhost *vhost,
+                     tg_now_t now, char *error, size_t error_size)
 {
     assert(self);
     assert(context && vhost);
@@ -415,7 +405,8 @@ int edge_link_attach(edge_link_t *self, struct lws_context *context, struct lws_
     self->context = context;
     int fd = dup(zsock_fd(self->dealer));
     if (fd < 0) {
-        tg_log_error("edge: cannot dup router socket fd error=%s", strerror(errno));
+        snprintf(error, error_size, "edge: cannot dup router socket fd error=\"%s\"",
+                 strerror(errno));
         return -1;
     }
     lws_adopt_desc_t desc;
@@ -428,12 +419,12 @@ int edge_link_attach(edge_link_t *self, struct lws_context *context, struct lws_
     /* On failure lws closes fd itself. */
     self->wsi = lws_adopt_descriptor_vhost_via_info(&desc);
     if (!self->wsi) {
-        tg_log_error("edge: cannot adopt router socket fd");
+        snprintf(error, error_size, "edge: cannot adopt router socket fd");
         return -1;
     }
     self->attached = true;
     edge_pressure_listen(self->pressure, s_on_clear, self);
-    s_drain(self);
+    s_drain(self, now);
     s_send_hello(self);
     lws_sul_schedule(self->context, 0, &self->heartbeat_sul, s_heartbeat,
                      (lws_usec_t)self->cfg->heartbeat_ms * LWS_US_PER_MS);
@@ -452,7 +443,7 @@ int edge_link_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         if (self && self->attached && self->paused)
             (void)zsock_events(self->dealer); /* resets the signal; the resume drains */
         else if (self && self->attached)
-            s_drain(self);
+            s_drain(self, tg_clock_read()); /* a wake-up from the loop */
         break;
     case LWS_CALLBACK_RAW_CLOSE_FILE:
         if (self)

@@ -12,20 +12,23 @@
 
 #include "edge_metrics.h"
 #include "edge_pressure.h"
+#include "tg_clock.h"
 #include "tg_config.h"
 #include "tg_envelope.h"
+#include "tg_instance.h"
 
 typedef struct _edge_link_t edge_link_t;
 
-/* What the link tells its owner (the broker, through the server). */
+/* What the link tells its owner (the broker, through the actor). now is
+   the time of the loop's wake-up that led here. */
 typedef struct {
     /* A router message other than WELCOME/HEARTBEAT (borrowed; the
        callee may move fields out of it). */
-    void (*on_message)(void *arg, tg_envelope_t *envelope);
+    void (*on_message)(void *arg, tg_envelope_t *envelope, tg_now_t now);
     /* The router (re)welcomed this edge: re-send the subscriptions. */
-    void (*on_welcome)(void *arg);
+    void (*on_welcome)(void *arg, tg_now_t now);
     /* Fill a HEARTBEAT with this process's stats. */
-    void (*add_stats)(void *arg, tg_envelope_t *heartbeat);
+    void (*add_stats)(void *arg, tg_envelope_t *heartbeat, tg_now_t now);
     void *arg;
 } edge_link_ops_t;
 
@@ -34,24 +37,29 @@ typedef struct {
 #define EDGE_LINK_PROTOCOL "telegraphy-link"
 
 /* Caller owns the result: a DEALER socket connected (asynchronously) to
-   cfg->router with routing id = a fresh instance id. Borrows cfg, metrics
-   (bad router messages and pauses are counted there) and pressure (the
-   session queues' levels: the link pauses its reading when one reaches
-   high water, and listens for the drain; see edge_link.c). NULL when the
-   socket cannot be created or the endpoint is malformed (logged). */
-edge_link_t *edge_link_new(const tg_config_t *cfg, const edge_link_ops_t *ops,
-                           edge_metrics_t *metrics, edge_pressure_t *pressure);
+   cfg->router with routing id = instance (tg_instance_new; copied).
+   Borrows cfg, metrics (bad router messages, pauses and monitor drops
+   are counted there) and pressure (the session queues' levels: the link
+   pauses its reading when one reaches high water, and listens for the
+   drain; see edge_link.c). now: the loop's time at start (uptime counts
+   from it). NULL with a sentence in error when the endpoint is
+   malformed. */
+edge_link_t *edge_link_new(const tg_config_t *cfg, const char *instance, const edge_link_ops_t *ops,
+                           edge_metrics_t *metrics, edge_pressure_t *pressure, tg_now_t now,
+                           char *error, size_t error_size);
 
 /* Hands the socket to the event loop: adopts a dup() of its ZMQ_FD on
    vhost (protocol EDGE_LINK_PROTOCOL), drains once, sends HELLO and
-   starts the heartbeat timer. Returns 0 or -1. */
-int edge_link_attach(edge_link_t *self, struct lws_context *context, struct lws_vhost *vhost);
+   starts the heartbeat timer. now: the loop's time. Returns 0, or -1 with
+   a sentence in error. */
+int edge_link_attach(edge_link_t *self, struct lws_context *context, struct lws_vhost *vhost,
+                     tg_now_t now, char *error, size_t error_size);
 
 /* Stops the timers; call before lws_context_destroy(). Safe twice. */
 void edge_link_detach(edge_link_t *self);
 
-/* Closes the socket and frees the link. Detach first. Safe on NULL and
-   twice. */
+/* Closes the socket and frees the link. Detach first (checked). Safe on
+   NULL and twice. */
 void edge_link_destroy(edge_link_t **self_p);
 
 /* Sends an envelope to the router (borrowed; a body is moved out). Never
@@ -62,11 +70,9 @@ int edge_link_send(edge_link_t *self, tg_envelope_t *envelope);
 /* True once the router welcomed us and has not gone silent since. */
 bool edge_link_ready(const edge_link_t *self);
 
-/* True when the router was heard within the last three heartbeats. */
-bool edge_link_connected(const edge_link_t *self);
-
-/* This edge's instance id (the routing id). */
-const char *edge_link_instance(const edge_link_t *self);
+/* True when the router was heard within the three heartbeats before
+   now_ms (the loop's monotonic time). */
+bool edge_link_connected(const edge_link_t *self, int64_t now_ms);
 
 /* The lws protocol callback of EDGE_LINK_PROTOCOL. */
 int edge_link_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

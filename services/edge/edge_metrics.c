@@ -78,10 +78,10 @@ void edge_metrics_render(const edge_metrics_t *self, const edge_gauges_t *gauges
              gauges->router_connected ? 1 : 0);
     s_metric(out, "events_in_per_s", "gauge",
              "Events received from the router per second, over the last heartbeat interval.",
-             self->events_in_per_s > 0 ? (uint64_t)self->events_in_per_s : 0);
+             self->events_in_rate.per_s > 0 ? (uint64_t)self->events_in_rate.per_s : 0);
     s_metric(out, "events_out_per_s", "gauge",
              "Event messages written to sessions per second, over the last heartbeat interval.",
-             self->events_out_per_s > 0 ? (uint64_t)self->events_out_per_s : 0);
+             self->events_out_rate.per_s > 0 ? (uint64_t)self->events_out_rate.per_s : 0);
     s_metric(out, "events_in_total", "counter", "Events received from the router.",
              self->events_in);
     s_metric(out, "events_out_total", "counter", "Event messages written to sessions.",
@@ -106,6 +106,9 @@ void edge_metrics_render(const edge_metrics_t *self, const edge_gauges_t *gauges
     s_metric(out, "link_pause_timeouts_total", "counter",
              "Router link pauses that lasted their full bound (a session did not drain).",
              self->link_pause_timeouts);
+    s_metric(out, "monitor_drops_total", "counter",
+             "Socket events of the router link dropped because too many waited for the router.",
+             self->monitor_drops);
     s_printf(out, "# HELP telegraphy_bad_input_total Bad input received, by kind.\n"
                   "# TYPE telegraphy_bad_input_total counter\n");
     for (int kind = 0; kind < EDGE_BAD_COUNT; kind++)
@@ -124,19 +127,8 @@ void edge_metrics_add_stats(edge_metrics_t *self, const edge_gauges_t *gauges, i
     assert(self);
     assert(gauges);
     assert(heartbeat);
-    int64_t elapsed_ms = self->rate_at_ms ? now_ms - self->rate_at_ms : 0;
-    int64_t in_per_s = 0;
-    int64_t out_per_s = 0;
-    if (elapsed_ms > 0) {
-        in_per_s = s_clamp((self->events_in - self->rate_events_in) * 1000 / (uint64_t)elapsed_ms);
-        out_per_s =
-            s_clamp((self->events_out - self->rate_events_out) * 1000 / (uint64_t)elapsed_ms);
-    }
-    self->rate_events_in = self->events_in;
-    self->rate_events_out = self->events_out;
-    self->rate_at_ms = now_ms;
-    self->events_in_per_s = in_per_s;
-    self->events_out_per_s = out_per_s;
+    int64_t in_per_s = tg_rate_sample(&self->events_in_rate, self->events_in, now_ms);
+    int64_t out_per_s = tg_rate_sample(&self->events_out_rate, self->events_out, now_ms);
 
     tg_envelope_add_stat(heartbeat, "events_in", s_clamp(self->events_in));
     tg_envelope_add_stat(heartbeat, "events_out", s_clamp(self->events_out));
@@ -151,4 +143,5 @@ void edge_metrics_add_stats(edge_metrics_t *self, const edge_gauges_t *gauges, i
                          s_clamp(gauges->session_subscriptions));
     tg_envelope_add_stat(heartbeat, "slow_consumer_closes", s_clamp(self->slow_consumer_closes));
     tg_envelope_add_stat(heartbeat, "bytes_out", s_clamp(self->bytes_out));
+    tg_envelope_add_stat(heartbeat, "monitor_drops", s_clamp(self->monitor_drops));
 }

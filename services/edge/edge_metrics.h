@@ -3,7 +3,7 @@
     stats (the names every process shares: events_in, events_out,
     events_in_per_s, events_out_per_s, drops, bad_input, queue_depth, plus
     the edge's sessions, subscriptions, session_subscriptions,
-    slow_consumer_closes, bytes_out).
+    slow_consumer_closes, bytes_out, monitor_drops).
 
     The counters are plain fields: the fan-out bumps them in its inner loop
     without a call.
@@ -16,6 +16,7 @@
 
 #include "tg_buf.h"
 #include "tg_envelope.h"
+#include "tg_rate.h"
 
 /* Kinds of bad input, each a label value of telegraphy_bad_input_total. */
 typedef enum {
@@ -44,14 +45,11 @@ typedef struct {
     int64_t queue_depth;          /* frames queued over all sessions, now */
     uint64_t link_pauses;         /* router link pauses: a session queue reached high water */
     uint64_t link_pause_timeouts; /* ... that ran their full bound (a session did not drain) */
-    /* Rates: the counters as of the last HEARTBEAT, and the per-second
-       rates over the interval that ended there (also on /metrics, so that
-       both show the same numbers). */
-    uint64_t rate_events_in;
-    uint64_t rate_events_out;
-    int64_t rate_at_ms;
-    int64_t events_in_per_s;
-    int64_t events_out_per_s;
+    uint64_t monitor_drops; /* socket events dropped while the router was away (edge_monitor) */
+    /* Rates over the interval that ended at the last HEARTBEAT (also on
+       /metrics, so that both show the same numbers). */
+    tg_rate_t events_in_rate;
+    tg_rate_t events_out_rate;
 } edge_metrics_t;
 
 /* Values owned elsewhere, sampled when rendering. */
@@ -75,8 +73,8 @@ uint64_t edge_metrics_bad_input_total(const edge_metrics_t *self);
 void edge_metrics_render(const edge_metrics_t *self, const edge_gauges_t *gauges, tg_buf_t *out);
 
 /* Adds the shared stat names to a HEARTBEAT envelope. The per-second rates
-   cover the time since the previous call (now_ms is a monotonic clock),
-   which then becomes the new reference point. */
+   cover the time since the previous call (tg_rate; now_ms is the loop's
+   monotonic time), which then becomes the new reference point. */
 void edge_metrics_add_stats(edge_metrics_t *self, const edge_gauges_t *gauges, int64_t now_ms,
                             tg_envelope_t *heartbeat);
 

@@ -1,6 +1,7 @@
 /*  edge_monitor: see edge_monitor.h. */
 #include "edge_monitor.h"
 
+#include "tg_alloc.h"
 #include "tg_envelope.h"
 #include "tg_log.h"
 #include "tg_monitor.h"
@@ -10,13 +11,14 @@ struct _edge_monitor_t {
     tg_envelope_t *pending[EDGE_MONITOR_PENDING]; /* a ring, oldest at head */
     size_t head;
     size_t count;
-    uint64_t drops;
+    edge_metrics_t *metrics; /* borrowed: monitor_drops */
 };
 
-edge_monitor_t *edge_monitor_new(zsock_t *sock, const char *instance)
+edge_monitor_t *edge_monitor_new(zsock_t *sock, const char *instance, edge_metrics_t *metrics)
 {
-    assert(sock && instance);
-    edge_monitor_t *self = (edge_monitor_t *)zmalloc(sizeof(edge_monitor_t));
+    assert(sock && instance && metrics);
+    edge_monitor_t *self = tg_new(edge_monitor_t);
+    self->metrics = metrics;
     self->monitor = tg_monitor_new(sock, "edge", instance);
     if (!self->monitor) {
         free(self);
@@ -38,12 +40,6 @@ void edge_monitor_destroy(edge_monitor_t **self_p)
     *self_p = NULL;
 }
 
-uint64_t edge_monitor_drops(const edge_monitor_t *self)
-{
-    assert(self);
-    return self->drops;
-}
-
 /* Keeps env (takes ownership); when full, the oldest goes. */
 static void s_keep(edge_monitor_t *self, tg_envelope_t *env)
 {
@@ -51,7 +47,7 @@ static void s_keep(edge_monitor_t *self, tg_envelope_t *env)
         tg_envelope_destroy(&self->pending[self->head]);
         self->head = (self->head + 1) % EDGE_MONITOR_PENDING;
         self->count--;
-        self->drops++;
+        self->metrics->monitor_drops++;
     }
     self->pending[(self->head + self->count) % EDGE_MONITOR_PENDING] = env;
     self->count++;

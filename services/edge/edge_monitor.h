@@ -8,7 +8,8 @@
     lws adoption. The DEALER is ZMQ_IMMEDIATE (nothing queued while the
     router is away), so the events of an outage ("disconnected", then
     "connected") cannot be sent when they happen: they wait here, at most
-    EDGE_MONITOR_PENDING of them (the oldest are dropped and counted), and
+    EDGE_MONITOR_PENDING of them (the oldest are dropped and counted in
+    edge_metrics' monitor_drops: /metrics and HEARTBEAT stats), and
     go out in order once the link takes messages again.
 */
 #ifndef EDGE_MONITOR_H
@@ -17,14 +18,17 @@
 #include <czmq.h>
 #include <stdint.h>
 
+#include "edge_metrics.h"
+
 /* Socket events kept while the router is unreachable. */
 #define EDGE_MONITOR_PENDING 64
 
 typedef struct _edge_monitor_t edge_monitor_t;
 
 /* Attaches a monitor to `sock` (borrowed; destroy the monitor first).
-   Caller owns the result; NULL on failure (logged). */
-edge_monitor_t *edge_monitor_new(zsock_t *sock, const char *instance);
+   Borrows metrics (monitor_drops). Caller owns the result; NULL on
+   failure (logged). */
+edge_monitor_t *edge_monitor_new(zsock_t *sock, const char *instance, edge_metrics_t *metrics);
 
 /* Safe on NULL and twice. */
 void edge_monitor_destroy(edge_monitor_t **self_p);
@@ -34,8 +38,5 @@ void edge_monitor_destroy(edge_monitor_t **self_p);
    waits, in order, on `dealer` until a send fails. Returns the number of
    MONITOR envelopes sent. */
 size_t edge_monitor_pump(edge_monitor_t *self, zsock_t *dealer);
-
-/* Events dropped because too many waited. */
-uint64_t edge_monitor_drops(const edge_monitor_t *self);
 
 #endif

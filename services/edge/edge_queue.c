@@ -4,6 +4,8 @@
 #include <assert.h>
 #include <stdlib.h>
 
+#include "tg_alloc.h"
+
 /* First ring size: enough for the handshake replies of a new session. */
 #define S_INITIAL_CAPACITY 4u
 
@@ -18,9 +20,7 @@ struct _edge_queue_t {
 edge_queue_t *edge_queue_new(uint32_t limit)
 {
     assert(limit >= 1);
-    edge_queue_t *self = calloc(1, sizeof(*self));
-    if (!self)
-        return NULL;
+    edge_queue_t *self = tg_new(edge_queue_t);
     self->limit = limit;
     return self;
 }
@@ -42,21 +42,18 @@ void edge_queue_destroy(edge_queue_t **self_p)
 
 /* Grows the ring (doubling, capped at limit) keeping the order: the
    frames are unrolled to the start of the new array. */
-static int s_grow(edge_queue_t *self)
+static void s_grow(edge_queue_t *self)
 {
     uint32_t capacity = self->capacity ? self->capacity * 2 : S_INITIAL_CAPACITY;
     if (capacity > self->limit)
         capacity = self->limit;
-    edge_frame_t **slots = malloc(sizeof(*slots) * capacity);
-    if (!slots)
-        return -1;
+    edge_frame_t **slots = tg_malloc(sizeof(*slots) * capacity);
     for (uint32_t i = 0; i < self->count; i++)
         slots[i] = self->slots[(self->head + i) % self->capacity];
     free(self->slots);
     self->slots = slots;
     self->capacity = capacity;
     self->head = 0;
-    return 0;
 }
 
 int edge_queue_push(edge_queue_t *self, edge_frame_t *frame)
@@ -65,8 +62,8 @@ int edge_queue_push(edge_queue_t *self, edge_frame_t *frame)
     assert(frame);
     if (self->count >= self->limit)
         return -1;
-    if (self->count == self->capacity && s_grow(self) != 0)
-        return -1;
+    if (self->count == self->capacity)
+        s_grow(self);
     self->slots[(self->head + self->count) % self->capacity] = edge_frame_ref(frame);
     self->count++;
     return 0;

@@ -17,7 +17,7 @@
 typedef struct _edge_queue_t edge_queue_t;
 
 /* Caller owns the result: an empty queue holding at most `limit` (>= 1)
-   frames. NULL on allocation failure. */
+   frames. */
 edge_queue_t *edge_queue_new(uint32_t limit);
 
 /* Releases every queued frame's reference and frees the queue; safe on

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tg_alloc.h"
+
 edge_session_t *edge_session_new(tg_wamp_serializer_t serializer, uint32_t queue_limit,
                                  const edge_transport_t *transport, void *handle,
                                  edge_metrics_t *metrics, edge_pressure_t *pressure)
@@ -13,14 +15,8 @@ edge_session_t *edge_session_new(tg_wamp_serializer_t serializer, uint32_t queue
     assert(transport);
     assert(metrics);
     assert(pressure);
-    edge_session_t *self = calloc(1, sizeof(*self));
-    if (!self)
-        return NULL;
+    edge_session_t *self = tg_new(edge_session_t);
     self->queue = edge_queue_new(queue_limit ? queue_limit : 1);
-    if (!self->queue) {
-        free(self);
-        return NULL;
-    }
     self->serializer = serializer;
     self->state = EDGE_SESSION_HANDSHAKE;
     self->anonymous = true;
@@ -124,8 +120,6 @@ int edge_session_send_error(edge_session_t *self, int request_type, int64_t requ
     assert(self);
     assert(error);
     json_t *msg = tg_wamp_error(request_type, request, error, message);
-    if (!msg)
-        return -1;
     int rc = edge_session_send(self, msg);
     json_decref(msg);
     return rc;
@@ -164,20 +158,80 @@ void edge_session_set_identity(edge_session_t *self, uint64_t id, bool anonymous
     self->anonymous = anonymous;
     free(self->authid);
     free(self->authrole);
-    self->authid = authid ? strdup(authid) : NULL;
-    self->authrole = authrole ? strdup(authrole) : NULL;
+    self->authid = authid ? tg_strdup(authid) : NULL;
+    self->authrole = authrole ? tg_strdup(authrole) : NULL;
 }
 
 void edge_session_add_group(edge_session_t *self, const char *group)
 {
     assert(self);
     assert(group);
-    char **groups = realloc(self->groups, sizeof(*groups) * (self->groups_count + 1));
-    assert(groups);
-    self->groups = groups;
-    self->groups[self->groups_count] = strdup(group);
-    assert(self->groups[self->groups_count]);
+    self->groups = tg_realloc(self->groups, sizeof(*self->groups) * (self->groups_count + 1));
+    self->groups[self->groups_count] = tg_strdup(group);
     self->groups_count++;
+}
+
+void edge_session_challenge(edge_session_t *self, uint64_t id, const char *claimed_authid)
+{
+    assert(self);
+    self->id = id;
+    free(self->claimed_authid);
+    self->claimed_authid = claimed_authid ? tg_strdup(claimed_authid) : NULL;
+    self->state = EDGE_SESSION_CHALLENGED;
+}
+
+void edge_session_authenticating(edge_session_t *self)
+{
+    assert(self);
+    self->state = EDGE_SESSION_AUTHENTICATING;
+}
+
+void edge_session_forget_claim(edge_session_t *self)
+{
+    assert(self);
+    free(self->claimed_authid);
+    self->claimed_authid = NULL;
+}
+
+void edge_session_set_client_id(edge_session_t *self, char **client_id_p)
+{
+    assert(self);
+    assert(client_id_p);
+    free(self->client_id);
+    self->client_id = *client_id_p;
+    *client_id_p = NULL;
+}
+
+void edge_session_opened(edge_session_t *self)
+{
+    assert(self);
+    self->state = EDGE_SESSION_OPEN;
+}
+
+void edge_session_pending_add(edge_session_t *self)
+{
+    assert(self);
+    self->pending++;
+}
+
+void edge_session_pending_done(edge_session_t *self)
+{
+    assert(self);
+    /* Each waiter entry of a session was counted once when added. */
+    tg_check(self->pending > 0);
+    self->pending--;
+}
+
+void edge_session_pending_clear(edge_session_t *self)
+{
+    assert(self);
+    self->pending = 0;
+}
+
+uint32_t edge_session_pending(const edge_session_t *self)
+{
+    assert(self);
+    return self->pending;
 }
 
 static bool s_in_group(const edge_session_t *self, const char *group)

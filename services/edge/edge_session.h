@@ -70,8 +70,8 @@ struct _edge_session_t {
     char *client_id;      /* owned; ticket sessions: stable across resumes (DESIGN 2.4) */
     char *claimed_authid; /* owned; HELLO's authid while authenticating, else NULL */
     edge_queue_t *queue;  /* owned; bounded by session_queue */
-    edge_sub_refs_t subs; /* memberships, managed by edge_subs */
-    uint32_t pending;     /* SUBSCRIBEs waiting for the router */
+    edge_sub_refs_t subs; /* memberships, managed by edge_subs (this side of each) */
+    uint32_t pending;     /* SUBSCRIBEs waiting for the router (edge_session_pending_*) */
     const edge_transport_t *transport;  /* borrowed */
     void *handle;                       /* the connection, borrowed */
     edge_metrics_t *metrics;            /* borrowed: queue_depth, slow consumers */
@@ -83,8 +83,7 @@ struct _edge_session_t {
 };
 
 /* Caller owns the result: a session in HANDSHAKE state. Borrows transport,
-   handle, metrics and pressure, which must outlive it. NULL on allocation
-   failure. */
+   handle, metrics and pressure, which must outlive it. */
 edge_session_t *edge_session_new(tg_wamp_serializer_t serializer, uint32_t queue_limit,
                                  const edge_transport_t *transport, void *handle,
                                  edge_metrics_t *metrics, edge_pressure_t *pressure);
@@ -133,6 +132,35 @@ void edge_session_set_identity(edge_session_t *self, uint64_t id, bool anonymous
 
 /* Adds an audience group (copied), e.g. "staff" or a group name. */
 void edge_session_add_group(edge_session_t *self, const char *group);
+
+/* HELLO offered "ticket": the session gets its WAMP id (it names the
+   session in log lines before WELCOME), remembers the authid it claimed
+   (copied; NULL = none) and waits for AUTHENTICATE (CHALLENGED). */
+void edge_session_challenge(edge_session_t *self, uint64_t id, const char *claimed_authid);
+
+/* The token was verified, its jti is being spent at the router
+   (AUTHENTICATING). */
+void edge_session_authenticating(edge_session_t *self);
+
+/* Forgets the authid HELLO claimed (authentication ended either way). */
+void edge_session_forget_claim(edge_session_t *self);
+
+/* Takes ownership of *client_id_p (nulls it): the session's stable client
+   id (DESIGN 2.4), replacing any previous one. */
+void edge_session_set_client_id(edge_session_t *self, char **client_id_p);
+
+/* WELCOME was sent: the session is OPEN. */
+void edge_session_opened(edge_session_t *self);
+
+/* SUBSCRIBEs of this session waiting for the router's answer: one more
+   (a waiter entry was added for it), one fewer (its waiter entry was
+   answered or removed), none (every waiter entry of the session was
+   removed). The broker's per-session limit counts them with the live
+   subscriptions. */
+void edge_session_pending_add(edge_session_t *self);
+void edge_session_pending_done(edge_session_t *self);
+void edge_session_pending_clear(edge_session_t *self);
+uint32_t edge_session_pending(const edge_session_t *self);
 
 /* True when the session may receive events of `audience`: "public" for
    everyone, "authenticated" for identified sessions, "staff" and

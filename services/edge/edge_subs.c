@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tg_alloc.h"
+#include "tg_subkey.h"
+
 struct _edge_sub_t {
-    char *key;                  /* canonical key, also the by_key hash key */
+    tg_subkey_t key;            /* owned; the by_key hash key (tg_subkey.h) */
     tg_match_t match;           /* exact / prefix / wildcard */
     char *topic;                /* owned */
     char *filter;               /* owned, NULL = no filter */
@@ -25,7 +28,7 @@ struct _edge_sub_t {
 };
 
 struct _edge_subs_t {
-    zhashx_t *by_key;       /* key -> entry; owns the entries */
+    zhashx_t *by_key;       /* tg_subkey_t * -> entry; owns the entries */
     zhashx_t *by_id;        /* sub_id -> LIVE entry */
     zhashx_t *by_req;       /* outstanding router request -> entry */
     size_t live_count;      /* LIVE entries */
@@ -52,10 +55,7 @@ static int s_u64_compare(const void *a, const void *b)
 
 static void *s_u64_dup(const void *key)
 {
-    uint64_t *copy = malloc(sizeof(*copy));
-    assert(copy);
-    *copy = *(const uint64_t *)key;
-    return copy;
+    return tg_memdup(key, sizeof(uint64_t));
 }
 
 static void s_u64_free(void **key_p)
@@ -67,8 +67,6 @@ static void s_u64_free(void **key_p)
 static zhashx_t *s_u64_map_new(void)
 {
     zhashx_t *map = zhashx_new();
-    if (!map)
-        return NULL;
     zhashx_set_key_hasher(map, s_u64_hash);
     zhashx_set_key_comparator(map, s_u64_compare);
     zhashx_set_key_duplicator(map, s_u64_dup);
@@ -82,7 +80,7 @@ static void s_sub_free(edge_sub_t **sub_p)
     if (!sub)
         return;
     *sub_p = NULL;
-    free(sub->key);
+    tg_subkey_clear(&sub->key);
     free(sub->topic);
     free(sub->filter);
     free(sub->members);
@@ -95,19 +93,37 @@ static void s_sub_destructor(void **item_p)
     s_sub_free((edge_sub_t **)item_p);
 }
 
+/* tg_subkey_t keys for zhashx: the key is a pointer to the entry's own
+   key (or to a lookup's), never copied; its bytes hold NULs. */
+static size_t s_key_hash(const void *key)
+{
+    const tg_subkey_t *subkey = key;
+    size_t hash = 14695981039346656037ULL; /* FNV-1a */
+    for (size_t i = 0; i < subkey->len; i++)
+        hash = (hash ^ (uint8_t)subkey->bytes[i]) * 1099511628211ULL;
+    return hash;
+}
+
+static int s_key_compare(const void *a, const void *b)
+{
+    const tg_subkey_t *x = a;
+    const tg_subkey_t *y = b;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return memcmp(x->bytes, y->bytes, x->len);
+}
+
 edge_subs_t *edge_subs_new(void)
 {
-    edge_subs_t *self = calloc(1, sizeof(*self));
-    if (!self)
-        return NULL;
+    edge_subs_t *self = tg_new(edge_subs_t);
     self->by_key = zhashx_new();
+    zhashx_set_key_hasher(self->by_key, s_key_hash);
+    zhashx_set_key_comparator(self->by_key, s_key_compare);
+    zhashx_set_key_duplicator(self->by_key, NULL);
+    zhashx_set_key_destructor(self->by_key, NULL);
+    zhashx_set_destructor(self->by_key, s_sub_destructor);
     self->by_id = s_u64_map_new();
     self->by_req = s_u64_map_new();
-    if (!self->by_key || !self->by_id || !self->by_req) {
-        edge_subs_destroy(&self);
-        return NULL;
-    }
-    zhashx_set_destructor(self->by_key, s_sub_destructor);
     return self;
 }
 
@@ -124,14 +140,10 @@ void edge_subs_destroy(edge_subs_t **self_p)
     free(self);
 }
 
-/* The canonical key: match letter, filter flag, topic length, topic,
-   filter. The length prefix keeps it unambiguous whatever the topic and
-   filter contain. Caller owns the result. */
-static char *s_key(tg_match_t match, const char *topic, const char *filter)
+/* The filter as the key sees it: an empty one is no filter (tg_subkey). */
+static const char *s_filter(const char *filter)
 {
-    char letter = match == TG_MATCH_PREFIX ? 'p' : match == TG_MATCH_WILDCARD ? 'w' : 'e';
-    return zsys_sprintf("%c%c%zu:%s%s", letter, filter ? 'f' : 'n', strlen(topic), topic,
-                        filter ? filter : "");
+    return filter && filter[0] ? filter : NULL;
 }
 
 edge_sub_t *edge_subs_lookup(edge_subs_t *self, tg_match_t match, const char *topic,
@@ -139,10 +151,10 @@ edge_sub_t *edge_subs_lookup(edge_subs_t *self, tg_match_t match, const char *to
 {
     assert(self);
     assert(topic);
-    char *key = s_key(match, topic, filter);
-    assert(key);
-    edge_sub_t *sub = zhashx_lookup(self->by_key, key);
-    zstr_free(&key);
+    tg_subkey_t key;
+    tg_subkey_make(&key, match, topic, s_filter(filter));
+    edge_sub_t *sub = zhashx_lookup(self->by_key, &key);
+    tg_subkey_clear(&key);
     return sub;
 }
 
@@ -151,18 +163,16 @@ edge_sub_t *edge_subs_insert(edge_subs_t *self, tg_match_t match, const char *to
 {
     assert(self);
     assert(topic);
-    edge_sub_t *sub = calloc(1, sizeof(*sub));
-    assert(sub);
-    sub->key = s_key(match, topic, filter);
-    sub->topic = strdup(topic);
-    sub->filter = filter ? strdup(filter) : NULL;
-    assert(sub->key && sub->topic && (!filter || sub->filter));
+    filter = s_filter(filter);
+    edge_sub_t *sub = tg_new(edge_sub_t);
+    tg_subkey_make(&sub->key, match, topic, filter);
+    sub->topic = tg_strdup(topic);
+    sub->filter = filter ? tg_strdup(filter) : NULL;
     sub->match = match;
     sub->state = EDGE_SUB_PENDING;
     sub->deadline_ms = deadline_ms;
-    int rc = zhashx_insert(self->by_key, sub->key, sub);
-    assert(rc == 0); /* the caller looked the key up first */
-    (void)rc;
+    /* The caller looked the key up first: a duplicate is a bug of ours. */
+    tg_check(zhashx_insert(self->by_key, &sub->key, sub) == 0);
     return sub;
 }
 
@@ -180,7 +190,7 @@ void edge_subs_remove(edge_subs_t *self, edge_sub_t *sub)
     if (sub->resyncing)
         self->resyncing_count--;
     /* by_key's destructor frees the entry (and the key it points to). */
-    zhashx_delete(self->by_key, sub->key);
+    zhashx_delete(self->by_key, &sub->key);
 }
 
 edge_sub_t *edge_subs_find_id(edge_subs_t *self, uint64_t sub_id)
@@ -205,9 +215,8 @@ void edge_subs_set_request(edge_subs_t *self, edge_sub_t *sub, uint64_t req)
         zhashx_delete(self->by_req, &sub->req);
     sub->req = req;
     if (req) {
-        int rc = zhashx_insert(self->by_req, &req, sub);
-        assert(rc == 0); /* request ids are never reused */
-        (void)rc;
+        /* Request ids are never reused. */
+        tg_check(zhashx_insert(self->by_req, &req, sub) == 0);
     }
 }
 
@@ -227,9 +236,7 @@ int edge_subs_set_live(edge_subs_t *self, edge_sub_t *sub, uint64_t sub_id)
         self->live_count++;
     sub->state = EDGE_SUB_LIVE;
     sub->sub_id = sub_id;
-    int rc = zhashx_insert(self->by_id, &sub_id, sub);
-    assert(rc == 0);
-    (void)rc;
+    tg_check(zhashx_insert(self->by_id, &sub_id, sub) == 0); /* looked up above */
     return 0;
 }
 
@@ -254,28 +261,22 @@ void edge_subs_set_deadline(edge_sub_t *sub, int64_t deadline_ms)
 }
 
 /* Grows an array of `size`-byte items to hold one more. */
-static int s_reserve(void **items, uint32_t *capacity, uint32_t count, size_t size)
+static void s_reserve(void **items, uint32_t *capacity, uint32_t count, size_t size)
 {
     if (count < *capacity)
-        return 0;
+        return;
     uint32_t grown = *capacity ? *capacity * 2 : 2;
-    void *bigger = realloc(*items, size * grown);
-    if (!bigger)
-        return -1;
-    *items = bigger;
+    *items = tg_realloc(*items, size * grown);
     *capacity = grown;
-    return 0;
 }
 
-int edge_subs_add_waiter(edge_sub_t *sub, edge_session_t *session, int64_t request)
+void edge_subs_add_waiter(edge_sub_t *sub, edge_session_t *session, int64_t request)
 {
     assert(sub);
     assert(session);
-    if (s_reserve((void **)&sub->waiters, &sub->waiter_capacity, sub->waiter_count,
-                  sizeof(*sub->waiters)) != 0)
-        return -1;
+    s_reserve((void **)&sub->waiters, &sub->waiter_capacity, sub->waiter_count,
+              sizeof(*sub->waiters));
     sub->waiters[sub->waiter_count++] = (edge_sub_waiter_t){session, request};
-    return 0;
 }
 
 void edge_subs_clear_waiters(edge_sub_t *sub)
@@ -310,11 +311,9 @@ int edge_subs_join(edge_subs_t *self, edge_sub_t *sub, edge_session_t *session,
     for (uint32_t i = 0; i < refs->count; i++)
         if (refs->items[i].sub == sub)
             return 1;
-    if (s_reserve((void **)&sub->members, &sub->member_capacity, sub->member_count,
-                  sizeof(*sub->members)) != 0)
-        return -1;
-    if (s_reserve((void **)&refs->items, &refs->capacity, refs->count, sizeof(*refs->items)) != 0)
-        return -1;
+    s_reserve((void **)&sub->members, &sub->member_capacity, sub->member_count,
+              sizeof(*sub->members));
+    s_reserve((void **)&refs->items, &refs->capacity, refs->count, sizeof(*refs->items));
     sub->members[sub->member_count] = (edge_sub_member_t){session, refs, refs->count};
     refs->items[refs->count] = (edge_sub_ref_t){sub, sub->member_count};
     sub->member_count++;
@@ -397,7 +396,6 @@ size_t edge_subs_expire(edge_subs_t *self, int64_t now_ms, edge_subs_fn *fn, voi
     assert(fn);
     /* Collect first: fn may remove entries, which would break the walk. */
     zlistx_t *expired = zlistx_new();
-    assert(expired);
     for (edge_sub_t *sub = zhashx_first(self->by_key); sub; sub = zhashx_next(self->by_key))
         if ((sub->state == EDGE_SUB_PENDING || sub->waiter_count > 0) && sub->deadline_ms <= now_ms)
             zlistx_add_end(expired, sub);

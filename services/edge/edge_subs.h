@@ -63,19 +63,21 @@ typedef struct {
     int64_t request;         /* its WAMP SUBSCRIBE request id */
 } edge_sub_waiter_t;
 
-/* Caller owns the result; NULL on allocation failure. */
+/* Caller owns the result. */
 edge_subs_t *edge_subs_new(void);
 
 /* Frees every entry (members and waiters are only borrowed: sessions must
    have left first, or be destroyed right after). Safe on NULL and twice. */
 void edge_subs_destroy(edge_subs_t **self_p);
 
-/* The entry for this key, or NULL. filter NULL = no filter. */
+/* The entry for this key, or NULL. filter NULL or "" = no filter: the key
+   is tg_subkey's, the one the router derives the id from. */
 edge_sub_t *edge_subs_lookup(edge_subs_t *self, tg_match_t match, const char *topic,
                              const char *filter);
 
-/* Creates a PENDING entry for a key not in the table (asserted), with no
-   router request yet and a deadline for its waiters. The table owns it. */
+/* Creates a PENDING entry for a key not in the table (checked), with no
+   router request yet and a deadline for its waiters. The table owns it;
+   an empty filter is stored as none. */
 edge_sub_t *edge_subs_insert(edge_subs_t *self, tg_match_t match, const char *topic,
                              const char *filter, int64_t deadline_ms);
 
@@ -105,8 +107,8 @@ void edge_subs_set_resyncing(edge_subs_t *self, edge_sub_t *sub, bool resyncing)
 /* Sets the waiters' deadline (pending entries). */
 void edge_subs_set_deadline(edge_sub_t *sub, int64_t deadline_ms);
 
-/* Adds a waiter. Returns 0 or -1 on allocation failure. */
-int edge_subs_add_waiter(edge_sub_t *sub, edge_session_t *session, int64_t request);
+/* Adds a waiter. */
+void edge_subs_add_waiter(edge_sub_t *sub, edge_session_t *session, int64_t request);
 
 /* Forgets every waiter of the entry. */
 void edge_subs_clear_waiters(edge_sub_t *sub);
@@ -117,7 +119,7 @@ void edge_subs_clear_waiters(edge_sub_t *sub);
 size_t edge_subs_remove_waiters_of(edge_subs_t *self, edge_session_t *session);
 
 /* Makes session a member of a LIVE entry. Returns 0 when joined, 1 when it
-   already was a member, -1 on allocation failure. */
+   already was a member. */
 int edge_subs_join(edge_subs_t *self, edge_sub_t *sub, edge_session_t *session,
                    edge_sub_refs_t *refs);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "edge_auth.h"
+#include "edge_random.h"
 #include "tg_log.h"
 #include "tg_query.h"
 #include "tg_wamp.h"
@@ -58,7 +59,7 @@ void edge_wamp_welcome(edge_session_t *session, const char *authmethod, json_t *
         json_object_set_new(details, "authextra", authextra);
     else
         json_decref(authextra);
-    session->state = EDGE_SESSION_OPEN;
+    edge_session_opened(session);
     json_t *welcome = details ? tg_wamp_welcome((int64_t)session->id, details) : NULL;
     if (welcome) {
         edge_session_send(session, welcome);
@@ -121,14 +122,15 @@ static void s_hello(edge_broker_t *broker, edge_session_t *session, const json_t
                                "none of the offered authmethods is supported", EDGE_CLOSE_NORMAL);
         return;
     }
-    uint64_t id = edge_broker_random_id();
+    uint64_t id = edge_random_id();
     char authid[64];
     snprintf(authid, sizeof(authid), "anonymous-%llu", (unsigned long long)id);
     edge_session_set_identity(session, id, true, authid, "anonymous");
     edge_wamp_welcome(session, "anonymous", NULL);
 }
 
-static void s_authenticate(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
+static void s_authenticate(edge_broker_t *broker, edge_session_t *session, const json_t *msg,
+                           tg_now_t now)
 {
     tg_wamp_authenticate_t authenticate;
     char err[S_MESSAGE_MAX];
@@ -139,8 +141,7 @@ static void s_authenticate(edge_broker_t *broker, edge_session_t *session, const
     /* The length from the JSON string itself: a NUL inside must not cut
        the token short. */
     size_t len = json_string_length(json_array_get(msg, 1));
-    edge_auth_authenticate(edge_broker_auth(broker), session, authenticate.signature, len,
-                           zclock_mono());
+    edge_auth_authenticate(edge_broker_auth(broker), session, authenticate.signature, len, now);
 }
 
 static void s_goodbye(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
@@ -179,7 +180,8 @@ static bool s_refuse_unknown_match(edge_session_t *session, const json_t *msg)
     return true;
 }
 
-static void s_subscribe(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
+static void s_subscribe(edge_broker_t *broker, edge_session_t *session, const json_t *msg,
+                        tg_now_t now)
 {
     const tg_config_t *cfg = edge_broker_config(broker);
     if (s_refuse_unknown_match(session, msg))
@@ -235,11 +237,12 @@ static void s_subscribe(edge_broker_t *broker, edge_session_t *session, const js
         }
     }
     edge_broker_subscribe(broker, session, sub.request, match, sub.topic,
-                          query ? tg_query_canonical(query) : NULL);
+                          query ? tg_query_canonical(query) : NULL, now);
     tg_query_destroy(&query);
 }
 
-static void s_unsubscribe(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
+static void s_unsubscribe(edge_broker_t *broker, edge_session_t *session, const json_t *msg,
+                          tg_now_t now)
 {
     tg_wamp_unsubscribe_t unsub;
     char err[S_MESSAGE_MAX];
@@ -247,7 +250,7 @@ static void s_unsubscribe(edge_broker_t *broker, edge_session_t *session, const 
         s_violation(broker, session, "bad UNSUBSCRIBE: %s", err);
         return;
     }
-    edge_broker_unsubscribe(broker, session, unsub.request, unsub.subscription);
+    edge_broker_unsubscribe(broker, session, unsub.request, unsub.subscription, now);
 }
 
 static void s_publish(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
@@ -302,7 +305,6 @@ static void s_list_one(const tg_event_type_t *type, void *arg)
 static json_t *s_events_list(edge_broker_t *broker, const edge_session_t *session)
 {
     s_list_ctx_t ctx = {session, json_array()};
-    assert(ctx.list);
     tg_registry_foreach(edge_broker_registry(broker), s_list_one, &ctx);
     return ctx.list;
 }
@@ -330,7 +332,8 @@ static void s_call(edge_broker_t *broker, edge_session_t *session, const json_t 
 
 /* Message types clients may not send to a broker (server-only or roles
    this edge does not offer) all end the same way. */
-static void s_dispatch(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
+static void s_dispatch(edge_broker_t *broker, edge_session_t *session, const json_t *msg,
+                       tg_now_t now)
 {
     int type = tg_wamp_type(msg);
     if (type == TG_WAMP_ABORT) {
@@ -347,7 +350,7 @@ static void s_dispatch(edge_broker_t *broker, edge_session_t *session, const jso
     }
     if (session->state == EDGE_SESSION_CHALLENGED) {
         if (type == TG_WAMP_AUTHENTICATE)
-            s_authenticate(broker, session, msg);
+            s_authenticate(broker, session, msg, now);
         else
             s_violation(broker, session, "expected AUTHENTICATE, got message type %d", type);
         return;
@@ -364,10 +367,10 @@ static void s_dispatch(edge_broker_t *broker, edge_session_t *session, const jso
         s_goodbye(broker, session, msg);
         break;
     case TG_WAMP_SUBSCRIBE:
-        s_subscribe(broker, session, msg);
+        s_subscribe(broker, session, msg, now);
         break;
     case TG_WAMP_UNSUBSCRIBE:
-        s_unsubscribe(broker, session, msg);
+        s_unsubscribe(broker, session, msg, now);
         break;
     case TG_WAMP_PUBLISH:
         s_publish(broker, session, msg);
@@ -382,7 +385,7 @@ static void s_dispatch(edge_broker_t *broker, edge_session_t *session, const jso
 }
 
 void edge_wamp_input(edge_broker_t *broker, edge_session_t *session, const void *data, size_t size,
-                     bool binary)
+                     bool binary, tg_now_t now)
 {
     assert(broker);
     assert(session);
@@ -413,6 +416,6 @@ void edge_wamp_input(edge_broker_t *broker, edge_session_t *session, const void 
                                    message, EDGE_CLOSE_PROTOCOL_ERROR);
         return;
     }
-    s_dispatch(broker, session, msg);
+    s_dispatch(broker, session, msg, now);
     json_decref(msg);
 }

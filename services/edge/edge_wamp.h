@@ -27,9 +27,10 @@
 #define EDGE_PROCEDURE_EVENTS_LIST "telegraphy.events.list"
 
 /* Handles one complete WebSocket message (borrowed bytes) of session.
-   binary: the frame was binary (msgpack) rather than text (JSON). */
+   binary: the frame was binary (msgpack) rather than text (JSON); now:
+   the loop's time (subscription deadlines, token expiry). */
 void edge_wamp_input(edge_broker_t *broker, edge_session_t *session, const void *data, size_t size,
-                     bool binary);
+                     bool binary, tg_now_t now);
 
 /* Sends WELCOME with the session's id, authid and authrole, the broker
    features, authmethod and, when not NULL, authextra (stolen); the session

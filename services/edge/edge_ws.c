@@ -1,12 +1,12 @@
 /*  edge_ws: see edge_ws.h. */
 #include "edge_ws.h"
 
-#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "edge_actor.h"
 #include "edge_broker.h"
-#include "edge_server.h"
+#include "tg_clock.h"
 
 /* A receive buffer that grew past this is freed after its message, so one
    large message does not pin memory for the connection's lifetime. */
@@ -78,8 +78,8 @@ static int s_established(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *b
     memset(conn, 0, sizeof(*conn));
     conn->wsi = wsi;
     tg_buf_init(&conn->rx, 0);
-    edge_server_t *server = edge_server_from_wsi(wsi);
-    if (server && edge_server_stopping(server)) {
+    edge_actor_t *actor = edge_actor_from_wsi(wsi);
+    if (actor && edge_actor_stopping(actor)) {
         static const char reason[] = "edge shutting down";
         lws_close_reason(wsi, (enum lws_close_status)EDGE_CLOSE_GOING_AWAY, (unsigned char *)reason,
                          sizeof(reason) - 1);
@@ -98,9 +98,9 @@ static int s_established(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *b
 /* Gathers a message's fragments (lws also hands a large frame over in
    pieces) and passes complete messages to the broker. A message that
    would exceed max_message is refused as soon as its announced size says
-   so, without buffering it. */
+   so, without buffering it. now: the loop's time of this callback. */
 static int s_receive(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *broker,
-                     const uint8_t *data, size_t len)
+                     const uint8_t *data, size_t len, tg_now_t now)
 {
     edge_session_t *session = conn->session;
     if (!session)
@@ -124,12 +124,12 @@ static int s_receive(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *broke
                                        EDGE_CLOSE_TOO_BIG);
         } else if (last && conn->rx.len == 0) {
             /* The common case, one piece: no copy. */
-            edge_broker_session_input(broker, session, data, len, conn->rx_binary);
+            edge_broker_session_input(broker, session, data, len, conn->rx_binary, now);
         } else {
             tg_buf_append(&conn->rx, data, len);
             if (last)
                 edge_broker_session_input(broker, session, tg_buf_payload(&conn->rx), conn->rx.len,
-                                          conn->rx_binary);
+                                          conn->rx_binary, now);
         }
     }
     if (last) {
@@ -201,8 +201,8 @@ static int s_writeable(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *bro
         return 0;
     if (session->killed)
         return -1;
-    edge_server_t *server = edge_server_from_wsi(wsi);
-    bool stopping = server && edge_server_stopping(server);
+    edge_actor_t *actor = edge_actor_from_wsi(wsi);
+    bool stopping = actor && edge_actor_stopping(actor);
     if (stopping && session->state != EDGE_SESSION_CLOSING)
         edge_session_close(session, EDGE_CLOSE_GOING_AWAY, "edge shutting down");
     edge_metrics_t *metrics = edge_broker_metrics(broker);
@@ -242,14 +242,14 @@ static int s_writeable(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *bro
     return 0;
 }
 
-static void s_release(edge_ws_conn_t *conn, edge_broker_t *broker)
+static void s_release(edge_ws_conn_t *conn, edge_broker_t *broker, tg_now_t now)
 {
     if (conn->kill_armed) {
         lws_sul_cancel(&conn->kill_sul);
         conn->kill_armed = false;
     }
     if (conn->session)
-        edge_broker_session_closed(broker, &conn->session);
+        edge_broker_session_closed(broker, &conn->session, now);
     tg_buf_release(&conn->rx);
     memset(&conn->rx, 0, sizeof(conn->rx)); /* CLOSED then WSI_DESTROY: release once */
 }
@@ -268,9 +268,11 @@ void edge_ws_close_all(struct lws_vhost *vhost)
 int edge_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len)
 {
+    /* This is an entry from the loop: the cases that reach the broker read
+       the clock here, once, and pass it down. */
     edge_ws_conn_t *conn = user;
-    edge_server_t *server = edge_server_from_wsi(wsi);
-    edge_broker_t *broker = server ? edge_server_broker(server) : NULL;
+    edge_actor_t *actor = edge_actor_from_wsi(wsi);
+    edge_broker_t *broker = actor ? edge_actor_broker(actor) : NULL;
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
         /* WebSockets only at EDGE_WS_PATH. */
@@ -285,7 +287,7 @@ int edge_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_RECEIVE:
         if (!conn || !broker)
             return -1;
-        return s_receive(wsi, conn, broker, in, len);
+        return s_receive(wsi, conn, broker, in, len, tg_clock_read());
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!conn || !broker)
             return 0;
@@ -294,7 +296,7 @@ int edge_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_WSI_DESTROY:
         /* Per-connection state is freed here and only here. */
         if (conn && broker)
-            s_release(conn, broker);
+            s_release(conn, broker, tg_clock_read());
         return 0;
     default:
         return 0;

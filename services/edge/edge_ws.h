@@ -54,7 +54,7 @@ typedef struct {
 /* How sessions reach their struct lws. */
 extern const edge_transport_t edge_ws_transport;
 
-/* Shutdown (edge_server_stopping() is true): starts a clean close of every
+/* Shutdown (edge_actor_stopping() is true): starts a clean close of every
    WAMP connection of vhost. Each session flushes what is queued and closes
    with 1001 "going away" (no WAMP GOODBYE: AutobahnJS does not reconnect
    after one), within EDGE_WS_CLOSE_MS; new connections are refused with

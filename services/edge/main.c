@@ -1,16 +1,17 @@
 /*  telegraphy-edge: WebSocket edge of the gateway. WAMP v2 (broker role)
     for browsers on one side, the router over ZeroMQ on the other.
-    main() only wires: configuration, logging, signals, the server.
+    Wiring only: signals, configuration, logging, the edge actor, waiting
+    for SIGINT/SIGTERM.
+
+    Exit codes: 0 on a clean stop (or --help), 1 when the edge cannot
+    start (e.g. its port is in use), 2 on a bad configuration.
 */
-#include <signal.h>
 #include <stdio.h>
-#include <string.h>
 
-#include <czmq.h>
-
-#include "edge_server.h"
+#include "edge_actor.h"
 #include "tg_config.h"
 #include "tg_log.h"
+#include "tg_signal.h"
 
 #define S_OPTIONS                                                                                  \
     (TG_OPT_ROUTER | TG_OPT_EDGE_HOST | TG_OPT_EDGE_PORT | TG_OPT_REALM | TG_OPT_MAX_MESSAGE |     \
@@ -19,18 +20,11 @@
      TG_OPT_LOG_LEVEL | TG_OPT_FILTER_DEPTH | TG_OPT_FILTER_LIST | TG_OPT_SECRET_PREVIOUS |        \
      TG_OPT_RESUME_TTL | TG_OPT_TOKEN_SKEW)
 
-/* The running server, for the signal handler. */
-static edge_server_t *s_server;
-
-static void s_on_signal(int signum)
-{
-    (void)signum;
-    if (s_server)
-        edge_server_stop(s_server);
-}
-
 int main(int argc, char **argv)
 {
+    /* First, before any thread exists: libzmq's and libwebsockets' threads
+       inherit the mask, so only tg_signal_wait sees SIGINT/SIGTERM. */
+    tg_signal_block();
     tg_config_t cfg;
     int rc = tg_config_load(&cfg, S_OPTIONS, argc, argv, "telegraphy-edge",
                             "WebSocket edge: WAMP v2 (wamp.2.json, wamp.2.msgpack) for browsers, "
@@ -41,24 +35,20 @@ int main(int argc, char **argv)
     if (rc != 0)
         return 2;
     tg_log_init("telegraphy-edge", cfg.log_level);
-    /* czmq would install its own SIGINT/SIGTERM handlers: take them back. */
-    zsys_handler_set(NULL);
 
-    s_server = edge_server_new(&cfg);
-    if (!s_server)
+    char error[512];
+    tg_actor_t *actor = tg_actor_start(&edge_actor_class, &cfg, error, sizeof error);
+    if (!actor) {
+        tg_log_error("%s", error);
         return 1;
-    struct sigaction action;
-    memset(&action, 0, sizeof(action));
-    action.sa_handler = s_on_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    printf("edge: listening port=%d\n", edge_server_port(s_server));
+    }
+    const char *port = tg_actor_get(actor, "port");
+    tg_log_info("edge: started port=%s instance=%s", port, tg_actor_get(actor, "instance"));
+    /* The start-up line on stdout, unchanged. */
+    printf("edge: listening port=%s\n", port);
     fflush(stdout);
-    rc = edge_server_run(s_server);
-    tg_log_info("edge: stopping");
-    edge_server_destroy(&s_server);
-    return rc == 0 ? 0 : 1;
+    int signal_number = tg_signal_wait();
+    tg_log_info("edge: stopping signal=%s", tg_signal_name(signal_number));
+    tg_actor_destroy(&actor);
+    return 0;
 }

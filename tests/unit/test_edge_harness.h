@@ -2,6 +2,12 @@
     a broker wired to a recording transport and a recording router, so the
     WAMP and fan-out behaviour runs in-process without sockets. Everything
     is static: each test binary includes it once.
+
+    Time is the harness's, never the machine's: h.now starts at a monotonic
+    0 ms (a machine booted a moment ago: the harshest case for code that
+    would take 0 for "unset" or subtract below it) and a fixed wall clock,
+    and moves only when a test says so (h_at). Tokens are minted against
+    that wall clock.
 */
 #ifndef TEST_EDGE_HARNESS_H
 #define TEST_EDGE_HARNESS_H
@@ -10,11 +16,11 @@
 #include <czmq.h>
 #include <jansson.h>
 #include <string.h>
-#include <time.h>
 
 #include "edge_broker.h"
 #include "edge_frame.h"
 #include "edge_session.h"
+#include "tg_clock.h"
 #include "tg_token.h"
 #include "tg_wamp.h"
 
@@ -23,6 +29,10 @@
 
 #define H_MAX_CONNS 16
 #define H_MAX_SENT  128
+
+/* The harness's clocks at the start of every test. */
+#define H_MONO_START_MS 0
+#define H_WALL_START_S  1700000000
 
 /* A fake connection: what the session asked of its transport. */
 typedef struct {
@@ -48,6 +58,7 @@ typedef struct {
 typedef struct {
     tg_config_t cfg;
     edge_broker_t *broker;
+    tg_now_t now;              /* the time every call into the broker runs at */
     bool ready;                /* what router.ready answers */
     h_sent_t sent[H_MAX_SENT]; /* router messages, in order */
     size_t sent_count;
@@ -116,6 +127,7 @@ H_FN void h_init(harness_t *h)
     h->cfg.heartbeat_ms = 1000;
     h->cfg.allow_anonymous = true;
     h->ready = true;
+    h->now = tg_now_at(H_MONO_START_MS, H_WALL_START_S);
     edge_router_port_t router = {h_router_send, h_router_ready, h};
     h->broker = edge_broker_new(&h->cfg, &h_transport, &router);
     cr_assert_not_null(h->broker);
@@ -124,8 +136,17 @@ H_FN void h_init(harness_t *h)
 H_FN void h_fini(harness_t *h)
 {
     for (size_t i = 0; i < h->conn_count; i++)
-        edge_broker_session_closed(h->broker, &h->sessions[i]);
+        edge_broker_session_closed(h->broker, &h->sessions[i], h->now);
     edge_broker_destroy(&h->broker);
+}
+
+/* Moves the harness's clocks to offset_ms after the start (both clocks
+   move together) and returns that time: later calls run at it too. */
+H_FN tg_now_t h_at(harness_t *h, int64_t offset_ms)
+{
+    h->now = tg_now_at(H_MONO_START_MS + offset_ms, H_WALL_START_S);
+    h->now.wall_us += offset_ms * 1000;
+    return h->now;
 }
 
 /* A session's fake connection. */
@@ -149,7 +170,7 @@ H_FN void h_drop(harness_t *h, edge_session_t *session)
 {
     for (size_t i = 0; i < h->conn_count; i++)
         if (h->sessions[i] == session)
-            edge_broker_session_closed(h->broker, &h->sessions[i]);
+            edge_broker_session_closed(h->broker, &h->sessions[i], h->now);
 }
 
 /* Feeds one text message (JSON) or, for msgpack sessions, the msgpack
@@ -157,7 +178,7 @@ H_FN void h_drop(harness_t *h, edge_session_t *session)
 H_FN void h_input(harness_t *h, edge_session_t *session, const char *json_text)
 {
     if (session->serializer == TG_WAMP_JSON) {
-        edge_broker_session_input(h->broker, session, json_text, strlen(json_text), false);
+        edge_broker_session_input(h->broker, session, json_text, strlen(json_text), false, h->now);
         return;
     }
     json_error_t error;
@@ -166,7 +187,7 @@ H_FN void h_input(harness_t *h, edge_session_t *session, const char *json_text)
     tg_buf_t buf;
     tg_buf_init(&buf, 0);
     cr_assert_eq(tg_wamp_encode(TG_WAMP_MSGPACK, value, &buf), 0);
-    edge_broker_session_input(h->broker, session, tg_buf_payload(&buf), buf.len, true);
+    edge_broker_session_input(h->broker, session, tg_buf_payload(&buf), buf.len, true, h->now);
     tg_buf_release(&buf);
     json_decref(value);
 }
@@ -232,7 +253,7 @@ H_FN void h_register(harness_t *h, const char *name, const char *audience, bool 
     free(envelope->event_type->audience);
     envelope->event_type->audience = strdup(audience);
     envelope->event_type->client_publish = client_publish;
-    edge_broker_router_message(h->broker, envelope);
+    edge_broker_router_message(h->broker, envelope, h->now);
     tg_envelope_destroy(&envelope);
 }
 
@@ -258,7 +279,7 @@ H_FN void h_subscribed(harness_t *h, uint64_t req, uint64_t sub_id)
     tg_envelope_t *envelope = tg_envelope_new(TG_CMD_SUBSCRIBED);
     envelope->req = req;
     envelope->sub_id = sub_id;
-    edge_broker_router_message(h->broker, envelope);
+    edge_broker_router_message(h->broker, envelope, h->now);
     tg_envelope_destroy(&envelope);
 }
 
@@ -302,7 +323,7 @@ H_FN void h_event(harness_t *h, const char *topic, const char *audience, bool gu
             envelope->to_users[i] = strdup(to_users[i]);
         envelope->to_users_count = to_users_count;
     }
-    edge_broker_router_message(h->broker, envelope);
+    edge_broker_router_message(h->broker, envelope, h->now);
     tg_envelope_destroy(&envelope);
 }
 
@@ -323,8 +344,9 @@ H_FN void h_enable_tickets(harness_t *h)
 }
 
 /* Caller frees: a token of typ for sub (NULL = anonymous) in groups (a
-   NULL-terminated list, or NULL), expiring ttl seconds from now, with cid
-   (resume tokens), signed with secret. */
+   NULL-terminated list, or NULL), expiring ttl seconds after the
+   harness's start (H_WALL_START_S), with cid (resume tokens), signed with
+   secret. */
 H_FN char *h_token(tg_token_type_t typ, const char *sub, const char *const *groups, int64_t ttl,
                    const char *cid, const char *secret)
 {
@@ -337,7 +359,7 @@ H_FN char *h_token(tg_token_type_t typ, const char *sub, const char *const *grou
     claims.sub = (char *)sub;
     claims.groups = (char **)groups;
     claims.groups_count = count;
-    claims.exp = (int64_t)time(NULL) + ttl;
+    claims.exp = (int64_t)H_WALL_START_S + ttl;
     claims.cid = (char *)cid;
     char *token = tg_token_mint(&claims, secret);
     cr_assert_not_null(token);
@@ -379,7 +401,7 @@ H_FN void h_verdict(harness_t *h, uint64_t req, const char *error)
     envelope->req = req;
     if (error)
         envelope->error = strdup(error);
-    edge_broker_router_message(h->broker, envelope);
+    edge_broker_router_message(h->broker, envelope, h->now);
     tg_envelope_destroy(&envelope);
 }
 

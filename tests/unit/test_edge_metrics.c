@@ -91,6 +91,45 @@ Test(edge_metrics, heartbeat_stats_carry_shared_names_and_rates)
     tg_envelope_destroy(&second);
 }
 
+/* The rates hold whatever the monotonic clock reads: a first heartbeat at
+   0 ms (a machine booted a moment ago) is a real reference point, not
+   "no heartbeat yet". */
+Test(edge_metrics, rates_start_at_a_heartbeat_at_monotonic_zero)
+{
+    edge_metrics_t metrics;
+    edge_metrics_init(&metrics);
+    edge_gauges_t gauges = {0};
+    tg_envelope_t *first = tg_envelope_new(TG_CMD_HEARTBEAT);
+    metrics.events_in = 50;
+    edge_metrics_add_stats(&metrics, &gauges, 0, first);
+    cr_assert_eq(s_stat(first, "events_in_per_s"), 0);
+    tg_envelope_t *second = tg_envelope_new(TG_CMD_HEARTBEAT);
+    metrics.events_in = 70;
+    edge_metrics_add_stats(&metrics, &gauges, 2000, second);
+    cr_assert_eq(s_stat(second, "events_in_per_s"), 10);
+    tg_envelope_destroy(&first);
+    tg_envelope_destroy(&second);
+}
+
+/* Socket events of the router link that the monitor had to drop (too many
+   waited while the router was away) are counted on /metrics and in the
+   HEARTBEAT stats. */
+Test(edge_metrics, monitor_drops_are_exported)
+{
+    edge_metrics_t metrics;
+    edge_metrics_init(&metrics);
+    edge_gauges_t gauges = {0};
+    metrics.monitor_drops = 3;
+    char *text = s_render(&metrics, &gauges);
+    cr_assert_not_null(strstr(text, "# TYPE telegraphy_monitor_drops_total counter\n"), "%s", text);
+    cr_assert_not_null(strstr(text, "\ntelegraphy_monitor_drops_total 3\n"), "%s", text);
+    free(text);
+    tg_envelope_t *heartbeat = tg_envelope_new(TG_CMD_HEARTBEAT);
+    edge_metrics_add_stats(&metrics, &gauges, 1000, heartbeat);
+    cr_assert_eq(s_stat(heartbeat, "monitor_drops"), 3);
+    tg_envelope_destroy(&heartbeat);
+}
+
 /* /metrics shows the rates of the last heartbeat interval as gauges, the
    same numbers the HEARTBEAT carried (0 before the first interval). */
 Test(edge_metrics, prometheus_rates_match_the_last_heartbeat)

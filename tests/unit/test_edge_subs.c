@@ -57,19 +57,28 @@ Test(edge_subs, lookup_distinguishes_match_topic_and_filter)
     edge_sub_t *exact = edge_subs_insert(subs, TG_MATCH_EXACT, "a.b", NULL, 0);
     edge_sub_t *prefix = edge_subs_insert(subs, TG_MATCH_PREFIX, "a.b", NULL, 0);
     edge_sub_t *filtered = edge_subs_insert(subs, TG_MATCH_EXACT, "a.b", "x == 1", 0);
-    edge_sub_t *empty_filter = edge_subs_insert(subs, TG_MATCH_EXACT, "a.b", "", 0);
     cr_assert_eq(edge_subs_lookup(subs, TG_MATCH_EXACT, "a.b", NULL), exact);
     cr_assert_eq(edge_subs_lookup(subs, TG_MATCH_PREFIX, "a.b", NULL), prefix);
     cr_assert_eq(edge_subs_lookup(subs, TG_MATCH_EXACT, "a.b", "x == 1"), filtered);
-    cr_assert_eq(edge_subs_lookup(subs, TG_MATCH_EXACT, "a.b", ""), empty_filter);
     cr_assert_null(edge_subs_lookup(subs, TG_MATCH_WILDCARD, "a.b", NULL));
-    cr_assert_eq(edge_subs_count(subs), 4);
+    cr_assert_eq(edge_subs_count(subs), 3);
+}
+
+/* An empty filter is no filter (tg_subkey: the router derives one id for
+   both), and is stored as none, so no SUBSCRIBE carries an empty filter. */
+Test(edge_subs, empty_filter_is_the_key_without_a_filter)
+{
+    edge_sub_t *empty_filter = edge_subs_insert(subs, TG_MATCH_EXACT, "a.b", "", 0);
+    cr_assert_eq(edge_subs_lookup(subs, TG_MATCH_EXACT, "a.b", NULL), empty_filter);
+    cr_assert_eq(edge_subs_lookup(subs, TG_MATCH_EXACT, "a.b", ""), empty_filter);
+    cr_assert_null(edge_sub_filter(empty_filter));
+    cr_assert_eq(edge_subs_count(subs), 1);
 }
 
 /* Topic and filter cannot run into each other ("ab"+none vs "a"+"b"). */
 Test(edge_subs, topic_and_filter_boundaries_do_not_collide)
 {
-    edge_sub_t *one = edge_subs_insert(subs, TG_MATCH_EXACT, "ab", "", 0);
+    edge_sub_t *one = edge_subs_insert(subs, TG_MATCH_EXACT, "ab", NULL, 0);
     cr_assert_null(edge_subs_lookup(subs, TG_MATCH_EXACT, "a", "b"));
     edge_sub_t *two = edge_subs_insert(subs, TG_MATCH_EXACT, "a", "b", 0);
     cr_assert_neq(one, two);

@@ -147,7 +147,7 @@ Test(edge_wamp, invalid_utf8_is_refused)
 {
     edge_session_t *s = h_open(&h, TG_WAMP_JSON);
     const char bytes[] = "[1, \"tele\xff\xfegraphy\", {}]";
-    edge_broker_session_input(h.broker, s, bytes, sizeof(bytes) - 1, false);
+    edge_broker_session_input(h.broker, s, bytes, sizeof(bytes) - 1, false, h.now);
     json_decref(h_expect(s, TG_WAMP_ABORT));
     cr_assert_eq(edge_broker_metrics(h.broker)->bad_input[EDGE_BAD_INVALID_JSON], 1);
 }
@@ -157,7 +157,7 @@ Test(edge_wamp, invalid_msgpack_is_aborted_and_counted)
 {
     edge_session_t *s = h_open(&h, TG_WAMP_MSGPACK);
     const uint8_t bytes[] = {0x93, 0x01, 0xaa, 't'};
-    edge_broker_session_input(h.broker, s, bytes, sizeof(bytes), true);
+    edge_broker_session_input(h.broker, s, bytes, sizeof(bytes), true, h.now);
     json_decref(h_expect(s, TG_WAMP_ABORT));
     cr_assert_eq(edge_broker_metrics(h.broker)->bad_input[EDGE_BAD_INVALID_MSGPACK], 1);
 }
@@ -166,7 +166,7 @@ Test(edge_wamp, invalid_msgpack_is_aborted_and_counted)
 Test(edge_wamp, binary_frame_on_json_session_is_refused)
 {
     edge_session_t *s = h_open(&h, TG_WAMP_JSON);
-    edge_broker_session_input(h.broker, s, "[1]", 3, true);
+    edge_broker_session_input(h.broker, s, "[1]", 3, true, h.now);
     json_decref(h_expect(s, TG_WAMP_ABORT));
     cr_assert_eq(h_conn(s)->close_code, EDGE_CLOSE_UNSUPPORTED_DATA);
     cr_assert_eq(edge_broker_metrics(h.broker)->bad_input[EDGE_BAD_BINARY_ON_JSON], 1);
@@ -177,7 +177,7 @@ Test(edge_wamp, text_frame_on_msgpack_session_is_refused)
 {
     edge_session_t *s = h_open(&h, TG_WAMP_MSGPACK);
     const char *text = "[1, \"telegraphy\", {}]";
-    edge_broker_session_input(h.broker, s, text, strlen(text), false);
+    edge_broker_session_input(h.broker, s, text, strlen(text), false, h.now);
     json_decref(h_expect(s, TG_WAMP_ABORT));
     cr_assert_eq(h_conn(s)->close_code, EDGE_CLOSE_UNSUPPORTED_DATA);
     cr_assert_eq(edge_broker_metrics(h.broker)->bad_input[EDGE_BAD_TEXT_ON_MSGPACK], 1);
@@ -282,7 +282,7 @@ Test(edge_wamp, events_list_carries_declared_fields)
     envelope->event_type = tg_event_type_new("shop.order.shipped");
     const char *fields[] = {"order_id", "carrier"};
     tg_event_type_set_fields(envelope->event_type, fields, 2);
-    edge_broker_router_message(h.broker, envelope);
+    edge_broker_router_message(h.broker, envelope, h.now);
     tg_envelope_destroy(&envelope);
     edge_session_t *s = h_welcomed(&h, TG_WAMP_JSON);
     h_input(&h, s, "[48, 1, {}, \"telegraphy.events.list\", []]");
