@@ -6,17 +6,16 @@
 #include <czmq.h>
 #include <string.h>
 
+#include "tg_alloc.h"
 #include "tg_envelope.h"
 #include "tg_utf8.h"
 
 tg_event_type_t *tg_event_type_new(const char *name)
 {
     assert(name);
-    tg_event_type_t *self = (tg_event_type_t *)zmalloc(sizeof(tg_event_type_t));
-    self->name = strdup(name);
-    self->audience = strdup("public");
-    if (!self->name || !self->audience)
-        tg_event_type_destroy(&self);
+    tg_event_type_t *self = tg_new(tg_event_type_t);
+    self->name = tg_strdup(name);
+    self->audience = tg_strdup("public");
     return self;
 }
 
@@ -24,14 +23,11 @@ tg_event_type_t *tg_event_type_dup(const tg_event_type_t *self)
 {
     assert(self);
     tg_event_type_t *copy = tg_event_type_new(self->name);
-    if (!copy)
-        return NULL;
     if (self->has_fields)
         tg_event_type_set_fields(copy, (const char *const *)self->fields, self->fields_count);
     if (self->audience) {
         free(copy->audience);
-        copy->audience = strdup(self->audience);
-        assert(copy->audience);
+        copy->audience = tg_strdup(self->audience);
     }
     copy->ttl = self->ttl;
     copy->guaranteed = self->guaranteed;
@@ -74,11 +70,10 @@ void tg_event_type_set_fields(tg_event_type_t *self, const char *const *fields, 
     s_fields_free(self);
     /* At least one slot so that has_fields with zero fields still owns a
        non-NULL array (an event type that accepts only the empty map). */
-    self->fields = (char **)zmalloc(sizeof(char *) * (count ? count : 1));
+    self->fields = tg_calloc(count ? count : 1, sizeof(char *));
     for (size_t i = 0; i < count; i++) {
         assert(fields[i]);
-        self->fields[i] = strdup(fields[i]);
-        assert(self->fields[i]);
+        self->fields[i] = tg_strdup(fields[i]);
     }
     qsort(self->fields, count, sizeof(char *), s_strcmp_indirect);
     /* Drop duplicates in place: equal names are adjacent once sorted. */
@@ -223,7 +218,7 @@ struct _tg_registry_t {
 
 tg_registry_t *tg_registry_new(void)
 {
-    return (tg_registry_t *)zmalloc(sizeof(tg_registry_t));
+    return tg_new(tg_registry_t);
 }
 
 void tg_registry_destroy(tg_registry_t **self_p)
@@ -278,10 +273,7 @@ int tg_registry_put(tg_registry_t *self, tg_event_type_t **type_p)
     }
     if (self->count == self->capacity) {
         size_t capacity = self->capacity ? self->capacity * 2 : 16;
-        tg_event_type_t **types =
-            (tg_event_type_t **)realloc(self->types, capacity * sizeof(tg_event_type_t *));
-        assert(types); /* out of memory: abort, as czmq does */
-        self->types = types;
+        self->types = tg_realloc(self->types, capacity * sizeof(tg_event_type_t *));
         self->capacity = capacity;
     }
     memmove(&self->types[index + 1], &self->types[index],

@@ -35,7 +35,25 @@ static zsock_t *s_socket_new(int type, const char *endpoint, const tg_socket_opt
         zsock_set_router_handover(sock, 1);
     if (options->routing_id)
         zsock_set_identity(sock, options->routing_id);
+    if (options->monitor) {
+        *options->monitor =
+            tg_monitor_new(sock, options->monitor_role ? options->monitor_role : "",
+                           options->monitor_instance ? options->monitor_instance : "");
+        if (!*options->monitor) {
+            snprintf(error, error_size, "cannot monitor the socket for %s", endpoint);
+            zsock_destroy(&sock);
+            return NULL;
+        }
+    }
     return sock;
+}
+
+/* Undoes s_socket_new after a failed bind or connect. */
+static void s_socket_fail(zsock_t **sock_p, const tg_socket_options_t *options)
+{
+    if (options->monitor)
+        tg_monitor_destroy(options->monitor);
+    zsock_destroy(sock_p);
 }
 
 zsock_t *tg_socket_bind(int type, const char *endpoint, const tg_socket_options_t *options,
@@ -46,7 +64,7 @@ zsock_t *tg_socket_bind(int type, const char *endpoint, const tg_socket_options_
         return NULL;
     if (zsock_bind(sock, "%s", endpoint) == -1) {
         snprintf(error, error_size, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
-        zsock_destroy(&sock);
+        s_socket_fail(&sock, options);
         return NULL;
     }
     char *last = zsock_last_endpoint(sock);
@@ -64,7 +82,7 @@ zsock_t *tg_socket_connect(int type, const char *endpoint, const tg_socket_optio
     if (zsock_connect(sock, "%s", endpoint) == -1) {
         snprintf(error, error_size, "cannot connect to %s: %s", endpoint,
                  zmq_strerror(zmq_errno()));
-        zsock_destroy(&sock);
+        s_socket_fail(&sock, options);
         return NULL;
     }
     return sock;

@@ -12,12 +12,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tg_monitor.h"
+
 typedef struct {
     uint32_t hwm;           /* send and receive high-water mark; 0 = libzmq's default */
     int64_t max_frame;      /* ZMQ_MAXMSGSIZE; 0 = no limit */
     bool router_mandatory;  /* ROUTER: a send to an unknown peer fails (EHOSTUNREACH) */
     bool router_handover;   /* ROUTER: a peer reconnecting under its id replaces the old link */
     const char *routing_id; /* DEALER: our routing id at the peer (the instance id); NULL = none */
+    /* When set, a socket monitor (tg_monitor) is attached before the bind or
+       connect, so its first events ("listening", "connected") are seen; the
+       caller owns *monitor afterwards (NULL when the call failed). */
+    tg_monitor_t **monitor;
+    const char *monitor_role;     /* with monitor: "router", "ingest", ... */
+    const char *monitor_instance; /* with monitor: the process's instance id */
 } tg_socket_options_t;
 
 /* The largest frame an internal socket accepts from a peer carrying

@@ -48,3 +48,26 @@ Test(tg_socket, receive_never_blocks_and_routing_id_is_set)
     cr_assert_null(zstr_recv(dealer));
     zsock_destroy(&dealer);
 }
+
+/* A monitor asked for is attached before the bind: its first event is the
+   "listening" of that very bind. */
+Test(tg_socket, monitor_sees_the_first_listening)
+{
+    char resolved[256], error[256] = "";
+    tg_monitor_t *monitor = NULL;
+    tg_socket_options_t options = {
+        .monitor = &monitor, .monitor_role = "router", .monitor_instance = "router-1"};
+    zsock_t *sock = tg_socket_bind(ZMQ_ROUTER, "tcp://127.0.0.1:*", &options, resolved,
+                                   sizeof resolved, error, sizeof error);
+    cr_assert(sock && monitor, "%s", error);
+    zpoller_t *poller = zpoller_new(tg_monitor_socket(monitor), NULL);
+    cr_assert(zpoller_wait(poller, 5000), "no monitor event within 5 s");
+    tg_envelope_t *env = tg_monitor_recv(monitor);
+    cr_assert(env);
+    cr_assert_str_eq(env->event_name, "listening");
+    cr_assert_str_eq(env->role, "router");
+    tg_envelope_destroy(&env);
+    zpoller_destroy(&poller);
+    tg_monitor_destroy(&monitor);
+    zsock_destroy(&sock);
+}
