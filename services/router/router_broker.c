@@ -1,7 +1,6 @@
 /*  router_broker: the router's message handling. See router_broker.h.
  */
 #include "router_broker.h"
-#include "router_tap.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,10 +10,13 @@
 #include "router_map.h"
 #include "router_peers.h"
 #include "router_status.h"
+#include "router_tap.h"
 #include "router_tokens.h"
+#include "tg_alloc.h"
 #include "tg_envelope.h"
 #include "tg_event_type.h"
 #include "tg_log.h"
+#include "tg_rate.h"
 
 #define S_ERROR_INVALID_URI    "wamp.error.invalid_uri"
 #define S_ERROR_UNKNOWN_EVENT  "telegraphy.error.unknown_event"
@@ -48,38 +50,96 @@ struct _router_broker_t {
                                    ROUTER_MAX_PEERS entries, allocated once */
     size_t touched_count;
     uint64_t events_in, events_out, drops, bad_input;
-    uint64_t rate_events_in;  /* events_in at the last tick */
-    uint64_t rate_events_out; /* events_out at the last tick */
-    int64_t rate_since_ms;    /* time of the last tick */
-    int64_t events_in_per_s, events_out_per_s;
+    tg_rate_t rate_in;              /* events_in per second, sampled on the tick */
+    tg_rate_t rate_out;             /* events_out per second */
     tg_log_limiter_t bad_limiter;   /* bad input lines */
     tg_log_limiter_t drop_limiter;  /* undelivered event lines */
     tg_log_limiter_t spend_limiter; /* refused token spends */
 };
+
+/* ---- who may send what, handled where ---------------------------------- */
+
+/* Who sent a message, a bit each for the command table's `senders`. */
+typedef enum {
+    S_INGEST = 1 << 0,  /* a peer that said HELLO as an ingest */
+    S_EDGE = 1 << 1,    /* a peer that said HELLO as an edge */
+    S_UNKNOWN = 1 << 2, /* a routing id on the peer socket that never said HELLO, or expired */
+    S_CONTROL = 1 << 3, /* telegraphy-ctl, on the control socket */
+} s_sender_t;
+
+/* One message being handled: what every handler is given. */
+typedef struct {
+    zsock_t *socket;      /* borrowed: where replies go (the peer or the control ROUTER) */
+    zframe_t *routing_id; /* borrowed: the sender's */
+    zframe_t *delimiter;  /* borrowed: a REQ client's empty frame, put back on replies; or NULL */
+    router_peer_t *peer;  /* borrowed: the sender, NULL unless an ingest or an edge */
+    tg_envelope_t *env;   /* owned by the dispatcher; a handler may take it or its fields */
+    tg_now_t now;         /* the loop's time */
+} s_request_t;
+
+typedef void(s_handler_fn)(router_broker_t *self, s_request_t *request);
+
+/* A row of the command table. */
+typedef struct {
+    unsigned senders;       /* s_sender_t bits: who may send it */
+    s_handler_fn *handler;  /* what it does */
+    s_handler_fn *stranger; /* what it does when an unknown peer sends it although only
+                               a known role may: that peer is one we forgot (we restarted
+                               or expired it), told to resync rather than counted as bad
+                               input; NULL = bad input */
+} s_command_t;
+
+static s_handler_fn s_on_hello, s_on_heartbeat, s_on_monitor, s_on_register, s_on_event,
+    s_on_subscribe, s_on_unsubscribe, s_on_token_spend, s_on_status, s_stranger, s_stranger_event,
+    s_stranger_spend;
+
+/* Every command the router accepts, who may send it and what handles it.
+   Anything else, or from anyone else, is bad input: counted, logged
+   rate-limited, dropped. */
+static const s_command_t s_commands[] = {
+    /*                    senders                          handler            stranger */
+    [TG_CMD_HELLO] = {S_INGEST | S_EDGE | S_UNKNOWN, s_on_hello, NULL},
+    [TG_CMD_HEARTBEAT] = {S_INGEST | S_EDGE | S_UNKNOWN, s_on_heartbeat, NULL},
+    [TG_CMD_MONITOR] = {S_INGEST | S_EDGE | S_UNKNOWN, s_on_monitor, NULL},
+    [TG_CMD_REGISTER] = {S_INGEST, s_on_register, s_stranger},
+    [TG_CMD_EVENT] = {S_INGEST, s_on_event, s_stranger_event},
+    [TG_CMD_SUBSCRIBE] = {S_EDGE, s_on_subscribe, s_stranger},
+    [TG_CMD_UNSUBSCRIBE] = {S_EDGE, s_on_unsubscribe, s_stranger},
+    [TG_CMD_TOKEN_SPEND] = {S_EDGE, s_on_token_spend, s_stranger_spend},
+    [TG_CMD_STATUS] = {S_CONTROL, s_on_status, NULL},
+};
+#define S_COMMANDS_END ((int)(sizeof s_commands / sizeof s_commands[0]))
+
+static const char *s_sender_name(unsigned sender)
+{
+    return sender == S_INGEST    ? "ingest"
+           : sender == S_EDGE    ? "edge"
+           : sender == S_CONTROL ? "control"
+                                 : "unknown peer";
+}
+
+/* ---- lifetime ----------------------------------------------------------- */
 
 router_broker_t *router_broker_new(zsock_t *peer_socket, const char *instance,
                                    uint32_t heartbeat_ms, const tg_query_limits_t *limits,
                                    tg_now_t now)
 {
     assert(peer_socket && instance && heartbeat_ms > 0);
-    router_broker_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
+    router_broker_t *self = tg_new(router_broker_t);
     self->socket = peer_socket;
-    self->instance = strdup(instance);
+    self->instance = tg_strdup(instance);
     self->heartbeat_ms = heartbeat_ms;
     self->limits = limits ? *limits : (tg_query_limits_t)TG_QUERY_DEFAULT_LIMITS;
     self->started_ms = now.mono_ms;
-    self->rate_since_ms = now.mono_ms;
+    /* The first tick's rates count from our start. */
+    tg_rate_sample(&self->rate_in, 0, now.mono_ms);
+    tg_rate_sample(&self->rate_out, 0, now.mono_ms);
     self->index = router_index_new();
     self->registry = tg_registry_new();
     self->peers = router_peers_new();
     self->told_unknown = router_map_new();
     self->tokens = router_tokens_new(ROUTER_MAX_SPENT_TOKENS);
-    self->touched = calloc(ROUTER_MAX_PEERS, sizeof *self->touched);
-    if (!self->instance || !self->index || !self->registry || !self->peers || !self->told_unknown ||
-        !self->tokens || !self->touched)
-        router_broker_destroy(&self);
+    self->touched = tg_calloc(ROUTER_MAX_PEERS, sizeof *self->touched);
     return self;
 }
 
@@ -106,8 +166,8 @@ void router_broker_stats(const router_broker_t *self, router_broker_stats_t *sta
         .events_out = self->events_out,
         .drops = self->drops,
         .bad_input = self->bad_input,
-        .events_in_per_s = self->events_in_per_s,
-        .events_out_per_s = self->events_out_per_s,
+        .events_in_per_s = self->rate_in.per_s,
+        .events_out_per_s = self->rate_out.per_s,
         .subscriptions = router_index_size(self->index),
         .edges = router_peers_count(self->peers, ROUTER_ROLE_EDGE),
         .ingests = router_peers_count(self->peers, ROUTER_ROLE_INGEST),
@@ -139,6 +199,8 @@ void router_broker_publish_monitor(router_broker_t *self, tg_envelope_t **env_p)
         self->tap_drops++;
 }
 
+/* ---- replies ------------------------------------------------------------ */
+
 static void s_bad_input(router_broker_t *self, const char *socket, const char *reason,
                         const router_peer_t *peer)
 {
@@ -148,17 +210,56 @@ static void s_bad_input(router_broker_t *self, const char *socket, const char *r
                        reason ? reason : "?", peer ? peer->instance : "unknown");
 }
 
-/* Sends env (destroyed here) to a peer; a failure (HWM, gone) is a drop. */
-static void s_send(router_broker_t *self, tg_envelope_t **env_p, zframe_t *routing_id)
+/* Sends env (destroyed here) on socket to routing_id (after the REQ
+   delimiter, if any); a failure (HWM, gone) is a drop. */
+static void s_send(router_broker_t *self, zsock_t *socket, zframe_t *routing_id,
+                   zframe_t *delimiter, tg_envelope_t **env_p)
 {
     tg_envelope_t *env = *env_p;
-    if (tg_envelope_send_to(env, self->socket, routing_id) != 0) {
+    zmsg_t *msg = tg_envelope_encode(env);
+    if (delimiter)
+        zmsg_pushmem(msg, NULL, 0);
+    zmsg_pushmem(msg, zframe_data(routing_id), zframe_size(routing_id));
+    /* ZeroMQ checks the high-water mark and the peer on the first frame
+       only: a failure there means nothing was queued. */
+    bool sent = true;
+    zframe_t *frame;
+    while (sent && (frame = zmsg_pop(msg))) {
+        int more = zmsg_size(msg) ? ZFRAME_MORE : 0;
+        sent = zframe_send(&frame, socket, ZFRAME_DONTWAIT | more) == 0;
+        zframe_destroy(&frame); /* left to us when the send failed */
+    }
+    zmsg_destroy(&msg);
+    if (!sent) {
         self->drops++;
         tg_log_ratelimited(&self->drop_limiter, ROUTER_LOG_INTERVAL_MS,
                            "router: send failed command=%s error=\"%s\"",
                            tg_command_name(env->command), zmq_strerror(zmq_errno()));
     }
     tg_envelope_destroy(env_p);
+}
+
+/* A reply to the request's sender. Takes ownership of *env_p. */
+static void s_reply(router_broker_t *self, const s_request_t *request, tg_envelope_t **env_p)
+{
+    s_send(self, request->socket, request->routing_id, request->delimiter, env_p);
+}
+
+/* A message to a peer on the peer socket. Takes ownership of *env_p. */
+static void s_send_peer(router_broker_t *self, zframe_t *routing_id, tg_envelope_t **env_p)
+{
+    s_send(self, self->socket, routing_id, NULL, env_p);
+}
+
+/* A REJECTED / SUBSCRIBE_ERROR {req, error, message} to the sender. */
+static void s_refuse(router_broker_t *self, const s_request_t *request, tg_command_t command,
+                     const char *error, const char *message)
+{
+    tg_envelope_t *reply = tg_envelope_new(command);
+    reply->req = request->env->req;
+    reply->error = tg_strdup(error);
+    reply->message = tg_strdup(message);
+    s_reply(self, request, &reply);
 }
 
 /* Our uptime at `now`: 0 if the caller's clock is behind our start (time
@@ -168,29 +269,21 @@ static uint64_t s_uptime_ms(const router_broker_t *self, tg_now_t now)
     return now.mono_ms > self->started_ms ? (uint64_t)(now.mono_ms - self->started_ms) : 0;
 }
 
-static void s_send_heartbeat(router_broker_t *self, zframe_t *routing_id, bool known, tg_now_t now)
+static void s_send_heartbeat(router_broker_t *self, const s_request_t *request, bool known)
 {
     tg_envelope_t *env = tg_envelope_new(TG_CMD_HEARTBEAT);
-    env->instance = strdup(self->instance);
+    env->instance = tg_strdup(self->instance);
     env->known = known;
-    env->uptime_ms = s_uptime_ms(self, now);
-    s_send(self, &env, routing_id);
+    env->uptime_ms = s_uptime_ms(self, request->now);
+    s_reply(self, request, &env);
 }
 
-/* A peer we do not know sent something other than HELLO/HEARTBEAT (we
-   restarted, or expired it): tell it once per tick, so it says HELLO and
-   re-sends its state, without answering a burst message by message. */
-static void s_tell_unknown(router_broker_t *self, zframe_t *routing_id, tg_now_t now)
+static void s_send_register(router_broker_t *self, zframe_t *routing_id,
+                            const tg_event_type_t *type)
 {
-    const void *key = zframe_data(routing_id);
-    size_t len = zframe_size(routing_id);
-    uint64_t hash = router_map_hash(key, len);
-    if (router_map_get(self->told_unknown, hash, key, len) ||
-        router_map_size(self->told_unknown) >= ROUTER_MAX_UNKNOWN)
-        return;
-    if (router_map_put(self->told_unknown, hash, key, len, self) != 0)
-        return;
-    s_send_heartbeat(self, routing_id, false, now);
+    tg_envelope_t *env = tg_envelope_new(TG_CMD_REGISTER);
+    env->event_type = tg_event_type_dup(type);
+    s_send_peer(self, routing_id, &env);
 }
 
 typedef struct {
@@ -198,30 +291,68 @@ typedef struct {
     zframe_t *routing_id;
 } s_register_target_t;
 
-static void s_send_register(const tg_event_type_t *type, void *arg)
+/* tg_registry_foreach callback: one REGISTER to the target peer. */
+static void s_register_to(const tg_event_type_t *type, void *arg)
 {
     s_register_target_t *target = arg;
-    tg_envelope_t *env = tg_envelope_new(TG_CMD_REGISTER);
-    env->event_type = tg_event_type_dup(type);
-    s_send(target->broker, &env, target->routing_id);
+    s_send_register(target->broker, target->routing_id, type);
 }
 
-static void s_on_hello(router_broker_t *self, zframe_t *routing_id, router_peer_t *peer,
-                       const tg_envelope_t *env, int64_t now_ms)
+/* ---- peers that are not (or no longer) known ---------------------------- */
+
+/* A peer we do not know sent what only a known peer may (we restarted, or
+   expired it): tell it once per tick, so it says HELLO and re-sends its
+   state, without answering a burst message by message. */
+static void s_stranger(router_broker_t *self, s_request_t *request)
 {
+    const void *key = zframe_data(request->routing_id);
+    size_t len = zframe_size(request->routing_id);
+    uint64_t hash = router_map_hash(key, len);
+    if (router_map_get(self->told_unknown, hash, key, len) ||
+        router_map_size(self->told_unknown) >= ROUTER_MAX_UNKNOWN)
+        return;
+    router_map_put(self->told_unknown, hash, key, len, self);
+    s_send_heartbeat(self, request, false);
+}
+
+/* An EVENT from an ingest we do not know: counted in and dropped. */
+static void s_stranger_event(router_broker_t *self, s_request_t *request)
+{
+    self->events_in++;
+    self->drops++;
+    s_stranger(self, request);
+}
+
+/* A TOKEN_SPEND from an edge we do not know: a session waits on it, so
+   refuse now rather than let it time out. */
+static void s_stranger_spend(router_broker_t *self, s_request_t *request)
+{
+    if (request->env->req)
+        s_refuse(self, request, TG_CMD_REJECTED, S_ERROR_UNAVAILABLE,
+                 "this edge must say HELLO again");
+    s_stranger(self, request);
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+static void s_on_hello(router_broker_t *self, s_request_t *request)
+{
+    const tg_envelope_t *env = request->env;
     router_role_t role;
     if (router_role_parse(env->role, &role) != 0) {
-        s_bad_input(self, "peer", "HELLO with an unknown role", peer);
+        s_bad_input(self, "peer", "HELLO with an unknown role", request->peer);
         return;
     }
     /* A HELLO from a known peer is a resync: it re-sends its whole state
        next, so whatever we hold for it is stale. */
     size_t dropped = 0;
-    if (peer) {
-        dropped = router_index_remove_edge(self->index, peer);
-        router_peers_remove(self->peers, peer);
+    if (request->peer) {
+        dropped = router_index_remove_edge(self->index, request->peer);
+        router_peers_remove(self->peers, request->peer);
+        request->peer = NULL;
     }
-    peer = router_peers_add(self->peers, routing_id, role, env->instance, now_ms);
+    router_peer_t *peer = router_peers_add(self->peers, request->routing_id, role, env->instance,
+                                           request->now.mono_ms);
     if (!peer) {
         s_bad_input(self, "peer", "peer table full", NULL);
         return;
@@ -229,48 +360,51 @@ static void s_on_hello(router_broker_t *self, zframe_t *routing_id, router_peer_
     tg_log_info("router: peer %s role=%s instance=%s subscriptions_dropped=%zu",
                 dropped ? "rejoined" : "joined", router_role_name(role), peer->instance, dropped);
     tg_envelope_t *welcome = tg_envelope_new(TG_CMD_WELCOME);
-    welcome->instance = strdup(self->instance);
-    s_send(self, &welcome, routing_id);
-    s_register_target_t target = {self, routing_id};
-    tg_registry_foreach(self->registry, s_send_register, &target);
+    welcome->instance = tg_strdup(self->instance);
+    s_reply(self, request, &welcome);
+    s_register_target_t target = {self, peer->routing_id};
+    tg_registry_foreach(self->registry, s_register_to, &target);
 }
 
-static void s_on_heartbeat(router_broker_t *self, zframe_t *routing_id, router_peer_t *peer,
-                           const tg_envelope_t *env, tg_now_t now)
+static void s_on_heartbeat(router_broker_t *self, s_request_t *request)
 {
+    const tg_envelope_t *env = request->env;
     /* The same routing id under another instance id is another process:
        unknown until it says HELLO. */
+    router_peer_t *peer = request->peer;
     bool known = peer && strcmp(peer->instance, env->instance) == 0;
-    if (known) {
-        peer->uptime_ms = env->uptime_ms;
-        if (router_peer_set_stats(peer, env->stats, env->stats_count) != 0)
-            tg_log_warning("router: stats not stored instance=%s reason=memory", peer->instance);
-    }
-    s_send_heartbeat(self, routing_id, known, now);
+    if (known)
+        router_peer_heartbeat(peer, env->uptime_ms, env->stats, env->stats_count);
+    s_send_heartbeat(self, request, known);
 }
 
-static void s_on_register(router_broker_t *self, router_peer_t *peer, tg_envelope_t *env)
+/* Republished whoever sent it: it names its own role and instance, and the
+   events around a (re)connection come before HELLO. */
+static void s_on_monitor(router_broker_t *self, s_request_t *request)
 {
+    router_broker_publish_monitor(self, &request->env);
+}
+
+static void s_on_register(router_broker_t *self, s_request_t *request)
+{
+    tg_envelope_t *env = request->env;
+    router_peer_t *peer = request->peer;
     const char *reason = NULL;
     if (tg_event_type_validate(env->event_type, &reason) != 0) {
-        if (!env->req) {
+        if (!env->req)
             s_bad_input(self, "peer", "REGISTER of an invalid type without req", peer);
-            return;
-        }
-        tg_envelope_t *rejected = tg_envelope_new(TG_CMD_REJECTED);
-        rejected->req = env->req;
-        rejected->error = strdup(S_ERROR_INVALID_TYPE);
-        rejected->message = strdup(reason ? reason : "invalid event type");
-        s_send(self, &rejected, peer->routing_id);
+        else
+            s_refuse(self, request, TG_CMD_REJECTED, S_ERROR_INVALID_TYPE,
+                     reason ? reason : "invalid event type");
         return;
     }
     char name[TG_MAX_TOPIC + 1];
     snprintf(name, sizeof name, "%s", env->event_type->name);
-    int changed = tg_registry_put(self->registry, &env->event_type);
+    int changed = tg_registry_put(self->registry, &env->event_type); /* moved into the registry */
     if (env->req) {
         tg_envelope_t *accepted = tg_envelope_new(TG_CMD_ACCEPTED);
         accepted->req = env->req;
-        s_send(self, &accepted, peer->routing_id);
+        s_reply(self, request, &accepted);
     }
     if (changed != 1)
         return; /* every peer has it already (WELCOME or an earlier broadcast) */
@@ -278,10 +412,8 @@ static void s_on_register(router_broker_t *self, router_peer_t *peer, tg_envelop
     const tg_event_type_t *type = tg_registry_get(self->registry, name);
     for (size_t i = 0; type && i < router_peers_size(self->peers); i++) {
         router_peer_t *other = router_peers_at(self->peers, i);
-        if (other == peer)
-            continue;
-        s_register_target_t target = {self, other->routing_id};
-        s_send_register(type, &target);
+        if (other != peer)
+            s_send_register(self, other->routing_id, type);
     }
 }
 
@@ -313,28 +445,19 @@ static bool s_topic_valid(tg_match_t match, const char *topic)
     return true;
 }
 
-static void s_subscribe_error(router_broker_t *self, router_peer_t *peer, uint64_t req,
-                              const char *error, const char *message)
+static void s_on_subscribe(router_broker_t *self, s_request_t *request)
 {
-    tg_envelope_t *reply = tg_envelope_new(TG_CMD_SUBSCRIBE_ERROR);
-    reply->req = req;
-    reply->error = strdup(error);
-    reply->message = strdup(message);
-    s_send(self, &reply, peer->routing_id);
-}
-
-static void s_on_subscribe(router_broker_t *self, router_peer_t *peer, const tg_envelope_t *env)
-{
+    const tg_envelope_t *env = request->env;
     char message[TG_MAX_ERROR_TEXT];
     if (!s_topic_valid(env->match, env->topic)) {
         snprintf(message, sizeof message, "invalid topic for a %s subscription",
                  tg_match_name(env->match));
-        s_subscribe_error(self, peer, env->req, S_ERROR_INVALID_URI, message);
+        s_refuse(self, request, TG_CMD_SUBSCRIBE_ERROR, S_ERROR_INVALID_URI, message);
         return;
     }
     if (env->match == TG_MATCH_EXACT && !tg_registry_get(self->registry, env->topic)) {
         snprintf(message, sizeof message, "no such event type: %s", env->topic);
-        s_subscribe_error(self, peer, env->req, S_ERROR_UNKNOWN_EVENT, message);
+        s_refuse(self, request, TG_CMD_SUBSCRIBE_ERROR, S_ERROR_UNKNOWN_EVENT, message);
         return;
     }
     /* An empty filter is no filter (the edge passes `_filter: ""` as is). */
@@ -343,28 +466,31 @@ static void s_on_subscribe(router_broker_t *self, router_peer_t *peer, const tg_
         tg_query_error_t error;
         filter = tg_query_parse(env->filter, strlen(env->filter), &self->limits, &error);
         if (!filter) {
-            s_subscribe_error(self, peer, env->req, S_ERROR_INVALID_FILTER, error.message);
+            s_refuse(self, request, TG_CMD_SUBSCRIBE_ERROR, S_ERROR_INVALID_FILTER, error.message);
             return;
         }
     }
     uint64_t sub_id = 0;
-    if (router_index_add(self->index, env->match, env->topic, &filter, peer, &sub_id) != 0) {
-        tg_log_error("router: subscription not stored topic=%s reason=memory", env->topic);
-        s_subscribe_error(self, peer, env->req, S_ERROR_INTERNAL, "the router is out of memory");
+    if (router_index_add(self->index, env->match, env->topic, &filter, request->peer, &sub_id) !=
+        0) {
+        tg_query_destroy(&filter);
+        tg_log_error("router: subscription not stored topic=%s", env->topic);
+        s_refuse(self, request, TG_CMD_SUBSCRIBE_ERROR, S_ERROR_INTERNAL,
+                 "the router could not store this subscription");
         return;
     }
     tg_envelope_t *reply = tg_envelope_new(TG_CMD_SUBSCRIBED);
     reply->req = env->req;
     reply->sub_id = sub_id;
-    s_send(self, &reply, peer->routing_id);
+    s_reply(self, request, &reply);
 }
 
-static void s_on_unsubscribe(router_broker_t *self, router_peer_t *peer, const tg_envelope_t *env)
+static void s_on_unsubscribe(router_broker_t *self, s_request_t *request)
 {
     /* Not held: the edge raced our expiry or restart; nothing to undo. */
-    if (router_index_remove(self->index, env->sub_id, peer) != 0)
+    if (router_index_remove(self->index, request->env->sub_id, request->peer) != 0)
         tg_log_debug("router: unsubscribe of an unheld subscription sub_id=%" PRIu64 " instance=%s",
-                     env->sub_id, peer->instance);
+                     request->env->sub_id, request->peer->instance);
 }
 
 /* router_index_match callback: adds the subscription's id to the batch of
@@ -375,21 +501,19 @@ static void s_collect(const router_sub_t *sub, void *arg)
     void *const *edges = router_sub_edges(sub);
     for (uint32_t i = 0; i < sub->edges_count; i++) {
         router_peer_t *edge = edges[i];
-        if (router_peer_batch_add(edge, sub->id) != 0) {
-            self->drops++;
-            continue;
-        }
-        if (edge->batch_count == 1)
+        if (router_peer_batch_add(edge, sub->id))
             self->touched[self->touched_count++] = edge;
     }
 }
 
-/* Sends the event to every edge with matching subscriptions: one message
-   each, with that edge's ids (split in chunks of TG_MAX_SUB_IDS should one
-   edge ever hold more), the header re-encoded per edge and the body bytes
-   copied as they came (the last edge gets the original frame). */
-static void s_on_event(router_broker_t *self, tg_envelope_t *env)
+/* Sends the event to every edge with matching subscriptions: the header
+   encoded once for all of them; per edge one message sharing that header,
+   the body and the edge's routing id (references, no copies), with the
+   edge's own ids in the last frame (split in chunks of TG_MAX_SUB_IDS
+   should one edge ever hold more). */
+static void s_on_event(router_broker_t *self, s_request_t *request)
 {
+    const tg_envelope_t *env = request->env;
     self->events_in++;
     const tg_event_type_t *type = tg_registry_get(self->registry, env->topic);
     if (!type) {
@@ -398,9 +522,8 @@ static void s_on_event(router_broker_t *self, tg_envelope_t *env)
                            "router: event dropped reason=unknown_type topic=%s", env->topic);
         return;
     }
-    router_index_match(self->index, env->topic, strlen(env->topic),
-                       env->body ? zframe_data(env->body) : NULL,
-                       env->body ? zframe_size(env->body) : 0, s_collect, self);
+    router_index_match(self->index, env->topic, strlen(env->topic), zframe_data(env->body),
+                       zframe_size(env->body), s_collect, self);
     /* A TAP costs an envelope, a header encode and a body copy: only when
        a viewer (telegraphy-ctl tap) is there to read it. */
     if (self->tap && self->tap_viewers) {
@@ -412,28 +535,15 @@ static void s_on_event(router_broker_t *self, tg_envelope_t *env)
     }
     if (self->touched_count == 0)
         return;
-
-    zframe_t *body = env->body;
-    env->body = NULL;
-    /* The header fields the edges need are lent to env for the encodes and
-       taken back below; anything an ingest put there is discarded. */
-    free(env->audience);
-    free(env->sub_ids);
-    env->audience = type->audience;
-    env->guaranteed = type->guaranteed;
+    zframe_t *header = tg_envelope_event_header(env, type->audience, type->guaranteed);
     for (size_t i = 0; i < self->touched_count; i++) {
         router_peer_t *edge = self->touched[i];
         for (size_t offset = 0; offset < edge->batch_count; offset += TG_MAX_SUB_IDS) {
             size_t count = edge->batch_count - offset;
             if (count > TG_MAX_SUB_IDS)
                 count = TG_MAX_SUB_IDS;
-            bool last = i + 1 == self->touched_count && offset + count == edge->batch_count;
-            env->sub_ids = edge->batch_ids + offset;
-            env->sub_ids_count = count;
-            env->body = last ? body : zframe_dup(body);
-            if (last)
-                body = NULL;
-            if (tg_envelope_send_to(env, self->socket, edge->routing_id) == 0)
+            if (tg_envelope_event_send(self->socket, edge->routing_id, header, env->body,
+                                       edge->batch_ids + offset, count) == 0)
                 self->events_out++;
             else {
                 self->drops++;
@@ -442,57 +552,73 @@ static void s_on_event(router_broker_t *self, tg_envelope_t *env)
                                    zmq_strerror(zmq_errno()), env->topic, edge->instance);
             }
         }
-        edge->batch_count = 0;
+        router_peer_batch_clear(edge);
     }
     self->touched_count = 0;
-    env->audience = NULL;
-    env->sub_ids = NULL;
-    env->sub_ids_count = 0;
-    zframe_destroy(&body);
-}
-
-/* Answers a TOKEN_SPEND that carries a req with REJECTED{req, error}. */
-static void s_spend_rejected(router_broker_t *self, zframe_t *routing_id, uint64_t req,
-                             const char *error, const char *message)
-{
-    tg_envelope_t *reply = tg_envelope_new(TG_CMD_REJECTED);
-    reply->req = req;
-    reply->error = strdup(error);
-    reply->message = strdup(message);
-    s_send(self, &reply, routing_id);
+    zframe_destroy(&header);
 }
 
 /* TOKEN_SPEND from an edge: with a req, a session waits for the verdict;
    without, the edge re-sends what it spent before we (re)started, which is
    recorded silently, even during the warm-up. */
-static void s_on_token_spend(router_broker_t *self, router_peer_t *peer, const tg_envelope_t *env,
-                             tg_now_t now)
+static void s_on_token_spend(router_broker_t *self, s_request_t *request)
 {
-    bool warming_up = now.mono_ms - self->started_ms <
+    const tg_envelope_t *env = request->env;
+    bool warming_up = request->now.mono_ms - self->started_ms <
                       (int64_t)S_TOKEN_WARMUP_HEARTBEATS * (int64_t)self->heartbeat_ms;
     if (env->req && warming_up) {
-        s_spend_rejected(self, peer->routing_id, env->req, S_ERROR_UNAVAILABLE,
-                         "the router is starting; try again");
+        s_refuse(self, request, TG_CMD_REJECTED, S_ERROR_UNAVAILABLE,
+                 "the router is starting; try again");
         return;
     }
     router_token_verdict_t verdict =
-        router_tokens_spend(self->tokens, env->jti, (int64_t)env->exp, tg_now_wall_s(now));
+        router_tokens_spend(self->tokens, env->jti, (int64_t)env->exp, tg_now_wall_s(request->now));
     if (verdict == ROUTER_TOKEN_FULL)
         tg_log_ratelimited(&self->spend_limiter, ROUTER_LOG_INTERVAL_MS,
                            "router: token spend refused reason=table_full spent=%zu edge=%s",
-                           router_tokens_size(self->tokens), peer->instance);
+                           router_tokens_size(self->tokens), request->peer->instance);
     if (!env->req)
         return;
     if (verdict == ROUTER_TOKEN_ACCEPTED) {
         tg_envelope_t *reply = tg_envelope_new(TG_CMD_ACCEPTED);
         reply->req = env->req;
-        s_send(self, &reply, peer->routing_id);
-    } else if (verdict == ROUTER_TOKEN_REPLAYED) {
-        s_spend_rejected(self, peer->routing_id, env->req, S_ERROR_REPLAYED,
-                         "this token was already used");
-    } else {
-        s_spend_rejected(self, peer->routing_id, env->req, S_ERROR_UNAVAILABLE,
-                         "too many tokens spent recently");
+        s_reply(self, request, &reply);
+    } else if (verdict == ROUTER_TOKEN_REPLAYED)
+        s_refuse(self, request, TG_CMD_REJECTED, S_ERROR_REPLAYED, "this token was already used");
+    else
+        s_refuse(self, request, TG_CMD_REJECTED, S_ERROR_UNAVAILABLE,
+                 "too many tokens spent recently");
+}
+
+static void s_on_status(router_broker_t *self, s_request_t *request)
+{
+    router_broker_stats_t own;
+    router_broker_stats(self, &own);
+    tg_envelope_t *reply =
+        router_status_reply(request->env->req, self->instance, s_uptime_ms(self, request->now),
+                            &own, self->peers, request->now.mono_ms);
+    s_reply(self, request, &reply);
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+/* Runs the command table's verdict on a decoded request from `sender`. */
+static void s_dispatch(router_broker_t *self, s_request_t *request, unsigned sender,
+                       const char *socket)
+{
+    int command = (int)request->env->command;
+    const s_command_t *row = command >= 0 && command < S_COMMANDS_END && s_commands[command].handler
+                                 ? &s_commands[command]
+                                 : NULL;
+    if (row && (row->senders & sender))
+        row->handler(self, request);
+    else if (row && sender == S_UNKNOWN && row->stranger)
+        row->stranger(self, request);
+    else {
+        char reason[96];
+        snprintf(reason, sizeof reason, "%s not allowed from %s", tg_command_name(command),
+                 s_sender_name(sender));
+        s_bad_input(self, socket, reason, request->peer);
     }
 }
 
@@ -517,46 +643,11 @@ void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, tg_now_t n
         return;
     }
     if (peer)
-        peer->last_heard_ms = now.mono_ms;
-
-    tg_command_t command = env->command;
-    bool for_ingest = command == TG_CMD_REGISTER || command == TG_CMD_EVENT;
-    bool for_edge = command == TG_CMD_SUBSCRIBE || command == TG_CMD_UNSUBSCRIBE ||
-                    command == TG_CMD_TOKEN_SPEND;
-    if (command == TG_CMD_MONITOR) {
-        /* Republished whoever sent it: it names its own role and instance,
-           and the events around a (re)connection come before HELLO. */
-        router_broker_publish_monitor(self, &env);
-    } else if (command == TG_CMD_HELLO)
-        s_on_hello(self, routing_id, peer, env, now.mono_ms);
-    else if (command == TG_CMD_HEARTBEAT)
-        s_on_heartbeat(self, routing_id, peer, env, now);
-    else if (!for_ingest && !for_edge)
-        s_bad_input(self, "peer", "command not for the peer socket", peer);
-    else if (!peer) {
-        if (command == TG_CMD_EVENT) {
-            self->events_in++;
-            self->drops++;
-        }
-        /* A session waits on a spend: refuse now rather than let it time out. */
-        if (command == TG_CMD_TOKEN_SPEND && env->req)
-            s_spend_rejected(self, routing_id, env->req, S_ERROR_UNAVAILABLE,
-                             "this edge must say HELLO again");
-        s_tell_unknown(self, routing_id, now);
-    } else if ((for_ingest && peer->role != ROUTER_ROLE_INGEST) ||
-               (for_edge && peer->role != ROUTER_ROLE_EDGE))
-        s_bad_input(self, "peer", "command from the wrong role", peer);
-    else if (command == TG_CMD_REGISTER)
-        s_on_register(self, peer, env);
-    else if (command == TG_CMD_EVENT)
-        s_on_event(self, env);
-    else if (command == TG_CMD_SUBSCRIBE)
-        s_on_subscribe(self, peer, env);
-    else if (command == TG_CMD_TOKEN_SPEND)
-        s_on_token_spend(self, peer, env, now);
-    else
-        s_on_unsubscribe(self, peer, env);
-    tg_envelope_destroy(&env);
+        router_peer_heard(peer, now.mono_ms);
+    s_request_t request = {self->socket, routing_id, NULL, peer, env, now};
+    unsigned sender = !peer ? S_UNKNOWN : peer->role == ROUTER_ROLE_INGEST ? S_INGEST : S_EDGE;
+    s_dispatch(self, &request, sender, "peer");
+    tg_envelope_destroy(&request.env);
     zframe_destroy(&routing_id);
 }
 
@@ -575,37 +666,18 @@ void router_broker_handle_control(router_broker_t *self, zsock_t *control, zmsg_
         delimiter = zmsg_pop(msg);
     if (!routing_id || zmsg_size(msg) == 0) {
         s_bad_input(self, "control", "no frames after the routing id", NULL);
-        goto done;
+        zmsg_destroy(&msg);
+    } else {
+        const char *reason = NULL;
+        tg_envelope_t *env = tg_envelope_decode(&msg, &reason);
+        if (!env)
+            s_bad_input(self, "control", reason, NULL);
+        else {
+            s_request_t request = {control, routing_id, delimiter, NULL, env, now};
+            s_dispatch(self, &request, S_CONTROL, "control");
+            tg_envelope_destroy(&request.env);
+        }
     }
-    const char *reason = NULL;
-    tg_envelope_t *env = tg_envelope_decode(&msg, &reason);
-    if (!env) {
-        s_bad_input(self, "control", reason, NULL);
-        goto done;
-    }
-    if (env->command != TG_CMD_STATUS) {
-        s_bad_input(self, "control", "command not for the control socket", NULL);
-        tg_envelope_destroy(&env);
-        goto done;
-    }
-    router_broker_stats_t own;
-    router_broker_stats(self, &own);
-    tg_envelope_t *reply = router_status_reply(env->req, self->instance, s_uptime_ms(self, now),
-                                               &own, self->peers, now.mono_ms);
-    tg_envelope_destroy(&env);
-    zmsg_t *out = tg_envelope_encode(reply);
-    tg_envelope_destroy(&reply);
-    if (delimiter)
-        zmsg_prepend(out, &delimiter);
-    zmsg_prepend(out, &routing_id);
-    if (zmsg_send(&out, control) != 0) {
-        self->drops++;
-        tg_log_ratelimited(&self->drop_limiter, ROUTER_LOG_INTERVAL_MS,
-                           "router: status reply not sent error=\"%s\"", zmq_strerror(zmq_errno()));
-    }
-    zmsg_destroy(&out);
-done:
-    zmsg_destroy(&msg);
     zframe_destroy(&delimiter);
     zframe_destroy(&routing_id);
 }
@@ -613,15 +685,8 @@ done:
 void router_broker_tick(router_broker_t *self, tg_now_t now)
 {
     int64_t now_ms = now.mono_ms;
-    int64_t elapsed = now_ms - self->rate_since_ms;
-    if (elapsed > 0) {
-        self->events_in_per_s = (int64_t)(self->events_in - self->rate_events_in) * 1000 / elapsed;
-        self->events_out_per_s =
-            (int64_t)(self->events_out - self->rate_events_out) * 1000 / elapsed;
-        self->rate_events_in = self->events_in;
-        self->rate_events_out = self->events_out;
-        self->rate_since_ms = now_ms;
-    }
+    tg_rate_sample(&self->rate_in, self->events_in, now_ms);
+    tg_rate_sample(&self->rate_out, self->events_out, now_ms);
     /* Downwards: removal moves the last peer into the freed slot. */
     int64_t silence_ms = 3 * (int64_t)self->heartbeat_ms;
     for (size_t i = router_peers_size(self->peers); i-- > 0;) {
@@ -639,6 +704,5 @@ void router_broker_tick(router_broker_t *self, tg_now_t now)
     if (router_map_size(self->told_unknown)) {
         router_map_destroy(&self->told_unknown);
         self->told_unknown = router_map_new();
-        assert(self->told_unknown); /* out of memory: abort, as czmq does */
     }
 }

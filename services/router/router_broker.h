@@ -23,10 +23,18 @@
                       of spent jtis is full (fail closed); without req (an
                       edge's resync): recorded, no reply. Spent jtis are
                       kept until their exp and purged on the tick.
-    Any other command from a peer that never said HELLO gets
-    HEARTBEAT{known = false} (at most once per tick), which makes it resync.
+    A command only an edge or an ingest may send, from a peer that never
+    said HELLO (or expired), gets HEARTBEAT{known = false} (at most once per
+    tick), which makes it resync.
     Control socket (telegraphy-ctl): STATUS{req} -> STATUS_REPLY.
-    Everything else is bad input: counted, logged rate-limited, dropped.
+
+    Who may send what, and which function handles it, is one table
+    (s_commands in router_broker.c: command, senders among ingest / edge /
+    unknown peer / control, handler, and what an unknown peer's message
+    does). Anything else, or from a sender not allowed, is bad input:
+    counted, logged rate-limited, dropped.
+
+    Time is the loop's: every entry point takes the tg_now_t of the turn.
 */
 #ifndef ROUTER_BROKER_H
 #define ROUTER_BROKER_H
@@ -62,7 +70,7 @@ typedef struct {
     uint64_t tap_drops;  /* TAP and MONITOR messages the tap socket refused */
 } router_broker_stats_t;
 
-/* Caller owns the result; NULL on allocation failure. `peer_socket` (the
+/* Caller owns the result. `peer_socket` (the
    ROUTER for edges and ingests) is borrowed and must outlive the broker.
    `instance` and `limits` (the filter parser's; NULL = the defaults) are
    copied. Peers expire after 3 * heartbeat_ms of silence. */

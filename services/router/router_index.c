@@ -270,8 +270,8 @@ static router_entry_t *s_entry(router_index_t *self, tg_match_t match, const cha
     if (entry || !create)
         return entry;
     entry = router_entry_new(match, topic, len, &self->bytes);
-    if (entry && router_map_put(map, hash, topic, len, entry) != 0)
-        router_entry_destroy(&entry);
+    if (entry)
+        router_map_put(map, hash, topic, len, entry);
     if (entry && match == TG_MATCH_PREFIX)
         self->prefix_lengths[len]++;
     return entry;
@@ -336,8 +336,6 @@ static router_sub_t *s_sub_new(router_index_t *self, tg_match_t match, const cha
         return NULL;
     if (counter && !self->collided) {
         self->collided = router_map_new();
-        if (!self->collided)
-            return NULL;
         router_map_set_account(self->collided, &self->bytes);
     }
     router_entry_t *entry = s_entry(self, match, topic, true);
@@ -350,12 +348,9 @@ static router_sub_t *s_sub_new(router_index_t *self, tg_match_t match, const cha
     }
     sub->id = id;
     bool ok = router_table_put(self->by_id, sub) == 0;
-    if (ok && counter &&
+    if (ok && counter)
         router_map_put(self->collided, router_map_hash(key->bytes, key->len), key->bytes, key->len,
-                       sub) != 0) {
-        router_table_remove(self->by_id, id);
-        ok = false;
-    }
+                       sub);
     if (!ok) {
         *query_p = router_entry_remove(entry, sub); /* the same filter, still the caller's */
         s_entry_release(self, entry);

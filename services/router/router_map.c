@@ -3,6 +3,8 @@
 */
 #include "router_map.h"
 
+#include "tg_alloc.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -83,14 +85,8 @@ void router_map_set_account(router_map_t *self, size_t *account)
 
 router_map_t *router_map_new(void)
 {
-    router_map_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->slots = calloc(ROUTER_MAP_MIN_CAPACITY, sizeof *self->slots);
-    if (!self->slots) {
-        free(self);
-        return NULL;
-    }
+    router_map_t *self = tg_new(router_map_t);
+    self->slots = tg_calloc(ROUTER_MAP_MIN_CAPACITY, sizeof *self->slots);
     self->capacity = ROUTER_MAP_MIN_CAPACITY;
     self->bytes = sizeof *self + self->capacity * sizeof *self->slots;
     return self;
@@ -134,12 +130,10 @@ void *router_map_get(const router_map_t *self, uint64_t hash, const void *key, s
     return self->slots[s_find(self, hash, key, len)].value;
 }
 
-static int s_grow(router_map_t *self)
+static void s_grow(router_map_t *self)
 {
     size_t capacity = self->capacity * 2;
-    router_map_slot_t *slots = calloc(capacity, sizeof *slots);
-    if (!slots)
-        return -1;
+    router_map_slot_t *slots = tg_calloc(capacity, sizeof *slots);
     for (size_t i = 0; i < self->capacity; i++) {
         router_map_slot_t *old = &self->slots[i];
         if (!old->value)
@@ -153,31 +147,26 @@ static int s_grow(router_map_t *self)
     s_account(self, (capacity - self->capacity) * sizeof *slots, true);
     self->slots = slots;
     self->capacity = capacity;
-    return 0;
 }
 
-int router_map_put(router_map_t *self, uint64_t hash, const void *key, size_t len, void *value)
+void router_map_put(router_map_t *self, uint64_t hash, const void *key, size_t len, void *value)
 {
     size_t i = s_find(self, hash, key, len);
     if (self->slots[i].value) {
         self->slots[i].value = value;
-        return 0;
+        return;
     }
     /* Keep the load at or under 70%: probe runs stay short. */
     if ((self->size + 1) * 10 > self->capacity * 7) {
-        if (s_grow(self) != 0)
-            return -1;
+        s_grow(self);
         i = s_find(self, hash, key, len);
     }
-    uint8_t *copy = malloc(len + 1);
-    if (!copy)
-        return -1;
+    uint8_t *copy = tg_malloc(len + 1);
     memcpy(copy, key, len);
     copy[len] = 0;
     self->slots[i] = (router_map_slot_t){.hash = hash, .key = copy, .len = len, .value = value};
     self->size++;
     s_account(self, len + 1, true);
-    return 0;
 }
 
 void *router_map_remove(router_map_t *self, uint64_t hash, const void *key, size_t len)

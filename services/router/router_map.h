@@ -21,7 +21,7 @@
 
 typedef struct _router_map_t router_map_t;
 
-/* Caller owns the result; NULL on allocation failure. */
+/* Caller owns the result. */
 router_map_t *router_map_new(void);
 
 /* Frees the table and its key copies (not the values); safe on NULL/twice. */
@@ -44,9 +44,8 @@ uint64_t router_map_hash_end(uint64_t state);
    router_map_hash(key, len). */
 void *router_map_get(const router_map_t *self, uint64_t hash, const void *key, size_t len);
 
-/* Stores value (not NULL) under a copy of key, replacing any previous value.
-   Returns 0, or -1 on allocation failure (the map is unchanged). */
-int router_map_put(router_map_t *self, uint64_t hash, const void *key, size_t len, void *value);
+/* Stores value (not NULL) under a copy of key, replacing any previous value. */
+void router_map_put(router_map_t *self, uint64_t hash, const void *key, size_t len, void *value);
 
 /* Removes key; returns its value, or NULL if absent. */
 void *router_map_remove(router_map_t *self, uint64_t hash, const void *key, size_t len);

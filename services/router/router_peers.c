@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "router_map.h"
+#include "tg_alloc.h"
 
 struct _router_peers_t {
     router_map_t *by_routing_id; /* routing id bytes -> peer */
@@ -17,14 +18,8 @@ struct _router_peers_t {
 
 router_peers_t *router_peers_new(void)
 {
-    router_peers_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
+    router_peers_t *self = tg_new(router_peers_t);
     self->by_routing_id = router_map_new();
-    if (!self->by_routing_id) {
-        free(self);
-        return NULL;
-    }
     return self;
 }
 
@@ -64,27 +59,18 @@ router_peer_t *router_peers_add(router_peers_t *self, zframe_t *routing_id, rout
         return NULL;
     if (self->count == self->capacity) {
         size_t capacity = self->capacity ? self->capacity * 2 : 16;
-        router_peer_t **peers = realloc(self->peers, capacity * sizeof *peers);
-        if (!peers)
-            return NULL;
-        self->peers = peers;
+        self->peers = tg_realloc(self->peers, capacity * sizeof *self->peers);
         self->capacity = capacity;
     }
-    router_peer_t *peer = calloc(1, sizeof *peer);
-    if (!peer)
-        return NULL;
+    router_peer_t *peer = tg_new(router_peer_t);
     peer->routing_id = zframe_dup(routing_id);
-    peer->instance = strdup(instance);
+    peer->instance = tg_strdup(instance);
     peer->role = role;
     peer->joined_ms = now_ms;
     peer->last_heard_ms = now_ms;
     const void *key = zframe_data(routing_id);
     size_t len = zframe_size(routing_id);
-    if (!peer->routing_id || !peer->instance ||
-        router_map_put(self->by_routing_id, router_map_hash(key, len), key, len, peer) != 0) {
-        s_peer_free(peer);
-        return NULL;
-    }
+    router_map_put(self->by_routing_id, router_map_hash(key, len), key, len, peer);
     self->peers[self->count++] = peer;
     return peer;
 }
@@ -109,7 +95,7 @@ size_t router_peers_size(const router_peers_t *self)
 
 router_peer_t *router_peers_at(const router_peers_t *self, size_t i)
 {
-    assert(i < self->count);
+    tg_check(i < self->count);
     return self->peers[i];
 }
 
@@ -121,33 +107,35 @@ size_t router_peers_count(const router_peers_t *self, router_role_t role)
     return count;
 }
 
-int router_peer_set_stats(router_peer_t *peer, const tg_stat_t *stats, size_t count)
+void router_peer_heard(router_peer_t *peer, int64_t now_ms)
 {
-    tg_stat_t *copy = NULL;
-    if (count) {
-        copy = malloc(count * sizeof *copy);
-        if (!copy)
-            return -1;
-        memcpy(copy, stats, count * sizeof *copy);
-    }
+    peer->last_heard_ms = now_ms;
+}
+
+void router_peer_heartbeat(router_peer_t *peer, uint64_t uptime_ms, const tg_stat_t *stats,
+                           size_t count)
+{
+    tg_stat_t *copy = count ? tg_memdup(stats, count * sizeof *stats) : NULL;
     free(peer->stats);
     peer->stats = copy;
     peer->stats_count = count;
-    return 0;
+    peer->uptime_ms = uptime_ms;
 }
 
-int router_peer_batch_add(router_peer_t *peer, uint64_t sub_id)
+bool router_peer_batch_add(router_peer_t *peer, uint64_t sub_id)
 {
     if (peer->batch_count == peer->batch_capacity) {
-        size_t capacity = peer->batch_capacity ? peer->batch_capacity * 2 : 16;
-        uint64_t *ids = realloc(peer->batch_ids, capacity * sizeof *ids);
-        if (!ids)
-            return -1;
-        peer->batch_ids = ids;
-        peer->batch_capacity = capacity;
+        peer->batch_capacity = peer->batch_capacity ? peer->batch_capacity * 2 : 16;
+        peer->batch_ids =
+            tg_realloc(peer->batch_ids, peer->batch_capacity * sizeof *peer->batch_ids);
     }
     peer->batch_ids[peer->batch_count++] = sub_id;
-    return 0;
+    return peer->batch_count == 1;
+}
+
+void router_peer_batch_clear(router_peer_t *peer)
+{
+    peer->batch_count = 0;
 }
 
 const char *router_role_name(router_role_t role)

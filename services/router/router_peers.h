@@ -4,11 +4,15 @@
     Each peer also carries the fan-out scratch of the event being routed
     (the ids of its matching subscriptions), reused from event to event so
     routing allocates nothing per (event x edge) once warmed up.
+
+    A peer's fields are read by the other router files but changed only by
+    the functions below (router_peers.c owns them).
 */
 #ifndef ROUTER_PEERS_H
 #define ROUTER_PEERS_H
 
 #include <czmq.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tg_envelope.h"
@@ -34,7 +38,7 @@ typedef struct {
 
 typedef struct _router_peers_t router_peers_t;
 
-/* Caller owns the result; NULL on allocation failure. */
+/* Caller owns the result. */
 router_peers_t *router_peers_new(void);
 
 /* Frees every peer; safe on NULL and twice. */
@@ -44,8 +48,8 @@ void router_peers_destroy(router_peers_t **self_p);
 router_peer_t *router_peers_lookup(const router_peers_t *self, zframe_t *routing_id);
 
 /* Adds a peer (routing_id and instance copied). Returns the borrowed new
-   peer, or NULL when the table is full (ROUTER_MAX_PEERS), the routing id
-   already present, or memory short. */
+   peer, or NULL when the table is full (ROUTER_MAX_PEERS) or the routing
+   id already present. */
 router_peer_t *router_peers_add(router_peers_t *self, zframe_t *routing_id, router_role_t role,
                                 const char *instance, int64_t now_ms);
 
@@ -61,12 +65,21 @@ router_peer_t *router_peers_at(const router_peers_t *self, size_t i);
 /* Number of peers with this role. */
 size_t router_peers_count(const router_peers_t *self, router_role_t role);
 
-/* Replaces the peer's stats with a copy of (stats, count). 0 or -1. */
-int router_peer_set_stats(router_peer_t *peer, const tg_stat_t *stats, size_t count);
+/* The peer was heard from at now_ms (any message that decoded). */
+void router_peer_heard(router_peer_t *peer, int64_t now_ms);
 
-/* Appends a subscription id to the peer's batch. 0, or -1 on allocation
-   failure (the id is not added). */
-int router_peer_batch_add(router_peer_t *peer, uint64_t sub_id);
+/* Records what its HEARTBEAT reported: its uptime and a copy of (stats,
+   count), replacing the previous ones. */
+void router_peer_heartbeat(router_peer_t *peer, uint64_t uptime_ms, const tg_stat_t *stats,
+                           size_t count);
+
+/* Appends a subscription id to the peer's batch for the event being
+   routed. Returns true when it is the batch's first id (the caller then
+   lists the peer among the edges to send to). */
+bool router_peer_batch_add(router_peer_t *peer, uint64_t sub_id);
+
+/* Empties the batch once the event was sent (its memory is kept). */
+void router_peer_batch_clear(router_peer_t *peer);
 
 /* "edge" / "ingest". router_role_parse: 0 and *role set, or -1. */
 const char *router_role_name(router_role_t role);

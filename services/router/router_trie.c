@@ -132,14 +132,9 @@ static router_wnode_t *s_new_child(router_trie_t *self, router_wnode_t *node,
     child->component_hash = c->hash;
     if (!node->children) {
         node->children = router_map_new();
-        if (node->children)
-            router_map_set_account(node->children, self->account);
+        router_map_set_account(node->children, self->account);
     }
-    if (!node->children || router_map_put(node->children, c->hash, c->start, c->len, child) != 0) {
-        *self->account -= s_node_size(c->len);
-        free(child);
-        return NULL;
-    }
+    router_map_put(node->children, c->hash, c->start, c->len, child);
     return child;
 }
 
