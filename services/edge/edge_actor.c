@@ -15,8 +15,8 @@
     How $TERM reaches the loop. tg_actor_destroy() sends "$TERM" on the
     actor pipe from the destroying thread and waits. We adopt a dup() of
     the pipe's ZMQ_FD into lws as a raw file, like the router socket
-    (NOTES.md): ZMQ_FD is edge-triggered, so a wake-up means "check", and
-    we read until ZMQ_EVENTS lacks ZMQ_POLLIN; run() checks once before
+    (edge_adopt.h, NOTES.md): ZMQ_FD is edge-triggered, so a wake-up means
+    "check", and we read until ZMQ_EVENTS lacks ZMQ_POLLIN; run() checks once before
     serving, as tg_actor's own READY send on the pipe may have consumed the
     signal. The alternative, lws_cancel_service() from the destroying
     thread, would need a hook in tg_actor (which knows nothing of lws) and
@@ -34,6 +34,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "edge_adopt.h"
 #include "edge_http.h"
 #include "edge_link.h"
 #include "edge_ws.h"
@@ -182,30 +183,6 @@ static int s_pipe_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
     return 0;
 }
 
-static int s_adopt_pipe(edge_actor_t *self, char *error, size_t error_size)
-{
-    int fd = dup(zsock_fd(self->pipe));
-    if (fd < 0) {
-        snprintf(error, error_size, "edge: cannot dup the actor pipe fd error=\"%s\"",
-                 strerror(errno));
-        return -1;
-    }
-    lws_adopt_desc_t desc;
-    memset(&desc, 0, sizeof(desc));
-    desc.vh = self->link_vhost;
-    desc.type = LWS_ADOPT_RAW_FILE_DESC;
-    desc.fd.filefd = fd;
-    desc.vh_prot_name = S_PIPE_PROTOCOL;
-    desc.opaque = self;
-    /* On failure lws closes fd itself. */
-    self->pipe_wsi = lws_adopt_descriptor_vhost_via_info(&desc);
-    if (!self->pipe_wsi) {
-        snprintf(error, error_size, "edge: cannot adopt the actor pipe fd");
-        return -1;
-    }
-    return 0;
-}
-
 /* --- listening ------------------------------------------------------------- */
 
 /* The interface to bind: NULL (all) for the wildcard spellings. */
@@ -348,7 +325,9 @@ static void *s_create(zsock_t *pipe, const void *args, tg_actor_ready_t *ready, 
         goto err;
     if (edge_link_attach(self->link, self->context, self->link_vhost, now, error, error_size) != 0)
         goto err;
-    if (s_adopt_pipe(self, error, error_size) != 0)
+    self->pipe_wsi = edge_adopt_zsock(self->link_vhost, S_PIPE_PROTOCOL, self->pipe, self,
+                                      "actor pipe", error, error_size);
+    if (!self->pipe_wsi)
         goto err;
     lws_sul_schedule(self->context, 0, &self->tick_sul, s_tick, S_TICK_MS * LWS_US_PER_MS);
     self->ticking = true;

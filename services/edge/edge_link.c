@@ -8,8 +8,7 @@
       session queues without a hand-off.
     - lws 4.1.6 here has no external-poll hook, but it can watch a foreign
       descriptor: we adopt a dup() of the DEALER's ZMQ_FD as a RAW file on
-      a vhost of its own that listens on nothing (lws close()s what it
-      adopted; the dup keeps ZeroMQ's own descriptor intact).
+      a vhost of its own that listens on nothing (edge_adopt).
     - ZMQ_FD is edge-triggered: it becomes readable when ZeroMQ's internal
       command queue gets something, and reading ZMQ_EVENTS resets it. So a
       wake-up (LWS_CALLBACK_RAW_RX_FILE) means "check", not "one message":
@@ -67,10 +66,9 @@
 
 #include <assert.h>
 #include <czmq.h>
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "edge_adopt.h"
 #include "edge_monitor.h"
 #include "tg_alloc.h"
 #include "tg_log.h"
@@ -403,25 +401,10 @@ int edge_link_attach(edge_link_t *self, struct lws_context *context, struct lws_
     assert(context && vhost);
     assert(!self->attached);
     self->context = context;
-    int fd = dup(zsock_fd(self->dealer));
-    if (fd < 0) {
-        snprintf(error, error_size, "edge: cannot dup router socket fd error=\"%s\"",
-                 strerror(errno));
+    self->wsi = edge_adopt_zsock(vhost, EDGE_LINK_PROTOCOL, self->dealer, self, "router socket",
+                                 error, error_size);
+    if (!self->wsi)
         return -1;
-    }
-    lws_adopt_desc_t desc;
-    memset(&desc, 0, sizeof(desc));
-    desc.vh = vhost;
-    desc.type = LWS_ADOPT_RAW_FILE_DESC;
-    desc.fd.filefd = fd;
-    desc.vh_prot_name = EDGE_LINK_PROTOCOL;
-    desc.opaque = self;
-    /* On failure lws closes fd itself. */
-    self->wsi = lws_adopt_descriptor_vhost_via_info(&desc);
-    if (!self->wsi) {
-        snprintf(error, error_size, "edge: cannot adopt router socket fd");
-        return -1;
-    }
     self->attached = true;
     edge_pressure_listen(self->pressure, s_on_clear, self);
     s_drain(self, now);
