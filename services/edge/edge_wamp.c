@@ -70,8 +70,9 @@ void edge_wamp_welcome(edge_session_t *session, const char *authmethod, json_t *
                  session->serializer == TG_WAMP_MSGPACK ? "msgpack" : "json", authmethod);
 }
 
-static void s_hello(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
+static void s_hello(edge_broker_t *broker, edge_session_t *session, const json_t *msg, tg_now_t now)
 {
+    (void)now;
     const tg_config_t *cfg = edge_broker_config(broker);
     tg_wamp_hello_t hello;
     char err[S_MESSAGE_MAX];
@@ -144,8 +145,10 @@ static void s_authenticate(edge_broker_t *broker, edge_session_t *session, const
     edge_auth_authenticate(edge_broker_auth(broker), session, authenticate.signature, len, now);
 }
 
-static void s_goodbye(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
+static void s_goodbye(edge_broker_t *broker, edge_session_t *session, const json_t *msg,
+                      tg_now_t now)
 {
+    (void)now;
     tg_wamp_goodbye_t goodbye;
     char err[S_MESSAGE_MAX];
     if (tg_wamp_parse_goodbye(msg, &goodbye, err, sizeof(err)) != 0) {
@@ -253,8 +256,10 @@ static void s_unsubscribe(edge_broker_t *broker, edge_session_t *session, const 
     edge_broker_unsubscribe(broker, session, unsub.request, unsub.subscription, now);
 }
 
-static void s_publish(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
+static void s_publish(edge_broker_t *broker, edge_session_t *session, const json_t *msg,
+                      tg_now_t now)
 {
+    (void)now;
     tg_wamp_publish_t publish;
     char err[S_MESSAGE_MAX];
     if (tg_wamp_parse_publish(msg, &publish, err, sizeof(err)) != 0) {
@@ -309,8 +314,9 @@ static json_t *s_events_list(edge_broker_t *broker, const edge_session_t *sessio
     return ctx.list;
 }
 
-static void s_call(edge_broker_t *broker, edge_session_t *session, const json_t *msg)
+static void s_call(edge_broker_t *broker, edge_session_t *session, const json_t *msg, tg_now_t now)
 {
+    (void)now;
     tg_wamp_call_t call;
     char err[S_MESSAGE_MAX];
     if (tg_wamp_parse_call(msg, &call, err, sizeof(err)) != 0) {
@@ -330,8 +336,54 @@ static void s_call(edge_broker_t *broker, edge_session_t *session, const json_t 
     }
 }
 
-/* Message types clients may not send to a broker (server-only or roles
-   this edge does not offer) all end the same way. */
+/* A client message's handler (the message passed the state check). */
+typedef void(s_handler_fn)(edge_broker_t *broker, edge_session_t *session, const json_t *msg,
+                           tg_now_t now);
+
+#define S_IN(state) (1u << (state))
+
+/* Who may send what (Redis's command table): each message type a client
+   may send, the session states that accept it, and its handler. ABORT is
+   accepted in every state (the peer gives up). Anything else, or in
+   another state, is a protocol violation: server-only types and roles this
+   edge does not offer all end the same way. */
+static const struct {
+    int type;        /* TG_WAMP_* */
+    unsigned states; /* S_IN(EDGE_SESSION_*) | ... */
+    s_handler_fn *handler;
+} s_commands[] = {
+    {TG_WAMP_HELLO, S_IN(EDGE_SESSION_HANDSHAKE), s_hello},
+    {TG_WAMP_AUTHENTICATE, S_IN(EDGE_SESSION_CHALLENGED), s_authenticate},
+    {TG_WAMP_GOODBYE, S_IN(EDGE_SESSION_OPEN), s_goodbye},
+    {TG_WAMP_SUBSCRIBE, S_IN(EDGE_SESSION_OPEN), s_subscribe},
+    {TG_WAMP_UNSUBSCRIBE, S_IN(EDGE_SESSION_OPEN), s_unsubscribe},
+    {TG_WAMP_PUBLISH, S_IN(EDGE_SESSION_OPEN), s_publish},
+    {TG_WAMP_CALL, S_IN(EDGE_SESSION_OPEN), s_call},
+};
+
+/* A message the session's state does not accept: the violation says what
+   the state expected. */
+static void s_refuse(edge_broker_t *broker, edge_session_t *session, int type)
+{
+    switch (session->state) {
+    case EDGE_SESSION_HANDSHAKE:
+        s_violation(broker, session, "expected HELLO, got message type %d", type);
+        break;
+    case EDGE_SESSION_CHALLENGED:
+        s_violation(broker, session, "expected AUTHENTICATE, got message type %d", type);
+        break;
+    case EDGE_SESSION_AUTHENTICATING:
+        s_violation(broker, session, "message type %d before WELCOME", type);
+        break;
+    default:
+        if (type == TG_WAMP_HELLO)
+            s_violation(broker, session, "HELLO in an open session");
+        else
+            s_violation(broker, session, "unexpected message type %d", type);
+        break;
+    }
+}
+
 static void s_dispatch(edge_broker_t *broker, edge_session_t *session, const json_t *msg,
                        tg_now_t now)
 {
@@ -341,47 +393,15 @@ static void s_dispatch(edge_broker_t *broker, edge_session_t *session, const jso
         edge_session_close(session, EDGE_CLOSE_NORMAL, "aborted by peer");
         return;
     }
-    if (session->state == EDGE_SESSION_HANDSHAKE) {
-        if (type == TG_WAMP_HELLO)
-            s_hello(broker, session, msg);
-        else
-            s_violation(broker, session, "expected HELLO, got message type %d", type);
-        return;
-    }
-    if (session->state == EDGE_SESSION_CHALLENGED) {
-        if (type == TG_WAMP_AUTHENTICATE)
-            s_authenticate(broker, session, msg, now);
-        else
-            s_violation(broker, session, "expected AUTHENTICATE, got message type %d", type);
-        return;
-    }
-    if (session->state == EDGE_SESSION_AUTHENTICATING) {
-        s_violation(broker, session, "message type %d before WELCOME", type);
-        return;
-    }
-    switch (type) {
-    case TG_WAMP_HELLO:
-        s_violation(broker, session, "HELLO in an open session");
-        break;
-    case TG_WAMP_GOODBYE:
-        s_goodbye(broker, session, msg);
-        break;
-    case TG_WAMP_SUBSCRIBE:
-        s_subscribe(broker, session, msg, now);
-        break;
-    case TG_WAMP_UNSUBSCRIBE:
-        s_unsubscribe(broker, session, msg, now);
-        break;
-    case TG_WAMP_PUBLISH:
-        s_publish(broker, session, msg);
-        break;
-    case TG_WAMP_CALL:
-        s_call(broker, session, msg);
-        break;
-    default:
-        s_violation(broker, session, "unexpected message type %d", type);
-        break;
-    }
+    for (size_t i = 0; i < sizeof(s_commands) / sizeof(s_commands[0]); i++)
+        if (s_commands[i].type == type) {
+            if (s_commands[i].states & S_IN(session->state))
+                s_commands[i].handler(broker, session, msg, now);
+            else
+                s_refuse(broker, session, type);
+            return;
+        }
+    s_refuse(broker, session, type);
 }
 
 void edge_wamp_input(edge_broker_t *broker, edge_session_t *session, const void *data, size_t size,
