@@ -6,6 +6,13 @@
     the values and, when asked, builds the jansson tree. The framing pass
     bounds what msgpack-c allocates: it reserves a container's declared size
     up front.
+
+    tg_body_to_json(), the edge's per-event hot path, takes neither pass:
+    it reads the bytes once with tg_msgpack_cursor and appends the JSON
+    text as it goes (tg_json_write), enforcing the same rules itself. Its
+    text is byte for byte what jansson dumps for tg_body_to_json_value();
+    tests/unit/test_tg_body_differential.c and tests/fuzz/fuzz_body_json.c
+    hold it to that.
 */
 #include "tg_body.h"
 
@@ -16,13 +23,10 @@
 
 #include "tg_base64.h"
 #include "tg_error.h"
+#include "tg_json_write.h"
+#include "tg_msgpack_cursor.h"
 #include "tg_msgpack_frame.h"
 #include "tg_utf8.h"
-
-/* Jansson flags for every JSON text we produce: precision 17 makes doubles
-   round-trip exactly, and jansson appends ".0" to integral reals, so 1.0
-   stays a float for the reader. */
-#define TG_BODY_JSON_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17))
 
 /* Copies a key for an error message: at most 64 bytes, cut on a character
    boundary, control characters replaced, so that a hostile key cannot
@@ -389,23 +393,176 @@ json_t *tg_body_to_json_value(const void *data, size_t size)
     return value;
 }
 
-static int s_dump_to_buf(const char *text, size_t size, void *arg)
+/* The direct JSON writer of tg_body_to_json(). Its helpers return -1 at
+   the first rule broken and leave the partial text for the caller to roll
+   back. */
+
+/* Maps of at most this many pairs find a repeated key by comparing each
+   key with the ones before it (kept on the stack); larger maps sort their
+   keys once the map is written (s_write_check_duplicates). */
+#define S_SMALL_MAP 16
+
+/* A map key: its bytes in the msgpack input. */
+typedef struct {
+    const uint8_t *ptr;
+    uint32_t len;
+} s_key_t;
+
+static bool s_key_equal(const s_key_t *a, const s_key_t *b)
 {
-    tg_buf_append(arg, text, size);
+    return a->len == b->len && memcmp(a->ptr, b->ptr, a->len) == 0;
+}
+
+static int s_key_order(const void *a, const void *b)
+{
+    const s_key_t *x = a, *y = b;
+    int c = memcmp(x->ptr, y->ptr, x->len < y->len ? x->len : y->len);
+    if (c)
+        return c;
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+typedef struct {
+    tg_msgpack_cursor_t cursor; /* the next value to read */
+    tg_buf_t *out;              /* where the text goes */
+} s_writer_t;
+
+static int s_write_value(s_writer_t *w, const tg_msgpack_value_t *value, int depth);
+
+/* Refuses a repeated key among the `pairs` keys of the map whose first key
+   is at `first` and which ends at the cursor (already written, so every
+   key is a string and every value reads). The keys are gathered in
+   scratch space past the end of the output, sorted and compared with
+   their neighbours; the output is truncated back before returning, so the
+   only memory used is the buffer's own growth (16 bytes a pair). Each
+   large map reads its bytes a second time: with nesting bounded by
+   TG_BODY_MAX_DEPTH, a body costs at most that many passes. */
+static int s_write_check_duplicates(s_writer_t *w, const uint8_t *first, uint32_t pairs)
+{
+    tg_buf_t *out = w->out;
+    size_t mark = out->len;
+    size_t align = _Alignof(s_key_t);
+    uint8_t *scratch = tg_buf_reserve(out, (size_t)pairs * sizeof(s_key_t) + align - 1);
+    s_key_t *keys = (s_key_t *)(scratch + (-(uintptr_t)scratch & (align - 1)));
+    tg_msgpack_cursor_t cursor = {first, w->cursor.pos};
+    int rc = 0;
+    for (uint32_t i = 0; i < pairs; i++) {
+        tg_msgpack_value_t key;
+        if (tg_msgpack_cursor_next(&cursor, &key) || tg_msgpack_cursor_skip(&cursor)) {
+            rc = -1; /* these bytes read fine a moment ago: cannot happen */
+            break;
+        }
+        keys[i] = (s_key_t){key.data, key.len};
+    }
+    if (rc == 0)
+        qsort(keys, pairs, sizeof *keys, s_key_order);
+    for (uint32_t i = 1; i < pairs && rc == 0; i++)
+        if (s_key_equal(&keys[i - 1], &keys[i]))
+            rc = -1;
+    tg_buf_truncate(out, mark);
+    return rc;
+}
+
+/* Writes a map of `pairs` pairs, nested `depth` deep, whose first key is
+   at the cursor. Keys must be UTF-8 strings without NUL, each once. */
+static int s_write_map(s_writer_t *w, uint32_t pairs, int depth)
+{
+    s_key_t keys[S_SMALL_MAP]; /* the keys so far, for a small map */
+    const uint8_t *first = w->cursor.pos;
+    tg_buf_append_byte(w->out, '{');
+    for (uint32_t i = 0; i < pairs; i++) {
+        tg_msgpack_value_t key, value;
+        if (tg_msgpack_cursor_next(&w->cursor, &key) || key.type != TG_MSGPACK_STR)
+            return -1;
+        if (!tg_utf8_valid(key.data, key.len) || memchr(key.data, 0, key.len))
+            return -1;
+        if (pairs <= S_SMALL_MAP) {
+            keys[i] = (s_key_t){key.data, key.len};
+            for (uint32_t j = 0; j < i; j++)
+                if (s_key_equal(&keys[j], &keys[i]))
+                    return -1;
+        }
+        if (i > 0)
+            tg_buf_append_byte(w->out, ',');
+        tg_json_write_string(w->out, key.data, key.len);
+        tg_buf_append_byte(w->out, ':');
+        if (tg_msgpack_cursor_next(&w->cursor, &value) || s_write_value(w, &value, depth))
+            return -1;
+    }
+    tg_buf_append_byte(w->out, '}');
+    return pairs > S_SMALL_MAP ? s_write_check_duplicates(w, first, pairs) : 0;
+}
+
+/* Writes an array of `items` values, nested `depth` deep, whose first
+   value is at the cursor. */
+static int s_write_array(s_writer_t *w, uint32_t items, int depth)
+{
+    tg_buf_append_byte(w->out, '[');
+    for (uint32_t i = 0; i < items; i++) {
+        tg_msgpack_value_t item;
+        if (i > 0)
+            tg_buf_append_byte(w->out, ',');
+        if (tg_msgpack_cursor_next(&w->cursor, &item) || s_write_value(w, &item, depth))
+            return -1;
+    }
+    tg_buf_append_byte(w->out, ']');
     return 0;
+}
+
+/* Writes one value inside `depth` containers (a container's contents
+   follow at the cursor). */
+static int s_write_value(s_writer_t *w, const tg_msgpack_value_t *value, int depth)
+{
+    switch (value->type) {
+    case TG_MSGPACK_NIL:
+        tg_buf_append(w->out, "null", 4);
+        return 0;
+    case TG_MSGPACK_BOOL:
+        if (value->as.boolean)
+            tg_buf_append(w->out, "true", 4);
+        else
+            tg_buf_append(w->out, "false", 5);
+        return 0;
+    case TG_MSGPACK_INT:
+        tg_json_write_integer(w->out, value->as.i);
+        return 0;
+    case TG_MSGPACK_FLOAT:
+        return tg_json_write_real(w->out, value->as.f); /* -1 for NaN, infinities */
+    case TG_MSGPACK_STR:
+        if (!tg_utf8_valid(value->data, value->len))
+            return -1;
+        tg_json_write_string(w->out, value->data, value->len);
+        return 0;
+    case TG_MSGPACK_BIN:
+        tg_json_write_binary(w->out, value->data, value->len);
+        return 0;
+    case TG_MSGPACK_ARRAY:
+        if (depth + 1 > TG_BODY_MAX_DEPTH)
+            return -1;
+        return s_write_array(w, value->len, depth + 1);
+    case TG_MSGPACK_MAP:
+        if (depth + 1 > TG_BODY_MAX_DEPTH)
+            return -1;
+        return s_write_map(w, value->len, depth + 1);
+    case TG_MSGPACK_UINT: /* above INT64_MAX */
+    case TG_MSGPACK_EXT:
+    default:
+        return -1;
+    }
 }
 
 int tg_body_to_json(const void *data, size_t size, tg_buf_t *out)
 {
-    json_t *value = tg_body_to_json_value(data, size);
-    if (!value)
-        return -1;
     size_t start = out->len;
-    int rc = json_dump_callback(value, s_dump_to_buf, out, TG_BODY_JSON_FLAGS);
-    json_decref(value);
-    if (rc) {
-        tg_buf_truncate(out, start);
-        return -1;
-    }
+    s_writer_t w = {.out = out};
+    tg_msgpack_value_t root;
+    tg_msgpack_cursor_init(&w.cursor, data, size);
+    if (tg_msgpack_cursor_next(&w.cursor, &root) || root.type != TG_MSGPACK_MAP)
+        goto malformed;
+    if (s_write_map(&w, root.len, 1) || w.cursor.pos != w.cursor.end)
+        goto malformed;
     return 0;
+malformed:
+    tg_buf_truncate(out, start);
+    return -1;
 }

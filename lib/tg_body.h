@@ -31,8 +31,13 @@ int tg_body_validate(const void *data, size_t size, const tg_event_type_t *type,
                      size_t errlen);
 
 /* Appends the JSON text of a validated body to out (compact, UTF-8; binary
-   as WAMP's JSON binary convention: a string "\u0000" + base64). Conversion
-   goes through jansson. Returns 0, or -1 if data is not a valid body. */
+   as WAMP's JSON binary convention: a string "\u0000" + base64). The text
+   is written straight from the msgpack bytes, byte for byte what jansson
+   dumps for tg_body_to_json_value() with JSON_COMPACT |
+   JSON_REAL_PRECISION(17) (see tg_json_write.h). data and out stay the
+   caller's; nothing is allocated but out's growth. Returns 0, or -1 (out
+   as it was) if data is not a valid body: the inputs tg_body_validate()
+   refuses. */
 int tg_body_to_json(const void *data, size_t size, tg_buf_t *out);
 
 /* Converts a validated body to a new jansson object (caller owns), e.g. to

@@ -486,3 +486,30 @@ Test(tg_body, base64_decode_rejects_garbage)
     cr_assert_arr_eq(tg_buf_payload(&out), "fo", 2);
     tg_buf_release(&out);
 }
+
+/* A map large enough to have its keys sorted for the duplicate check
+   (scratch space past the end of the output) renders in key order and
+   leaves nothing of the scratch behind. */
+Test(tg_body, json_of_a_large_map_keeps_order_and_no_scratch)
+{
+    body_t b;
+    body_init(&b);
+    msgpack_pack_map(&b.pk, 40);
+    char expected[1024] = "{";
+    for (int i = 0; i < 40; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", 39 - i);
+        body_str(&b, key);
+        msgpack_pack_int(&b.pk, i);
+        snprintf(expected + strlen(expected), sizeof expected - strlen(expected), "%s\"%s\":%d",
+                 i ? "," : "", key, i);
+    }
+    strcat(expected, "}");
+    tg_buf_t out;
+    tg_buf_init(&out, 0);
+    cr_assert_eq(tg_body_to_json(b.sbuf.data, b.sbuf.size, &out), 0);
+    cr_assert_eq(out.len, strlen(expected));
+    cr_assert_arr_eq(tg_buf_payload(&out), expected, out.len);
+    tg_buf_release(&out);
+    msgpack_sbuffer_destroy(&b.sbuf);
+}
