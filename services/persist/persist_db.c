@@ -179,13 +179,13 @@ void persist_db_destroy(persist_db_t **self_p)
     *self_p = NULL;
 }
 
-static void s_set_state(persist_db_t *self, persist_db_state_t state)
+static void s_set_state(persist_db_t *self, persist_db_state_t state, int64_t now_ms)
 {
     if (self->state == state)
         return;
     self->state = state;
     for (size_t i = 0; i < self->watcher_count; i++)
-        self->watchers[i].fn(state, self->watchers[i].arg);
+        self->watchers[i].fn(state, now_ms, self->watchers[i].arg);
 }
 
 static uint64_t s_random(persist_db_t *self)
@@ -228,7 +228,7 @@ static void s_drop(persist_db_t *self, int64_t now_ms, const char *reason, bool 
     self->state = permanent ? PERSIST_DB_FAILED : PERSIST_DB_DOWN;
     s_fail_pending(self, now_ms, true);
     for (size_t i = 0; i < self->watcher_count; i++)
-        self->watchers[i].fn(self->state, self->watchers[i].arg);
+        self->watchers[i].fn(self->state, now_ms, self->watchers[i].arg);
 }
 
 static void s_flush(persist_db_t *self, int64_t now_ms)
@@ -290,7 +290,6 @@ static void s_on_prepared(const PGresult *result, int64_t now_ms, void *arg)
 
 static void s_on_prepare_sync(const PGresult *result, int64_t now_ms, void *arg)
 {
-    (void)now_ms;
     persist_db_t *self = arg;
     if (!result)
         return; //  dropped meanwhile: s_drop did the rest
@@ -303,7 +302,7 @@ static void s_on_prepare_sync(const PGresult *result, int64_t now_ms, void *arg)
     self->connects++;
     tg_log_info("persist: database ready backend_pid=%d schema=%d statements=%zu",
                 PQbackendPID(self->conn), self->config.schema_target, self->statement_count);
-    s_set_state(self, PERSIST_DB_READY);
+    s_set_state(self, PERSIST_DB_READY, now_ms);
 }
 
 static void s_start_connect(persist_db_t *self, int64_t now_ms)
@@ -321,7 +320,7 @@ static void s_start_connect(persist_db_t *self, int64_t now_ms)
     self->phase = P_POLL;
     self->poll = PGRES_POLLING_WRITING; //  libpq's rule for the first wait
     self->connect_deadline_ms = now_ms + self->config.connect_timeout_ms;
-    s_set_state(self, PERSIST_DB_CONNECTING);
+    s_set_state(self, PERSIST_DB_CONNECTING, now_ms);
 }
 
 static void s_advance_migrate(persist_db_t *self, int64_t now_ms)

@@ -91,8 +91,9 @@ typedef struct _persist_db_t persist_db_t;
    to the call that delivered it. May send further queries. */
 typedef void(persist_db_result_fn)(const PGresult *result, int64_t now_ms, void *arg);
 
-/* Told of every state change (after the change). */
-typedef void(persist_db_state_fn)(persist_db_state_t state, void *arg);
+/* Told of every state change (after the change), with the time passed to
+   the call that made it. */
+typedef void(persist_db_state_fn)(persist_db_state_t state, int64_t now_ms, void *arg);
 
 /* Caller owns the result. `conninfo` (a libpq URI or key=value string) is
    copied and checked for syntax; nothing connects before the first tick.

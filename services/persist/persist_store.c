@@ -748,11 +748,15 @@ static int s_send_sql(persist_store_t *self, s_batch_t *batch, const char *sql,
     return 0;
 }
 
-//  The deliveries and the backlog bound of the batch's guaranteed events.
-static int s_send_deliveries(persist_store_t *self, s_batch_t *batch)
+//  The deliveries and the backlog bound of the guaranteed events among the
+//  ops from `first` up to (not including) `until`: sent right after those
+//  events and before the next write of another kind, so that an ack or an
+//  UNSUBSCRIBE enqueued after an event sees its rows, and a subscription
+//  made after an event is not owed it.
+static int s_send_deliveries(persist_store_t *self, s_batch_t *batch, s_op_t *first, s_op_t *until)
 {
     size_t pairs = 0;
-    for (s_op_t *op = batch->ops; op; op = op->next)
+    for (s_op_t *op = first; op != until; op = op->next)
         if (op->kind == OP_EVENT && op->guaranteed)
             pairs += op->sub_id_count;
     if (pairs == 0)
@@ -760,7 +764,7 @@ static int s_send_deliveries(persist_store_t *self, s_batch_t *batch)
     uint64_t *pub_ids = tg_malloc(pairs * sizeof(uint64_t));
     uint64_t *sub_ids = tg_malloc(pairs * sizeof(uint64_t));
     size_t n = 0;
-    for (s_op_t *op = batch->ops; op; op = op->next)
+    for (s_op_t *op = first; op != until; op = op->next)
         if (op->kind == OP_EVENT && op->guaranteed)
             for (size_t i = 0; i < op->sub_id_count; i++) {
                 pub_ids[n] = op->pub_id;
@@ -838,14 +842,23 @@ static void s_send_batch(persist_store_t *self, int64_t now_ms)
     int rc = 0;
     if (batch->has_writes) {
         rc = s_send_sql(self, batch, "BEGIN", s_on_begin);
+        s_op_t *events = NULL; //  the first of the current run of events
         for (s_op_t *op = batch->ops; op && rc == 0; op = op->next) {
             if (S_IS_READ(op->kind))
                 continue;
+            if (op->kind != OP_EVENT && events) {
+                rc = s_send_deliveries(self, batch, events, op);
+                events = NULL;
+                if (rc != 0)
+                    break;
+            }
+            if (op->kind == OP_EVENT && !events)
+                events = op;
             rc = op->kind == OP_EXPIRE ? s_send_expire(self, batch, op)
                                        : s_send_op(self, batch, op, op->statement, &op->params);
         }
-        if (rc == 0)
-            rc = s_send_deliveries(self, batch);
+        if (rc == 0 && events)
+            rc = s_send_deliveries(self, batch, events, NULL);
         if (rc == 0)
             rc = s_send_sql(self, batch, "COMMIT", s_on_commit);
     }
@@ -866,11 +879,15 @@ static void s_send_batch(persist_store_t *self, int64_t now_ms)
         persist_db_disconnect(self->db, now_ms, "cannot send a batch");
 }
 
-static void s_on_db_state(persist_db_state_t state, void *arg)
+//  Down: what is queued fails (the wire side rejects it). Ready: what was
+//  queued while connecting goes out.
+static void s_on_db_state(persist_db_state_t state, int64_t now_ms, void *arg)
 {
     persist_store_t *self = arg;
     if (state == PERSIST_DB_DOWN || state == PERSIST_DB_FAILED)
         s_fail_queue(self, "the database is unavailable");
+    else if (state == PERSIST_DB_READY)
+        s_send_batch(self, now_ms);
 }
 
 /* --- public --- */

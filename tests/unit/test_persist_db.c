@@ -255,8 +255,9 @@ Test(persist_db, reconnects_after_the_backend_is_terminated)
 }
 
 // State watchers hear every change, in order.
-static void s_watch(persist_db_state_t state, void *arg)
+static void s_watch(persist_db_state_t state, int64_t now_ms, void *arg)
 {
+    (void)now_ms;
     char *seen = arg;
     size_t used = strlen(seen);
     snprintf(seen + used, 128 - used, "%s ", persist_db_state_name(state));
@@ -293,4 +294,16 @@ Test(persist_db, newer_schema_fails_for_good)
     cr_assert_not_null(strstr(persist_db_error(s_pdb), found), "%s", persist_db_error(s_pdb));
     cr_assert_eq(persist_db_deadline(s_pdb), INT64_MAX);
     cr_assert_eq(persist_db_fd(s_pdb), -1);
+}
+
+// A registered statement the server cannot prepare is a bug, not an outage:
+// FAILED for good, the error saying which.
+Test(persist_db, a_statement_that_cannot_be_prepared_fails_for_good)
+{
+    cr_assert_eq(persist_db_prepare(s_pdb, "broken", "SELECT * FROM no_such_table"), 0);
+    cr_assert(th_run(s_pdb, th_is_failed, s_pdb, TH_DEADLINE_MS), "state %s",
+              persist_db_state_name(persist_db_state(s_pdb)));
+    cr_assert_not_null(strstr(persist_db_error(s_pdb), "no_such_table"), "%s",
+                       persist_db_error(s_pdb));
+    cr_assert_eq(persist_db_deadline(s_pdb), INT64_MAX);
 }

@@ -637,3 +637,73 @@ Test(persist_store, destroy_answers_queued_operations)
     cr_assert_eq(answer.calls, 1);
     cr_assert_eq(answer.status, -1);
 }
+
+// Operations enqueued while the database is still connecting wait in the
+// queue and go out by themselves once it is READY.
+Test(persist_store, operations_queued_while_connecting_go_out_when_ready)
+{
+    persist_store_destroy(&s_store);
+    persist_db_destroy(&s_pdb);
+    char error[256];
+    s_pdb = persist_db_new(s_db.conninfo, NULL, error, sizeof(error));
+    s_store = persist_store_new(s_pdb, NULL);
+    persist_db_tick(s_pdb, th_now_ms());
+    cr_assert_eq(persist_db_state(s_pdb), PERSIST_DB_CONNECTING);
+    s_answer_t answer = {0};
+    cr_assert_eq(s_event(1, "t.r", 9000000000000000, false, NULL, 0, &answer), 0);
+    s_all_t all = {&answer, 1};
+    cr_assert(th_run(s_pdb, s_all_answered, &all, TH_DEADLINE_MS)); //  no flush called
+    cr_assert_eq(answer.status, 0, "%s", answer.error);
+}
+
+// A read sees every write enqueued before it, even in the same batch.
+Test(persist_store, a_read_sees_the_writes_enqueued_before_it)
+{
+    s_subscribe("alice", 7, "t.g");
+    static const uint64_t sub = 7;
+    s_answer_t stored = {0}, acked = {0}, page = {0};
+    s_event(10, "t.g", 0, true, &sub, 1, &stored);
+    s_event(20, "t.g", 0, true, &sub, 1, &stored);
+    stored.calls = 0;
+    uint64_t ten = 10;
+    persist_store_ack(s_store, "alice", 7, &ten, 1, s_done, &acked);
+    persist_store_backlog_page(s_store, "alice", 7, 0, 10, 1, s_done, &page);
+    s_wait(&page, 1);
+    persist_store_stats_t stats;
+    persist_store_stats(s_store, &stats);
+    cr_assert_eq(stats.batches, 2, "the subscribe, then one batch for the rest");
+    cr_assert_eq(acked.count, 1);
+    cr_assert_eq(page.size, 1);
+    cr_assert_eq(page.ids[0], 20);
+}
+
+// The gap rule's per-type marks: a `_since` from before the first stored id
+// is a gap (events before the store are unknown), from just before it is
+// not; a loss reported by the caller raises dropped_upto.
+Test(persist_store, since_below_store_began_or_a_reported_loss_is_a_gap)
+{
+    s_answer_t stored = {0};
+    s_event(500, "t.r", 9000, false, NULL, 0, &stored);
+    s_wait_ok(&stored);
+    s_answer_t below = {0}, just = {0}, unknown = {0};
+    persist_store_gap_topic(s_store, "t.r", "exact", 100, 1, s_done, &below);
+    persist_store_gap_topic(s_store, "t.r", "exact", 499, 1, s_done, &just);
+    persist_store_gap_topic(s_store, "t.none", "exact", 0, 1, s_done, &unknown);
+    s_wait(&below, 1);
+    s_wait(&just, 1);
+    s_wait(&unknown, 1);
+    cr_assert(below.gap.gap);
+    cr_assert_eq(below.gap.oldest, 500);
+    cr_assert_not(just.gap.gap);
+    cr_assert_not(unknown.gap.found);
+    cr_assert_not(unknown.gap.gap);
+    cr_assert_not(unknown.gap.has_oldest);
+
+    s_answer_t mark = {0}, after = {0};
+    persist_store_mark_dropped(s_store, "t.r", 600, s_done, &mark);
+    persist_store_gap_topic(s_store, "t.r", "exact", 499, 1, s_done, &after);
+    s_wait(&after, 1);
+    cr_assert_eq(mark.status, 0);
+    cr_assert(after.gap.gap);
+    cr_assert_eq(after.gap.dropped_upto, 600);
+}
