@@ -45,6 +45,10 @@ typedef enum {
     TG_OPT_RESUME_TTL = 1u << 22,        /* TELEGRAPHY_RESUME_TTL --resume-ttl */
     TG_OPT_TOKEN_SKEW = 1u << 23,        /* TELEGRAPHY_TOKEN_SKEW --token-skew */
     TG_OPT_MONITOR = 1u << 24,           /* TELEGRAPHY_MONITOR --monitor */
+    TG_OPT_DATABASE_URL = 1u << 25,      /* TELEGRAPHY_DATABASE_URL --database-url */
+    TG_OPT_BACKLOG_MAX = 1u << 26,       /* TELEGRAPHY_BACKLOG_MAX --backlog-max */
+    TG_OPT_PERSISTENT_TTL = 1u << 27,    /* TELEGRAPHY_PERSISTENT_TTL --persistent-ttl */
+    TG_OPT_STORE_TIMEOUT_MS = 1u << 28,  /* TELEGRAPHY_STORE_TIMEOUT_MS --store-timeout-ms */
 } tg_option_t;
 
 typedef struct {
@@ -73,6 +77,12 @@ typedef struct {
     bool allow_anonymous;       /* default true */
     char log_level[16];         /* "error" | "warning" | "info" | "debug", default "info" */
     uint32_t timeout_ms;        /* ctl: how long to wait for a reply, default 5000 */
+    char database_url[1024];    /* persist: libpq URI of the database (required by persist) */
+    uint32_t backlog_max;      /* persist: events held per persistent subscription, default 10000 */
+    uint32_t persistent_ttl;   /* persist: seconds an unused persistent subscription is kept,
+                                  default 7 days */
+    uint32_t store_timeout_ms; /* router, ingest: how long a guaranteed event may wait to be
+                                  stored before it is rejected as unavailable, default 5000 */
 } tg_config_t;
 
 /* Fills cfg with defaults, then the environment, then argv (flags of the

@@ -97,6 +97,22 @@ Test(tg_config, environment_overrides_defaults, .init = redirect_all)
     cr_assert_not(cfg.allow_anonymous);
 }
 
+/* persist's settings: the database URI and the bounds of DESIGN 2.2, with
+   their documented defaults. */
+Test(tg_config, persistence_settings_have_design_defaults, .init = redirect_all)
+{
+    setenv("TELEGRAPHY_DATABASE_URL", "postgresql:///telegraphy?host=/tmp/pg", 1);
+    tg_config_t cfg;
+    char *argv[] = {"prog", "--backlog-max", "50", NULL};
+    unsigned options =
+        TG_OPT_DATABASE_URL | TG_OPT_BACKLOG_MAX | TG_OPT_PERSISTENT_TTL | TG_OPT_STORE_TIMEOUT_MS;
+    cr_assert_eq(load(&cfg, options, 3, argv, NULL), 0);
+    cr_assert_str_eq(cfg.database_url, "postgresql:///telegraphy?host=/tmp/pg");
+    cr_assert_eq(cfg.backlog_max, 50);
+    cr_assert_eq(cfg.persistent_ttl, 7 * 24 * 3600);
+    cr_assert_eq(cfg.store_timeout_ms, 5000);
+}
+
 /* A flag wins over the environment, in both spellings. */
 Test(tg_config, flag_wins_over_environment, .init = redirect_all)
 {
