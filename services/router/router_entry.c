@@ -2,6 +2,7 @@
     The structures and their cost are described in router_entry.h.
 */
 #include "router_entry.h"
+#include "tg_alloc.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -50,9 +51,8 @@ typedef struct {
 
 static void *s_alloc(size_t *account, size_t size)
 {
-    void *p = calloc(1, size);
-    if (p)
-        *account += size;
+    void *p = tg_calloc(1, size);
+    *account += size;
     return p;
 }
 
@@ -164,9 +164,7 @@ static int s_plan(const tg_query_t *query, s_plan_t *plan)
         plan->range = query && tg_query_range_path(query, &plan->path, &plan->op, &plan->bound);
         return 0;
     }
-    uint32_t *hashes = malloc(count * sizeof *hashes);
-    if (!hashes)
-        return -1;
+    uint32_t *hashes = tg_malloc(count * sizeof *hashes);
     uint8_t key[TG_QUERY_MAX_KEY];
     for (size_t i = 0; i < count; i++)
         hashes[i] = s_value_hash(key, tg_query_index_value(query, i, key));
@@ -325,7 +323,7 @@ router_sub_t *router_entry_add(router_entry_t *self, tg_query_t *query)
 
 tg_query_t *router_entry_remove(router_entry_t *self, router_sub_t *sub)
 {
-    assert(sub->entry == self);
+    tg_check(sub->entry == self);
     /* How sub is held is found again from its filter (the same decision
        as s_plan) rather than kept in every subscription: a few string
        compares at removal for 8 bytes less per subscription. */
@@ -339,7 +337,7 @@ tg_query_t *router_entry_remove(router_entry_t *self, router_sub_t *sub)
             group = s_group(self, path, false, false);
         else if ((plan.range = tg_query_range_path(sub->query, &plan.path, &plan.op, NULL)))
             group = s_group(self, plan.path, false, true);
-        assert(!(plan.indexed || plan.range) || group);
+        tg_check(!(plan.indexed || plan.range) || group);
     }
     if (sub == self->plain)
         self->plain = NULL;

@@ -38,7 +38,7 @@
 #include "router_index.h"
 #include "tg_query.h"
 
-/* Caller owns the result; NULL on allocation failure. topic (len bytes) is
+/* Caller owns the result. topic (len bytes) is
    copied. Allocations are added to *account (see router_index_memory). */
 router_entry_t *router_entry_new(tg_match_t match, const char *topic, size_t len, size_t *account);
 

@@ -7,7 +7,6 @@
 #include "router_index.h"
 
 #include <assert.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +16,8 @@
 #include "router_map.h"
 #include "router_table.h"
 #include "router_trie.h"
-
-#define ROUTER_ID_MASK ((1ULL << 53) - 1)
+#include "tg_alloc.h"
+#include "tg_subkey.h"
 
 struct _router_index_t {
     router_table_t *by_id;                     /* subscriptions by id */
@@ -34,12 +33,6 @@ struct _router_index_t {
     size_t bytes;                              /* see router_index_memory */
     router_index_id_fn *id_fn;                 /* NULL = SHA-256 */
 };
-
-/* The canonical key of a subscription, "<match>\0<topic>\0<filter>". */
-typedef struct {
-    char *bytes;
-    size_t len;
-} s_key_t;
 
 const char *router_sub_topic(const router_sub_t *sub)
 {
@@ -58,9 +51,7 @@ const char *router_sub_filter(const router_sub_t *sub)
 
 router_index_t *router_index_new(void)
 {
-    router_index_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
+    router_index_t *self = tg_new(router_index_t);
     self->by_id = router_table_new(offsetof(router_sub_t, id), sizeof(uint64_t), &self->bytes);
     self->exact = router_map_new();
     self->prefix = router_map_new();
@@ -143,59 +134,19 @@ bool router_index_topic_matches(tg_match_t match, const char *pattern, const cha
 
 /* ---- subscription ids --------------------------------------------------- */
 
-static uint64_t s_sha256_id(const void *key, size_t len, uint32_t counter)
-{
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int digest_len = 0;
-    char suffix[16];
-    int suffix_len = counter ? snprintf(suffix, sizeof suffix, "%c%u", 0, counter) : 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-              EVP_DigestUpdate(ctx, key, len) == 1 &&
-              EVP_DigestUpdate(ctx, suffix, (size_t)suffix_len) == 1 &&
-              EVP_DigestFinal_ex(ctx, digest, &digest_len) == 1 && digest_len >= 8;
-    EVP_MD_CTX_free(ctx);
-    if (!ok)
-        return 0; /* the caller treats 0 as a failure of the digest */
-    uint64_t id = 0;
-    for (int i = 0; i < 8; i++)
-        id = (id << 8) | digest[i];
-    /* 0 after masking is legal input for the caller (it maps 0 -> 1); make a
-       raw 0 impossible so that 0 only ever means "digest failed". */
-    return id ? id : 1;
-}
-
 const router_sub_t *router_index_lookup(const router_index_t *self, uint64_t sub_id)
 {
     return router_table_get(self->by_id, sub_id);
 }
 
 /* The id for counter n of key: 0 when the digest failed. */
-static uint64_t s_id(const router_index_t *self, const s_key_t *key, uint32_t counter)
+static uint64_t s_id(const router_index_t *self, const tg_subkey_t *key, uint32_t counter)
 {
-    uint64_t raw = self->id_fn ? self->id_fn(key->bytes, key->len, counter)
-                               : s_sha256_id(key->bytes, key->len, counter);
-    if (!self->id_fn && raw == 0)
-        return 0;
-    uint64_t id = raw & ROUTER_ID_MASK;
+    if (!self->id_fn)
+        return tg_subkey_id(key, counter);
+    /* A test's id function: masked like the digest. */
+    uint64_t id = self->id_fn(key->bytes, key->len, counter) & TG_SUBKEY_ID_MASK;
     return id ? id : 1;
-}
-
-/* Builds the canonical key. 0, or -1 on allocation failure. */
-static int s_key_make(s_key_t *key, tg_match_t match, const char *topic, const char *filter)
-{
-    const char *match_name = tg_match_name(match);
-    size_t name_len = strlen(match_name), topic_len = strlen(topic);
-    size_t filter_len = filter ? strlen(filter) : 0;
-    key->len = name_len + 1 + topic_len + 1 + filter_len;
-    key->bytes = malloc(key->len);
-    if (!key->bytes)
-        return -1;
-    memcpy(key->bytes, match_name, name_len + 1);
-    memcpy(key->bytes + name_len + 1, topic, topic_len + 1);
-    if (filter_len)
-        memcpy(key->bytes + name_len + 1 + topic_len + 1, filter, filter_len);
-    return 0;
 }
 
 static bool s_sub_has_key(const router_sub_t *sub, tg_match_t match, const char *topic,
@@ -210,7 +161,7 @@ static bool s_sub_has_key(const router_sub_t *sub, tg_match_t match, const char 
    of counter 0, unless that id was taken when it was made: then it is in
    `collided` (which stays right when the holder of its first choice goes
    away later, unlike probing the counters again). */
-static router_sub_t *s_find(const router_index_t *self, const s_key_t *key, tg_match_t match,
+static router_sub_t *s_find(const router_index_t *self, const tg_subkey_t *key, tg_match_t match,
                             const char *topic, const char *filter, uint64_t *first_id)
 {
     if (self->collided && router_map_size(self->collided)) {
@@ -227,7 +178,7 @@ static router_sub_t *s_find(const router_index_t *self, const s_key_t *key, tg_m
 /* Picks the id of a new key: the hash of the key, or of the key with a
    counter appended while the id belongs to another subscription. Returns
    0 on failure; *counter gets the counter used. */
-static uint64_t s_new_id(const router_index_t *self, const s_key_t *key, uint64_t first_id,
+static uint64_t s_new_id(const router_index_t *self, const tg_subkey_t *key, uint64_t first_id,
                          uint32_t *counter)
 {
     uint64_t id = first_id;
@@ -287,7 +238,7 @@ static void s_entry_release(router_index_t *self, router_entry_t *entry)
     size_t len = router_entry_topic_len(entry);
     if (match == TG_MATCH_WILDCARD) {
         router_entry_t **slot = router_trie_slot(self->wildcard, topic, false);
-        assert(slot && *slot == entry);
+        tg_check(slot && *slot == entry);
         *slot = NULL;
         router_trie_prune(self->wildcard, topic);
     } else {
@@ -305,17 +256,12 @@ static void s_sub_unlink(router_index_t *self, router_sub_t *sub)
 {
     router_table_remove(self->by_id, sub->id);
     if (self->collided && router_map_size(self->collided)) {
-        s_key_t key;
-        /* Out of memory here leaves a stale key in `collided` pointing to a
-           freed sub: abort rather than risk it (as czmq does on OOM). */
-        int rc =
-            s_key_make(&key, router_sub_match(sub), router_sub_topic(sub), router_sub_filter(sub));
-        assert(rc == 0);
-        (void)rc;
+        tg_subkey_t key;
+        tg_subkey_make(&key, router_sub_match(sub), router_sub_topic(sub), router_sub_filter(sub));
         uint64_t hash = router_map_hash(key.bytes, key.len);
         if (router_map_get(self->collided, hash, key.bytes, key.len) == sub)
             router_map_remove(self->collided, hash, key.bytes, key.len);
-        free(key.bytes);
+        tg_subkey_clear(&key);
     }
     self->size--;
     self->holders -= sub->edges_count;
@@ -328,7 +274,7 @@ static void s_sub_unlink(router_index_t *self, router_sub_t *sub)
 /* A new subscription for the key, linked everywhere. Takes ownership of
  *query_p on success. NULL on failure (nothing changed). */
 static router_sub_t *s_sub_new(router_index_t *self, tg_match_t match, const char *topic,
-                               tg_query_t **query_p, const s_key_t *key, uint64_t first_id)
+                               tg_query_t **query_p, const tg_subkey_t *key, uint64_t first_id)
 {
     uint32_t counter = 0;
     uint64_t id = s_new_id(self, key, first_id, &counter);
@@ -376,9 +322,7 @@ static int s_sub_add_edge(router_index_t *self, router_sub_t *sub, void *edge)
         if (capacity > UINT16_MAX)
             capacity = UINT16_MAX;
         bool was_inline = sub->edges_capacity <= 1;
-        void **array = realloc(was_inline ? NULL : sub->edges.many, capacity * sizeof *array);
-        if (!array)
-            return -1;
+        void **array = tg_realloc(was_inline ? NULL : sub->edges.many, capacity * sizeof *array);
         if (was_inline)
             array[0] = sub->edges.one;
         else
@@ -407,17 +351,18 @@ int router_index_add(router_index_t *self, tg_match_t match, const char *topic,
     bool valid =
         topic_len > 0 && topic_len <= TG_MAX_TOPIC &&
         (match == TG_MATCH_EXACT || match == TG_MATCH_PREFIX || match == TG_MATCH_WILDCARD);
-    s_key_t key = {0};
-    const char *filter = query ? tg_query_canonical(query) : NULL;
-    if (!valid || s_key_make(&key, match, topic, filter) != 0) {
+    if (!valid) {
         tg_query_destroy(&query);
         return -1;
     }
+    const char *filter = query ? tg_query_canonical(query) : NULL;
+    tg_subkey_t key;
+    tg_subkey_make(&key, match, topic, filter);
     uint64_t first_id = 0;
     router_sub_t *sub = s_find(self, &key, match, topic, filter, &first_id);
     if (!sub)
         sub = s_sub_new(self, match, topic, &query, &key, first_id);
-    free(key.bytes);
+    tg_subkey_clear(&key);
     tg_query_destroy(&query); /* an equivalent one is subscribed, or failure */
     if (!sub)
         return -1;

@@ -130,7 +130,7 @@ tg_match_t router_sub_match(const router_sub_t *sub);
 const char *router_sub_topic(const router_sub_t *sub);
 const char *router_sub_filter(const router_sub_t *sub);
 
-/* Caller owns the result; NULL on allocation failure. */
+/* Caller owns the result. */
 router_index_t *router_index_new(void);
 
 /* Frees every subscription; safe on NULL and twice. */

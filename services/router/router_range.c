@@ -2,6 +2,7 @@
     laziness and its costs are described in router_range.h.
 */
 #include "router_range.h"
+#include "tg_alloc.h"
 
 #include <assert.h>
 #include <stdint.h>
@@ -44,9 +45,7 @@ struct _router_range_t {
 router_range_t *router_range_new(size_t *account)
 {
     assert(account);
-    router_range_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
+    router_range_t *self = tg_new(router_range_t);
     *account += sizeof *self;
     self->account = account;
     return self;
@@ -89,9 +88,7 @@ static void s_set_slot(s_element_t *e, uint32_t slot)
    0, or -1 (side unchanged). */
 static int s_resize(router_range_t *self, s_side_t *side, uint32_t capacity)
 {
-    s_element_t *elements = realloc(side->elements, capacity * sizeof *elements);
-    if (!elements)
-        return -1;
+    s_element_t *elements = tg_realloc(side->elements, capacity * sizeof *elements);
     *self->account -= side->capacity * sizeof *elements;
     *self->account += capacity * sizeof *elements;
     side->elements = elements;
@@ -130,7 +127,7 @@ void router_range_remove(router_range_t *self, router_sub_t *sub, tg_query_range
     bool lower = op == TG_QUERY_RANGE_GT || op == TG_QUERY_RANGE_GE;
     s_side_t *side = &self->sides[lower ? S_LOWER : S_UPPER];
     uint32_t slot = sub->nodes[0].slot;
-    assert(slot < side->count && side->elements[slot].sub == sub);
+    tg_check(slot < side->count && side->elements[slot].sub == sub);
     if (slot >= side->sorted) {
         /* In the tail: the last element (also in the tail) takes its place. */
         side->elements[slot] = side->elements[--side->count];

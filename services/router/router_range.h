@@ -42,7 +42,7 @@
 
 typedef struct _router_range_t router_range_t;
 
-/* Caller owns the result; NULL on allocation failure. Allocations are
+/* Caller owns the result. Allocations are
    added to *account (see router_index_memory). */
 router_range_t *router_range_new(size_t *account);
 

@@ -1,5 +1,6 @@
 /*  router_status: see router_status.h. */
 #include "router_status.h"
+#include "tg_alloc.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -27,16 +28,14 @@ tg_envelope_t *router_status_reply(uint64_t req, const char *instance, uint64_t 
     size_t count = 1 + router_peers_size(peers);
     if (count > TG_MAX_PROCESSES)
         count = TG_MAX_PROCESSES;
-    reply->processes = calloc(count, sizeof *reply->processes);
-    assert(reply->processes); /* out of memory: abort, as czmq does */
+    reply->processes = tg_calloc(count, sizeof *reply->processes);
     reply->processes_count = count;
 
     tg_process_status_t *process = &reply->processes[0];
-    process->role = strdup("router");
-    process->instance = strdup(instance);
+    process->role = tg_strdup("router");
+    process->instance = tg_strdup(instance);
     process->uptime_ms = uptime_ms;
-    process->stats = calloc(S_OWN_STATS, sizeof *process->stats);
-    assert(process->role && process->instance && process->stats);
+    process->stats = tg_calloc(S_OWN_STATS, sizeof *process->stats);
     size_t n = 0;
     s_stat(process->stats, &n, "subscriptions", (int64_t)own->subscriptions);
     s_stat(process->stats, &n, "edges", (int64_t)own->edges);
@@ -53,24 +52,21 @@ tg_envelope_t *router_status_reply(uint64_t req, const char *instance, uint64_t 
     /* The router keeps no queue of its own: messages wait in ZeroMQ's
        pipes, bounded by cfg.hwm. */
     s_stat(process->stats, &n, "queue_depth", 0);
-    assert(n <= S_OWN_STATS);
+    tg_check(n <= S_OWN_STATS);
     process->stats_count = n;
 
     for (size_t i = 1; i < count; i++) {
         const router_peer_t *peer = router_peers_at(peers, i - 1);
         process = &reply->processes[i];
-        process->role = strdup(router_role_name(peer->role));
-        process->instance = strdup(peer->instance);
+        process->role = tg_strdup(router_role_name(peer->role));
+        process->instance = tg_strdup(peer->instance);
         process->uptime_ms = peer->uptime_ms;
         process->last_seen_ms =
             now_ms > peer->last_heard_ms ? (uint64_t)(now_ms - peer->last_heard_ms) : 0;
         if (peer->stats_count) {
-            process->stats = malloc(peer->stats_count * sizeof *process->stats);
-            assert(process->stats);
-            memcpy(process->stats, peer->stats, peer->stats_count * sizeof *process->stats);
+            process->stats = tg_memdup(peer->stats, peer->stats_count * sizeof *process->stats);
             process->stats_count = peer->stats_count;
         }
-        assert(process->role && process->instance);
     }
     return reply;
 }

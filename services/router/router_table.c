@@ -2,6 +2,7 @@
     elements. See router_table.h for why it exists beside router_map.
 */
 #include "router_table.h"
+#include "tg_alloc.h"
 
 #include <assert.h>
 #include <stdbool.h>
@@ -59,14 +60,8 @@ static void s_account(router_table_t *self, size_t bytes, bool add)
 router_table_t *router_table_new(size_t key_offset, size_t key_size, size_t *account)
 {
     assert(key_size == sizeof(uint32_t) || key_size == sizeof(uint64_t));
-    router_table_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->slots = calloc(ROUTER_TABLE_MIN_CAPACITY, sizeof *self->slots);
-    if (!self->slots) {
-        free(self);
-        return NULL;
-    }
+    router_table_t *self = tg_new(router_table_t);
+    self->slots = tg_calloc(ROUTER_TABLE_MIN_CAPACITY, sizeof *self->slots);
     self->capacity = ROUTER_TABLE_MIN_CAPACITY;
     self->key_offset = key_offset;
     self->key_size = key_size;
@@ -120,9 +115,7 @@ static int s_resize(router_table_t *self, size_t capacity)
 {
     size_t old_capacity = self->capacity;
     void **old = self->slots;
-    void **slots = calloc(capacity, sizeof *slots);
-    if (!slots)
-        return -1;
+    void **slots = tg_calloc(capacity, sizeof *slots);
     self->slots = slots;
     self->capacity = capacity;
     for (size_t i = 0; i < old_capacity; i++) {

@@ -20,7 +20,7 @@
 
 typedef struct _router_table_t router_table_t;
 
-/* Caller owns the result; NULL on allocation failure. Each element holds
+/* Caller owns the result. Each element holds
    its key at byte offset key_offset, as a uint64_t (key_size 8) or a
    uint32_t (key_size 4; then keys passed to the table fit in 32 bits).
    When account is not NULL, the bytes the table allocates are added to

@@ -1,5 +1,6 @@
 /*  router_tokens: see router_tokens.h. */
 #include "router_tokens.h"
+#include "tg_alloc.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -29,16 +30,10 @@ static void s_entry_free(void **item)
 router_tokens_t *router_tokens_new(size_t capacity)
 {
     assert(capacity > 0);
-    router_tokens_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
+    router_tokens_t *self = tg_new(router_tokens_t);
     self->capacity = capacity;
     self->by_jti = zhashx_new();
-    self->heap = calloc(capacity, sizeof *self->heap);
-    if (!self->by_jti || !self->heap) {
-        router_tokens_destroy(&self);
-        return NULL;
-    }
+    self->heap = tg_calloc(capacity, sizeof *self->heap);
     zhashx_set_destructor(self->by_jti, s_entry_free);
     return self;
 }
@@ -120,9 +115,7 @@ router_token_verdict_t router_tokens_spend(router_tokens_t *self, const char *jt
             return ROUTER_TOKEN_FULL;
     }
     size_t len = strlen(jti);
-    entry = malloc(sizeof *entry + len + 1);
-    if (!entry)
-        return ROUTER_TOKEN_FULL;
+    entry = tg_malloc(sizeof *entry + len + 1);
     entry->exp = exp;
     memcpy(entry->jti, jti, len + 1);
     if (zhashx_insert(self->by_jti, entry->jti, entry) != 0) {

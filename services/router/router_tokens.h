@@ -32,7 +32,7 @@ typedef enum {
 } router_token_verdict_t;
 
 /* Caller owns the result: an empty set of at most `capacity` jtis (> 0).
-   NULL on allocation failure. */
+ */
 router_tokens_t *router_tokens_new(size_t capacity);
 
 /* Safe on NULL and twice. */

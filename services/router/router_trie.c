@@ -1,6 +1,7 @@
 /*  router_trie: wildcard patterns -> topic entries. See router_trie.h.
  */
 #include "router_trie.h"
+#include "tg_alloc.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,14 +43,8 @@ static size_t s_node_size(size_t component_len)
 
 router_trie_t *router_trie_new(size_t *account)
 {
-    router_trie_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->root = calloc(1, s_node_size(0));
-    if (!self->root) {
-        free(self);
-        return NULL;
-    }
+    router_trie_t *self = tg_new(router_trie_t);
+    self->root = tg_calloc(1, s_node_size(0));
     self->account = account;
     *account += sizeof *self + s_node_size(0);
     return self;
@@ -118,9 +113,7 @@ static void s_prune(router_trie_t *self, router_wnode_t *node)
 static router_wnode_t *s_new_child(router_trie_t *self, router_wnode_t *node,
                                    const router_component_t *c)
 {
-    router_wnode_t *child = calloc(1, s_node_size(c->len));
-    if (!child)
-        return NULL;
+    router_wnode_t *child = tg_calloc(1, s_node_size(c->len));
     *self->account += s_node_size(c->len);
     child->parent = node;
     if (c->len == 0) {

@@ -19,7 +19,7 @@
 
 typedef struct _router_trie_t router_trie_t;
 
-/* Caller owns the result; NULL on allocation failure. The bytes the trie
+/* Caller owns the result. The bytes the trie
    allocates are added to (and, when freed, subtracted from) *account. */
 router_trie_t *router_trie_new(size_t *account);
 
