@@ -35,6 +35,8 @@ static zsock_t *s_socket_new(int type, const char *endpoint, const tg_socket_opt
         zsock_set_router_handover(sock, 1);
     if (options->routing_id)
         zsock_set_identity(sock, options->routing_id);
+    if (options->immediate)
+        zsock_set_immediate(sock, 1);
     if (options->monitor) {
         *options->monitor =
             tg_monitor_new(sock, options->monitor_role ? options->monitor_role : "",

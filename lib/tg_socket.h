@@ -20,6 +20,8 @@ typedef struct {
     bool router_mandatory;  /* ROUTER: a send to an unknown peer fails (EHOSTUNREACH) */
     bool router_handover;   /* ROUTER: a peer reconnecting under its id replaces the old link */
     const char *routing_id; /* DEALER: our routing id at the peer (the instance id); NULL = none */
+    bool immediate;         /* ZMQ_IMMEDIATE: queue only to completed connections, so nothing stale
+                               piles up while the peer is down (a link re-sends its state on WELCOME) */
     /* When set, a socket monitor (tg_monitor) is attached before the bind or
        connect, so its first events ("listening", "connected") are seen; the
        caller owns *monitor afterwards (NULL when the call failed). */

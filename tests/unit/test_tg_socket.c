@@ -36,12 +36,13 @@ Test(tg_socket, bind_resolves_the_port_and_names_a_bad_endpoint)
 Test(tg_socket, receive_never_blocks_and_routing_id_is_set)
 {
     char error[256];
-    tg_socket_options_t options = {.routing_id = "me-1"};
+    tg_socket_options_t options = {.routing_id = "me-1", .immediate = true};
     zsock_t *dealer =
         tg_socket_connect(ZMQ_DEALER, "tcp://127.0.0.1:1", &options, error, sizeof error);
     cr_assert(dealer, "%s", error);
     cr_assert_eq(zsock_sndtimeo(dealer), 0);
     cr_assert_eq(zsock_rcvtimeo(dealer), 0);
+    cr_assert_eq(zsock_immediate(dealer), 1);
     char *identity = zsock_identity(dealer);
     cr_assert_str_eq(identity, "me-1");
     free(identity);
