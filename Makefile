@@ -36,7 +36,6 @@ LIB_A := $(BUILD)/lib/libtelegraphy.a
 
 # A service's classes (everything but main.c) also link into its unit tests.
 service_src = $(filter-out services/$(1)/main.c,$(wildcard services/$(1)/*.c))
-service_obj = $(call service_src,$(1):%.c=$(BUILD)/obj/%.o)
 CTL_SRC := $(wildcard tools/ctl/*.c)
 CTL_CLASSES := $(filter-out tools/ctl/main.c,$(CTL_SRC))
 
