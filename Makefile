@@ -140,7 +140,12 @@ LOADGEN := $(BUILD)/bench/telegraphy-loadgen
 $(LOADGEN): $(LOADGEN_SRC:%.c=$(BUILD)/obj/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_MODE) $^ -o $@ $(LDLIBS_ALL)
-loadgen: $(LOADGEN)
+# W5's ceiling: a minimal libpq client writing a guaranteed event's rows.
+PGCEILING := $(BUILD)/bench/telegraphy-pgceiling
+$(PGCEILING): $(BUILD)/obj/bench/pgceiling/main.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_MODE) $^ -o $@ $(LDLIBS_ALL)
+loadgen: $(LOADGEN) $(PGCEILING)
 
 $(BUILD)/tests/test_loadgen_%: tests/unit/test_loadgen_%.c $(LOADGEN_CLASSES:%.c=$(BUILD)/obj/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -161,7 +166,7 @@ format:
 	clang-format -i lib/*.[ch] services/*/*.[ch] tools/ctl/*.[ch] bench/loadgen/*.[ch] tests/unit/*.c tests/fuzz/*.c
 
 check-format:
-	clang-format --dry-run --Werror lib/*.[ch] services/*/*.[ch] tools/ctl/*.[ch] bench/loadgen/*.[ch]
+	clang-format --dry-run --Werror lib/*.[ch] services/*/*.[ch] tools/ctl/*.[ch] bench/loadgen/*.[ch] bench/pgceiling/*.c
 
 clean:
 	rm -rf build build-asan build-fuzz
