@@ -40,6 +40,14 @@ const tg_envelope_field_info_t tg_envelope_fields[TG_FIELD_COUNT] = {
     [TG_FIELD_SIZE] = {S_FIELD("size")},
     [TG_FIELD_MATCHED] = {S_FIELD("sub_ids_count")},
     [TG_FIELD_EDGES] = {S_FIELD("edges")},
+    [TG_FIELD_CLIENT_ID] = {S_FIELD("client_id")},
+    [TG_FIELD_PERSISTENT] = {S_FIELD("persistent")},
+    [TG_FIELD_SINCE] = {S_FIELD("since")},
+    [TG_FIELD_REPLAY] = {S_FIELD("replay")},
+    [TG_FIELD_EXPIRES_AT] = {S_FIELD("expires_at")},
+    [TG_FIELD_SUB_IDS] = {S_FIELD("sub_ids")},
+    [TG_FIELD_PUB_IDS] = {S_FIELD("pub_ids")},
+    [TG_FIELD_UPTO] = {S_FIELD("upto")},
 };
 
 /* The bit of field TG_FIELD_<f>, short enough to keep the table readable. */
@@ -47,31 +55,51 @@ const tg_envelope_field_info_t tg_envelope_fields[TG_FIELD_COUNT] = {
 
 /* See tg_envelope_command_info_t for what each column means. */
 static const tg_envelope_command_info_t s_commands[] = {
-    [TG_CMD_PUBLISH] = {"PUBLISH", B(REQ) | B(TOPIC) | B(TO_USERS), B(TOPIC), true},
-    [TG_CMD_REGISTER] = {"REGISTER", B(REQ) | B(TYPE), B(TYPE), false},
-    [TG_CMD_ACCEPTED] = {"ACCEPTED", B(REQ) | B(PUB_ID), B(REQ), false},
-    [TG_CMD_REJECTED] = {"REJECTED", B(REQ) | B(ERROR) | B(MESSAGE), B(REQ) | B(ERROR), false},
+    [TG_CMD_PUBLISH] = {"PUBLISH", B(REQ) | B(TOPIC) | B(TO_USERS), B(TOPIC), true, false, false},
+    [TG_CMD_REGISTER] = {"REGISTER", B(REQ) | B(TYPE), B(TYPE), false, false, false},
+    [TG_CMD_ACCEPTED] = {"ACCEPTED", B(REQ) | B(PUB_ID) | B(INSTANCE), B(REQ), false, false, false},
+    [TG_CMD_REJECTED] = {"REJECTED", B(REQ) | B(ERROR) | B(MESSAGE) | B(PUB_ID) | B(INSTANCE),
+                         B(REQ) | B(ERROR), false, false, false},
     [TG_CMD_EVENT] = {"EVENT",
-                      B(PUB_ID) | B(TS) | B(TOPIC) | B(TO_USERS) | B(AUDIENCE) | B(GUARANTEED),
-                      B(PUB_ID) | B(TS) | B(TOPIC), true},
-    [TG_CMD_HELLO] = {"HELLO", B(ROLE) | B(INSTANCE), B(ROLE) | B(INSTANCE), false},
-    [TG_CMD_WELCOME] = {"WELCOME", B(INSTANCE), B(INSTANCE), false},
+                      B(REQ) | B(PUB_ID) | B(TS) | B(TOPIC) | B(TO_USERS) | B(AUDIENCE) |
+                          B(GUARANTEED),
+                      B(PUB_ID) | B(TS) | B(TOPIC), true, false, false},
+    [TG_CMD_HELLO] = {"HELLO", B(ROLE) | B(INSTANCE), B(ROLE) | B(INSTANCE), false, false, false},
+    [TG_CMD_WELCOME] = {"WELCOME", B(INSTANCE), B(INSTANCE), false, false, false},
     [TG_CMD_HEARTBEAT] = {"HEARTBEAT", B(INSTANCE) | B(KNOWN) | B(UPTIME_MS) | B(STATS),
-                          B(INSTANCE), false},
-    [TG_CMD_SUBSCRIBE] = {"SUBSCRIBE", B(REQ) | B(TOPIC) | B(MATCH) | B(FILTER),
-                          B(REQ) | B(TOPIC) | B(MATCH), false},
-    [TG_CMD_SUBSCRIBED] = {"SUBSCRIBED", B(REQ) | B(SUB_ID), B(REQ) | B(SUB_ID), false},
-    [TG_CMD_SUBSCRIBE_ERROR] = {"SUBSCRIBE_ERROR", B(REQ) | B(ERROR) | B(MESSAGE),
-                                B(REQ) | B(ERROR), false},
-    [TG_CMD_UNSUBSCRIBE] = {"UNSUBSCRIBE", B(SUB_ID), B(SUB_ID), false},
-    [TG_CMD_STATUS] = {"STATUS", B(REQ), B(REQ), false},
-    [TG_CMD_STATUS_REPLY] = {"STATUS_REPLY", B(REQ) | B(PROCESSES), B(REQ), false},
-    [TG_CMD_TOKEN_SPEND] = {"TOKEN_SPEND", B(REQ) | B(JTI) | B(EXP), B(JTI) | B(EXP), false},
+                          B(INSTANCE), false, false, false},
+    [TG_CMD_SUBSCRIBE] = {"SUBSCRIBE",
+                          B(REQ) | B(TOPIC) | B(MATCH) | B(FILTER) | B(CLIENT_ID) | B(PERSISTENT) |
+                              B(SINCE),
+                          B(REQ) | B(TOPIC) | B(MATCH), false, false, false},
+    [TG_CMD_SUBSCRIBED] = {"SUBSCRIBED", B(REQ) | B(SUB_ID) | B(REPLAY), B(REQ) | B(SUB_ID), false,
+                           false, false},
+    [TG_CMD_SUBSCRIBE_ERROR] = {"SUBSCRIBE_ERROR", B(REQ) | B(ERROR) | B(MESSAGE) | B(PUB_ID),
+                                B(REQ) | B(ERROR), false, false, false},
+    [TG_CMD_UNSUBSCRIBE] = {"UNSUBSCRIBE", B(SUB_ID) | B(CLIENT_ID), B(SUB_ID), false, false,
+                            false},
+    [TG_CMD_STATUS] = {"STATUS", B(REQ), B(REQ), false, false, false},
+    [TG_CMD_STATUS_REPLY] = {"STATUS_REPLY", B(REQ) | B(PROCESSES), B(REQ), false, false, false},
+    [TG_CMD_TOKEN_SPEND] = {"TOKEN_SPEND", B(REQ) | B(JTI) | B(EXP), B(JTI) | B(EXP), false, false,
+                            false},
     [TG_CMD_MONITOR] = {"MONITOR",
                         B(ROLE) | B(INSTANCE) | B(ENDPOINT) | B(EVENT_NAME) | B(VALUE) | B(TS),
-                        B(ROLE) | B(INSTANCE) | B(ENDPOINT) | B(EVENT_NAME), false},
+                        B(ROLE) | B(INSTANCE) | B(ENDPOINT) | B(EVENT_NAME), false, false, false},
     [TG_CMD_TAP] = {"TAP", B(TOPIC) | B(PUB_ID) | B(TS) | B(SIZE) | B(MATCHED) | B(EDGES),
-                    B(TOPIC) | B(PUB_ID), true},
+                    B(TOPIC) | B(PUB_ID), true, false, false},
+    [TG_CMD_STORE] = {"STORE", B(REQ) | B(EXPIRES_AT) | B(SUB_IDS), B(EXPIRES_AT) | B(SUB_IDS),
+                      true, true, false},
+    [TG_CMD_REPLAY] = {"REPLAY", B(REQ) | B(INSTANCE) | B(SUB_ID), B(REQ) | B(INSTANCE) | B(SUB_ID),
+                       true, true, true},
+    [TG_CMD_REPLAY_END] = {"REPLAY_END", B(REQ) | B(INSTANCE) | B(SUB_ID) | B(PUB_ID),
+                           B(REQ) | B(INSTANCE) | B(SUB_ID), false, false, true},
+    [TG_CMD_RESUME] = {"RESUME",
+                       B(REQ) | B(INSTANCE) | B(SUB_ID) | B(TOPIC) | B(MATCH) | B(FILTER) |
+                           B(CLIENT_ID) | B(PERSISTENT) | B(SINCE),
+                       B(REQ) | B(INSTANCE) | B(SUB_ID) | B(TOPIC) | B(MATCH), false, false, false},
+    [TG_CMD_MORE] = {"MORE", B(REQ) | B(INSTANCE), B(REQ) | B(INSTANCE), false, false, false},
+    [TG_CMD_ACK] = {"ACK", B(CLIENT_ID) | B(SUB_ID) | B(PUB_IDS) | B(UPTO),
+                    B(CLIENT_ID) | B(SUB_ID), false, false, false},
 };
 #define S_COMMANDS_END ((int)(sizeof s_commands / sizeof s_commands[0]))
 
@@ -176,7 +204,11 @@ void tg_envelope_destroy(tg_envelope_t **self_p)
     free(self->jti);
     free(self->endpoint);
     free(self->event_name);
+    free(self->client_id);
+    free(self->pub_ids);
     zframe_destroy(&self->body);
+    zframe_destroy(&self->stored);
+    zframe_destroy(&self->raw_header);
     free(self);
     *self_p = NULL;
 }
@@ -218,6 +250,24 @@ static int s_send_nonblocking(zmsg_t **msg_p, zsock_t *sock)
     }
     zmsg_destroy(msg_p);
     return rc;
+}
+
+int tg_envelope_relay(tg_envelope_t *self, zsock_t *sock, zframe_t *routing_id)
+{
+    assert(self && sock && routing_id);
+    const tg_envelope_command_info_t *info = tg_envelope_command_info(self->command);
+    assert(info->relayed && self->raw_header);
+    assert(info->has_stored == (self->stored != NULL) && info->has_body == (self->body != NULL));
+    zmsg_t *msg = zmsg_new();
+    zframe_t *copy = zframe_dup(routing_id);
+    zmsg_append(msg, &copy);
+    zmsg_addstr(msg, info->name);
+    zmsg_append(msg, &self->raw_header); /* moved: nulls the fields */
+    if (self->stored)
+        zmsg_append(msg, &self->stored);
+    if (self->body)
+        zmsg_append(msg, &self->body);
+    return s_send_nonblocking(&msg, sock);
 }
 
 int tg_envelope_send(tg_envelope_t *self, zsock_t *sock)

@@ -14,6 +14,13 @@
                  that the router encodes the header once per event and
                  shares it, with the body, among every edge's message.
 
+    STORE (router -> persist) and REPLAY (persist -> router -> edge) carry
+    two frames after their header: the stored EVENT header (the bytes the
+    router sends edges, kept and replayed as they are) and the body. Decode
+    checks the stored header as strictly as an EVENT's own (an EVENT header
+    to an edge: pub_id, ts, topic and audience required) and fills the
+    envelope's EVENT fields from it; both frames are kept, moved not copied.
+
     Decoding checks every field's type and bound, ignores unknown keys and
     rejects a version it does not speak. See docs/protocol.md for the table
     of commands, who sends them and which fields each one carries.
@@ -42,6 +49,8 @@
 #define TG_MAX_JTI           128                 /* bytes of a token id (TOKEN_SPEND) */
 #define TG_MAX_MONITOR_EVENT 32                  /* bytes of a MONITOR event name */
 #define TG_MAX_ID            9007199254740992ULL /* 2^53: publication and subscription ids */
+#define TG_MAX_CLIENT_ID     128                 /* bytes of a client_id */
+#define TG_MAX_ACK_IDS       10000               /* pub_ids in one ACK */
 
 typedef enum {
     TG_CMD_PUBLISH = 1,     /* publisher -> ingest: topic, to_users, [req], body */
@@ -51,7 +60,7 @@ typedef enum {
     TG_CMD_EVENT,           /* ingest -> router -> edge: pub_id, ts, topic, to_users,
                                audience + guaranteed (router -> edge only), body;
                                router -> edge: + the sub_ids frame */
-    TG_CMD_HELLO,           /* edge/ingest -> router: role, instance */
+    TG_CMD_HELLO,           /* edge/ingest/persist -> router: role, instance */
     TG_CMD_WELCOME,         /* router -> peer: instance (the router's) */
     TG_CMD_HEARTBEAT,       /* peer -> router: instance, stats;
                                router -> peer: instance (router's), known */
@@ -67,7 +76,18 @@ typedef enum {
                                event, value, ts (a zmq_socket_monitor event) */
     TG_CMD_TAP,             /* router -> monitor PUB: topic, pub_id, ts, size, matched, edges,
                                body (one per routed event; droppable) */
+    TG_CMD_STORE,           /* router -> persist: [req], expires_at, sub_ids (header);
+                               the stored EVENT header frame, body */
+    TG_CMD_REPLAY,          /* persist -> router -> edge: req, instance, sub_id;
+                               the stored EVENT header frame, body */
+    TG_CMD_REPLAY_END,      /* persist -> router -> edge: req, instance, sub_id, [pub_id] */
+    TG_CMD_RESUME,          /* router -> persist: req, instance, sub_id, topic, match, [filter],
+                               [client_id], [persistent], [since] */
+    TG_CMD_MORE,            /* edge -> router -> persist: req, instance (replay credit) */
+    TG_CMD_ACK,             /* edge -> router -> persist: client_id, sub_id, [pub_ids], [upto] */
 } tg_command_t;
+
+#define TG_CMD_LAST TG_CMD_ACK /* the highest command value */
 
 typedef enum {
     TG_MATCH_EXACT = 0,
@@ -83,7 +103,7 @@ typedef struct {
 
 /* One process as the router last heard of it (STATUS_REPLY). */
 typedef struct {
-    char *role;            /* "router", "ingest", "edge" */
+    char *role;            /* "router", "ingest", "edge", "persist" */
     char *instance;        /* the process's instance id */
     uint64_t uptime_ms;    /* as reported by the process */
     uint64_t last_seen_ms; /* ms since the router last heard from it */
@@ -97,7 +117,8 @@ typedef struct {
    tg_envelope_destroy(). */
 typedef struct {
     tg_command_t command;
-    uint64_t req;    /* request id chosen by the sender, 0 = none */
+    uint64_t req;    /* request id chosen by the sender, 0 = none (EVENT: set by the
+                        ingest on the acknowledged path of a guaranteed type) */
     char *topic;     /* PUBLISH, EVENT, SUBSCRIBE */
     char **to_users; /* PUBLISH, EVENT: NULL = everybody */
     size_t to_users_count;
@@ -105,31 +126,47 @@ typedef struct {
     uint64_t ts;       /* EVENT: µs since the Unix epoch */
     char *audience;    /* EVENT (router -> edge): the type's audience */
     bool guaranteed;   /* EVENT (router -> edge): the type's flag */
-    uint64_t *sub_ids; /* EVENT (router -> edge, its own frame): matching subscriptions */
+    uint64_t *sub_ids; /* EVENT (router -> edge, its own frame): matching subscriptions;
+                          STORE (header, may be empty): the persist-held matches */
     size_t sub_ids_count;
     tg_event_type_t *event_type; /* REGISTER */
     tg_match_t match;            /* SUBSCRIBE */
     char *filter;                /* SUBSCRIBE: NULL = no filter ("" is carried as is) */
-    uint64_t sub_id;             /* SUBSCRIBED, UNSUBSCRIBE */
+    uint64_t sub_id;             /* SUBSCRIBED, UNSUBSCRIBE, RESUME, REPLAY, REPLAY_END, ACK */
     char *error;                 /* REJECTED, SUBSCRIBE_ERROR: a URI */
     char *message;               /* REJECTED, SUBSCRIBE_ERROR: human text */
     char *role;                  /* HELLO */
-    char *instance;              /* HELLO, WELCOME, HEARTBEAT */
-    bool known;                  /* HEARTBEAT (router -> peer): peer is known */
-    uint64_t uptime_ms;          /* HEARTBEAT (peer -> router) */
-    tg_stat_t *stats;            /* HEARTBEAT (peer -> router) */
+    char *instance;              /* HELLO, WELCOME, HEARTBEAT; ACCEPTED/REJECTED (a RESUME's
+                                    answer), RESUME, REPLAY, REPLAY_END, MORE: the edge */
+    char *client_id;             /* SUBSCRIBE, UNSUBSCRIBE, RESUME, ACK: 1..TG_MAX_CLIENT_ID
+                                    bytes; required with persistent */
+    bool persistent;             /* SUBSCRIBE, RESUME: on the wire only when true */
+    uint64_t since;              /* SUBSCRIBE, RESUME: replay after this pub_id, 0 = none */
+    bool replay;                 /* SUBSCRIBED: a REPLAY stream follows (only when true) */
+    uint64_t expires_at;         /* STORE: µs since the epoch, 0 = no ttl */
+    uint64_t *pub_ids;           /* ACK: 1..TG_MAX_ACK_IDS ids (NULL = none) */
+    size_t pub_ids_count;
+    uint64_t upto;      /* ACK: cumulative, 0 = none (ACK needs pub_ids or upto) */
+    bool known;         /* HEARTBEAT (router -> peer): peer is known */
+    uint64_t uptime_ms; /* HEARTBEAT (peer -> router) */
+    tg_stat_t *stats;   /* HEARTBEAT (peer -> router) */
     size_t stats_count;
     tg_process_status_t *processes; /* STATUS_REPLY */
     size_t processes_count;
-    char *jti;        /* TOKEN_SPEND: the spent token's id */
-    uint64_t exp;     /* TOKEN_SPEND: unix seconds until which the jti must be kept */
-    char *endpoint;   /* MONITOR: the socket endpoint the event is about ("" allowed) */
-    char *event_name; /* MONITOR: "connected", "disconnected", ... (wire key "event") */
-    int64_t value;    /* MONITOR: the event's value (errno, fd, reconnect interval) */
-    uint64_t size;    /* TAP: body bytes */
-    uint64_t matched; /* TAP: subscription ids matched (wire key "sub_ids_count") */
-    uint64_t edges;   /* TAP: edges the event was sent to */
-    zframe_t *body;   /* PUBLISH, EVENT, TAP: msgpack map, opaque */
+    char *jti;            /* TOKEN_SPEND: the spent token's id */
+    uint64_t exp;         /* TOKEN_SPEND: unix seconds until which the jti must be kept */
+    char *endpoint;       /* MONITOR: the socket endpoint the event is about ("" allowed) */
+    char *event_name;     /* MONITOR: "connected", "disconnected", ... (wire key "event") */
+    int64_t value;        /* MONITOR: the event's value (errno, fd, reconnect interval) */
+    uint64_t size;        /* TAP: body bytes */
+    uint64_t matched;     /* TAP: subscription ids matched (wire key "sub_ids_count") */
+    uint64_t edges;       /* TAP: edges the event was sent to */
+    zframe_t *body;       /* PUBLISH, EVENT, TAP, STORE, REPLAY: msgpack map, opaque */
+    zframe_t *stored;     /* STORE, REPLAY: the stored EVENT header frame, opaque (decode
+                             checks it and fills topic, to_users, pub_id, ts, audience and
+                             guaranteed from it) */
+    zframe_t *raw_header; /* REPLAY, REPLAY_END as decoded: the header frame as received,
+                             kept for tg_envelope_relay (encode ignores it) */
 } tg_envelope_t;
 
 /* Caller owns the result: a zeroed envelope for `command`. */
@@ -148,9 +185,9 @@ tg_envelope_t *tg_envelope_decode(zmsg_t **msg_p, const char **reason);
 
 /* Encodes self into a new message (caller owns). If self->body is set, the
    body frame is moved into the message and self->body becomes NULL, so the
-   bytes are not copied. An EVENT with an audience (router -> edge) gets its
-   sub_ids frame (1..TG_MAX_SUB_IDS ids). Misuse (missing required field)
-   asserts. */
+   bytes are not copied; so is self->stored (STORE, REPLAY). An EVENT with
+   an audience (router -> edge) gets its sub_ids frame (1..TG_MAX_SUB_IDS
+   ids). Misuse (missing required field or frame) asserts. */
 zmsg_t *tg_envelope_encode(tg_envelope_t *self);
 
 /* The router's fan-out of one EVENT, encoded once and sent per edge.
@@ -171,6 +208,21 @@ zframe_t *tg_envelope_event_header(const tg_envelope_t *event, const char *audie
                                    bool guaranteed);
 int tg_envelope_event_send(zsock_t *sock, zframe_t *routing_id, zframe_t *header, zframe_t *body,
                            const uint64_t *sub_ids, size_t count);
+
+/* Sends self (a STORE or REPLAY whose stored and body are NULL) with the
+   borrowed `stored` header and `body` frames shared, not copied: [routing_id]
+   [command][header][stored][body] on `sock` (routing_id NULL for a DEALER).
+   The caller keeps its frames (the router holds a pending event's until
+   persist answers). Non-blocking: 0, or -1 when nothing was sent. */
+int tg_envelope_send_frames(tg_envelope_t *self, zsock_t *sock, zframe_t *routing_id,
+                            zframe_t *stored, zframe_t *body);
+
+/* Forwards a decoded REPLAY or REPLAY_END unchanged to `routing_id` (borrowed)
+   on the ROUTER `sock`: the header frame as received (raw_header), then the
+   stored header and body for a REPLAY, all moved out of self (the bytes the
+   edge gets are the bytes persist sent). Non-blocking: 0, or -1 when the
+   peer is full or unknown (dropped; the caller counts it). */
+int tg_envelope_relay(tg_envelope_t *self, zsock_t *sock, zframe_t *routing_id);
 
 /* Encodes and sends on sock (non-blocking: ZMQ_DONTWAIT). Same ownership as
    tg_envelope_encode, and self is left intact otherwise. Returns 0, or -1 when

@@ -209,6 +209,26 @@ static int s_get_string_list(const msgpack_object *o, size_t max_count, size_t m
     return 0;
 }
 
+/* An array of ids in [1, 2^53], between min_count and max_count of them
+   (a non-NULL list even when empty). Returns -1 on any bad item. */
+static int s_get_id_list(const msgpack_object *o, size_t min_count, size_t max_count,
+                         uint64_t **ids_p, size_t *count_p)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < min_count ||
+        o->via.array.size > max_count)
+        return -1;
+    size_t count = o->via.array.size;
+    uint64_t *ids = (uint64_t *)tg_malloc(sizeof(uint64_t) * (count ? count : 1));
+    for (size_t i = 0; i < count; i++)
+        if (!s_get_id(&o->via.array.ptr[i], &ids[i])) {
+            free(ids);
+            return -1;
+        }
+    *ids_p = ids;
+    *count_p = count;
+    return 0;
+}
+
 /* stats: a map of name -> signed integer. */
 static int s_get_stats(const msgpack_object *o, tg_stat_t **stats_p, size_t *count_p)
 {
@@ -409,6 +429,23 @@ static int s_decode_field(tg_envelope_t *self, tg_envelope_field_t field, const 
         return s_get_uint(val, 0, TG_MAX_ID, &self->matched) ? 0 : -1;
     case TG_FIELD_EDGES:
         return s_get_uint(val, 0, TG_MAX_ID, &self->edges) ? 0 : -1;
+    case TG_FIELD_CLIENT_ID:
+        return (self->client_id = s_get_string(val, 1, TG_MAX_CLIENT_ID)) ? 0 : -1;
+    case TG_FIELD_PERSISTENT:
+        return s_get_bool(val, &self->persistent) ? 0 : -1;
+    case TG_FIELD_SINCE:
+        return s_get_id(val, &self->since) ? 0 : -1;
+    case TG_FIELD_REPLAY:
+        return s_get_bool(val, &self->replay) ? 0 : -1;
+    case TG_FIELD_EXPIRES_AT:
+        return s_get_uint(val, 0, TG_MAX_ID, &self->expires_at) ? 0 : -1;
+    case TG_FIELD_SUB_IDS:
+        /* STORE's header: the persist-held matches, possibly none. */
+        return s_get_id_list(val, 0, TG_MAX_SUB_IDS, &self->sub_ids, &self->sub_ids_count);
+    case TG_FIELD_PUB_IDS:
+        return s_get_id_list(val, 1, TG_MAX_ACK_IDS, &self->pub_ids, &self->pub_ids_count);
+    case TG_FIELD_UPTO:
+        return s_get_id(val, &self->upto) ? 0 : -1;
     case TG_FIELD_COUNT:
         break;
     }
@@ -450,6 +487,53 @@ done:
     return why;
 }
 
+static const char *s_decode_header(tg_envelope_t *self, const tg_envelope_command_info_t *info,
+                                   const msgpack_object *map);
+
+/* The stored EVENT header frame of a STORE or REPLAY: exactly one msgpack
+   map that is a valid EVENT header as the router sends edges (pub_id, ts,
+   topic and audience). Its EVENT fields are moved into self (its req, if
+   any, is not: self's req is the STORE's or REPLAY's own). Returns NULL or
+   a static reason. */
+static const char *s_decode_stored(tg_envelope_t *self, zframe_t *frame)
+{
+    static const char bad[] = "bad frame: stored event";
+    const char *data = (const char *)zframe_data(frame);
+    size_t size = zframe_size(frame);
+    const char *why = NULL;
+    tg_envelope_t *event = NULL;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init(&unpacked);
+    size_t offset = 0;
+    if (s_prescan((const uint8_t *)data, size) ||
+        msgpack_unpack_next(&unpacked, data, size, &offset) != MSGPACK_UNPACK_SUCCESS ||
+        offset != size || unpacked.data.type != MSGPACK_OBJECT_MAP) {
+        why = bad;
+        goto done;
+    }
+    event = tg_envelope_new(TG_CMD_EVENT);
+    if (s_decode_header(event, tg_envelope_command_info(TG_CMD_EVENT), &unpacked.data) ||
+        !event->audience) {
+        why = bad;
+        goto done;
+    }
+    self->topic = event->topic;
+    event->topic = NULL;
+    self->to_users = event->to_users;
+    self->to_users_count = event->to_users_count;
+    event->to_users = NULL;
+    event->to_users_count = 0;
+    self->audience = event->audience;
+    event->audience = NULL;
+    self->pub_id = event->pub_id;
+    self->ts = event->ts;
+    self->guaranteed = event->guaranteed;
+done:
+    tg_envelope_destroy(&event);
+    msgpack_unpacked_destroy(&unpacked);
+    return why;
+}
+
 /* Field of a key, or TG_FIELD_COUNT when the key is not one we know. */
 static tg_envelope_field_t s_field_lookup(const msgpack_object *key)
 {
@@ -459,6 +543,21 @@ static tg_envelope_field_t s_field_lookup(const msgpack_object *key)
         if (s_key_is(key, tg_envelope_fields[f].key))
             return (tg_envelope_field_t)f;
     return TG_FIELD_COUNT;
+}
+
+/* The rules between fields: a persistent subscription names its client
+   (persist keys it by client_id), a RESUME asks for something (persistent
+   or since), an ACK acknowledges something (pub_ids or upto). Returns NULL
+   or a static reason. */
+static const char *s_check_together(const tg_envelope_t *self)
+{
+    if (self->persistent && !self->client_id)
+        return tg_envelope_fields[TG_FIELD_CLIENT_ID].missing;
+    if (self->command == TG_CMD_RESUME && !self->persistent && self->since == 0)
+        return "missing field: persistent or since";
+    if (self->command == TG_CMD_ACK && self->pub_ids_count == 0 && self->upto == 0)
+        return "missing field: pub_ids or upto";
+    return NULL;
 }
 
 /* Fills self from the header map; returns NULL or a static reason. */
@@ -481,7 +580,7 @@ static const char *s_decode_header(tg_envelope_t *self, const tg_envelope_comman
     if (version->via.u64 != TG_PROTOCOL_VERSION)
         return "unsupported version";
 
-    uint32_t seen = 0;
+    uint64_t seen = 0;
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object_kv *kv = &map->via.map.ptr[i];
         tg_envelope_field_t field = s_field_lookup(&kv->key);
@@ -494,11 +593,11 @@ static const char *s_decode_header(tg_envelope_t *self, const tg_envelope_comman
         if (s_decode_field(self, field, &kv->val) != 0)
             return tg_envelope_fields[field].bad;
     }
-    uint32_t missing = info->required & ~seen;
+    uint64_t missing = info->required & ~seen;
     for (int f = 0; f < TG_FIELD_COUNT; f++)
         if (missing & TG_FIELD_BIT(f))
             return tg_envelope_fields[f].missing;
-    return NULL;
+    return s_check_together(self);
 }
 
 tg_envelope_t *tg_envelope_decode(zmsg_t **msg_p, const char **reason)
@@ -551,8 +650,21 @@ tg_envelope_t *tg_envelope_decode(zmsg_t **msg_p, const char **reason)
     self = tg_envelope_new(command);
     if ((why = s_decode_header(self, info, &unpacked.data)))
         goto malformed;
-    zframe_destroy(&frame);
+    if (info->relayed)
+        self->raw_header = frame; /* kept as received, for tg_envelope_relay */
+    else
+        zframe_destroy(&frame);
+    frame = NULL;
 
+    if (info->has_stored) {
+        self->stored = zmsg_pop(msg);
+        if (!self->stored) {
+            why = "missing stored event";
+            goto malformed;
+        }
+        if ((why = s_decode_stored(self, self->stored)))
+            goto malformed;
+    }
     if (info->has_body) {
         self->body = zmsg_pop(msg);
         if (!self->body) {

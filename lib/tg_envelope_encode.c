@@ -97,7 +97,21 @@ static bool s_field_set(const tg_envelope_t *self, tg_envelope_field_t field)
     case TG_FIELD_SIZE:
     case TG_FIELD_MATCHED:
     case TG_FIELD_EDGES:
+    case TG_FIELD_EXPIRES_AT:
+    case TG_FIELD_SUB_IDS:
         return true; /* always on the wire when the command carries them */
+    case TG_FIELD_PERSISTENT:
+        return self->persistent; /* flags of the persistence commands: absent = false */
+    case TG_FIELD_REPLAY:
+        return self->replay;
+    case TG_FIELD_CLIENT_ID:
+        return self->client_id != NULL;
+    case TG_FIELD_SINCE:
+        return self->since != 0;
+    case TG_FIELD_PUB_IDS:
+        return self->pub_ids_count > 0;
+    case TG_FIELD_UPTO:
+        return self->upto != 0;
     case TG_FIELD_REQ:
         return self->req != 0;
     case TG_FIELD_TOPIC:
@@ -141,6 +155,17 @@ static void s_pack_bounded(msgpack_packer *pk, const char *text, size_t min, siz
     size_t len = strlen(text);
     assert(len >= min && len <= max);
     s_pack_string(pk, text);
+}
+
+/* An array of `count` ids in [1, 2^53] (at most max). */
+static void s_pack_ids(msgpack_packer *pk, const uint64_t *ids, size_t count, size_t max)
+{
+    assert(count <= max && (ids || count == 0));
+    msgpack_pack_array(pk, count);
+    for (size_t i = 0; i < count; i++) {
+        assert(ids[i] >= 1 && ids[i] <= TG_MAX_ID);
+        msgpack_pack_uint64(pk, ids[i]);
+    }
 }
 
 static void s_pack_field(msgpack_packer *pk, const tg_envelope_t *self, tg_envelope_field_t field)
@@ -251,6 +276,33 @@ static void s_pack_field(msgpack_packer *pk, const tg_envelope_t *self, tg_envel
         assert(self->edges <= TG_MAX_ID);
         msgpack_pack_uint64(pk, self->edges);
         break;
+    case TG_FIELD_CLIENT_ID:
+        s_pack_bounded(pk, self->client_id, 1, TG_MAX_CLIENT_ID);
+        break;
+    case TG_FIELD_PERSISTENT:
+        msgpack_pack_true(pk); /* only encoded when true */
+        break;
+    case TG_FIELD_REPLAY:
+        msgpack_pack_true(pk);
+        break;
+    case TG_FIELD_SINCE:
+        assert(self->since <= TG_MAX_ID);
+        msgpack_pack_uint64(pk, self->since);
+        break;
+    case TG_FIELD_EXPIRES_AT:
+        assert(self->expires_at <= TG_MAX_ID);
+        msgpack_pack_uint64(pk, self->expires_at);
+        break;
+    case TG_FIELD_SUB_IDS:
+        s_pack_ids(pk, self->sub_ids, self->sub_ids_count, TG_MAX_SUB_IDS);
+        break;
+    case TG_FIELD_PUB_IDS:
+        s_pack_ids(pk, self->pub_ids, self->pub_ids_count, TG_MAX_ACK_IDS);
+        break;
+    case TG_FIELD_UPTO:
+        assert(self->upto <= TG_MAX_ID);
+        msgpack_pack_uint64(pk, self->upto);
+        break;
     case TG_FIELD_COUNT:
         assert(false);
     }
@@ -260,18 +312,22 @@ static void s_pack_field(msgpack_packer *pk, const tg_envelope_t *self, tg_envel
    Caller owns the result. */
 static zframe_t *s_encode_header(const tg_envelope_t *self, const tg_envelope_command_info_t *info)
 {
-    uint32_t present = TG_FIELD_BIT(TG_FIELD_V);
+    uint64_t present = TG_FIELD_BIT(TG_FIELD_V);
     for (int f = 0; f < TG_FIELD_COUNT; f++)
         if ((info->allowed & TG_FIELD_BIT(f)) && s_field_set(self, (tg_envelope_field_t)f))
             present |= TG_FIELD_BIT(f);
-    /* A required field left unset is a bug in the caller. */
+    /* A required field left unset, or fields that go together apart, is
+       a bug in the caller. */
     assert((info->required & present) == info->required);
+    assert(!self->persistent || self->client_id);
+    assert(self->command != TG_CMD_RESUME || self->persistent || self->since);
+    assert(self->command != TG_CMD_ACK || self->pub_ids_count || self->upto);
 
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init(&buffer);
     msgpack_packer packer;
     msgpack_packer_init(&packer, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map(&packer, (size_t)__builtin_popcount(present));
+    msgpack_pack_map(&packer, (size_t)__builtin_popcountll(present));
     for (int f = 0; f < TG_FIELD_COUNT; f++)
         if (present & TG_FIELD_BIT(f))
             s_pack_field(&packer, self, (tg_envelope_field_t)f);
@@ -326,14 +382,19 @@ zmsg_t *tg_envelope_encode(tg_envelope_t *self)
     const tg_envelope_command_info_t *info = tg_envelope_command_info(self->command);
     assert(info);
     assert(info->has_body == (self->body != NULL));
+    assert(info->has_stored == (self->stored != NULL));
     bool has_sub_ids = tg_envelope_has_sub_ids_frame(self);
-    /* sub_ids travel to edges only, in their frame after the body. */
-    assert(has_sub_ids || self->sub_ids_count == 0);
+    /* sub_ids travel to edges in their frame after the body, to persist in
+       STORE's header. */
+    assert(has_sub_ids || self->sub_ids_count == 0 ||
+           (info->allowed & TG_FIELD_BIT(TG_FIELD_SUB_IDS)));
 
     zmsg_t *msg = zmsg_new();
     zmsg_addstr(msg, info->name);
     zframe_t *header = s_encode_header(self, info);
     zmsg_append(msg, &header);
+    if (self->stored)
+        zmsg_append(msg, &self->stored); /* moved: nulls self->stored */
     if (self->body)
         zmsg_append(msg, &self->body); /* moved: nulls self->body */
     if (has_sub_ids) {
@@ -395,4 +456,28 @@ int tg_envelope_event_send(zsock_t *sock, zframe_t *routing_id, zframe_t *header
     if (bytes != small)
         free(bytes);
     return 0;
+}
+
+int tg_envelope_send_frames(tg_envelope_t *self, zsock_t *sock, zframe_t *routing_id,
+                            zframe_t *stored, zframe_t *body)
+{
+    assert(self && sock && stored && body);
+    const tg_envelope_command_info_t *info = tg_envelope_command_info(self->command);
+    assert(info && info->has_stored && info->has_body && !self->stored && !self->body);
+    void *handle = zsock_resolve(sock);
+    zframe_t *header = s_encode_header(self, info);
+    /* As tg_envelope_event_send: a failure on the first frame means nothing
+       was queued. */
+    int rc = 0;
+    if (routing_id && s_send_shared(routing_id, handle, true) != 0)
+        rc = -1;
+    else if (zmq_send(handle, info->name, strlen(info->name), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        rc = -1; /* a DEALER with no peer or full: nothing queued */
+    else {
+        zframe_send(&header, handle, ZFRAME_MORE | ZFRAME_DONTWAIT);
+        s_send_shared(stored, handle, true);
+        s_send_shared(body, handle, false);
+    }
+    zframe_destroy(&header);
+    return rc;
 }

@@ -43,11 +43,19 @@ typedef enum {
     TG_FIELD_SIZE,
     TG_FIELD_MATCHED,
     TG_FIELD_EDGES,
+    TG_FIELD_CLIENT_ID,
+    TG_FIELD_PERSISTENT,
+    TG_FIELD_SINCE,
+    TG_FIELD_REPLAY,
+    TG_FIELD_EXPIRES_AT,
+    TG_FIELD_SUB_IDS,
+    TG_FIELD_PUB_IDS,
+    TG_FIELD_UPTO,
     TG_FIELD_COUNT
 } tg_envelope_field_t;
 
-#define TG_FIELD_BIT(field) (1u << (field))
-_Static_assert(TG_FIELD_COUNT <= 32, "field bits must fit the uint32_t masks");
+#define TG_FIELD_BIT(field) (UINT64_C(1) << (field))
+_Static_assert(TG_FIELD_COUNT <= 64, "field bits must fit the uint64_t masks");
 
 /* Key on the wire, and the static reasons decode reports for it. */
 typedef struct {
@@ -61,13 +69,19 @@ extern const tg_envelope_field_info_t tg_envelope_fields[TG_FIELD_COUNT];
 
 /* Per command: its name, the fields it carries (others are ignored like
    unknown keys, so an envelope only ever holds its command's fields), those
-   it must carry, and whether a body frame follows the header. Booleans in
-   `allowed` are always encoded; other optional fields when set. */
+   it must carry, whether a body frame follows the header, whether the
+   stored EVENT header frame comes before that body (STORE, REPLAY), and
+   whether decode keeps the header frame as received (relayed: REPLAY and
+   REPLAY_END, which the router forwards unchanged). Booleans in `allowed`
+   are always encoded (but persistent and replay only when true); other
+   optional fields when set. */
 typedef struct {
     const char *name;
-    uint32_t allowed;
-    uint32_t required;
+    uint64_t allowed;
+    uint64_t required;
     bool has_body;
+    bool has_stored;
+    bool relayed;
 } tg_envelope_command_info_t;
 
 /* The table entry of `command`, or NULL when it is not a command we know. */

@@ -3,7 +3,7 @@
     The input is split into frames: each frame is a 2-byte big-endian length
     followed by that many bytes (the last frame takes whatever is left when
     the length runs past the end). Up to 8 frames. When the first byte is
-    below TG_CMD_TAP (the last command), it instead selects a valid command name for
+    below TG_CMD_LAST (the last command), it instead selects a valid command name for
     frame 0 and the rest of the input gives the other frames: this lets a
     run without a seed corpus get past the command name at once.
 
@@ -13,7 +13,10 @@
     is stable: what one process accepts, the next one accepts too). For an
     EVENT to an edge (an audience, so a sub_ids frame), the router's
     fan-out header (tg_envelope_event_header, encoded once per event) is
-    byte for byte the header tg_envelope_encode writes.
+    byte for byte the header tg_envelope_encode writes. For a STORE or
+    REPLAY, the stored EVENT header frame is carried byte for byte; a
+    REPLAY or REPLAY_END keeps its header frame as received, for the
+    router's relay.
 */
 #include <assert.h>
 #include <stddef.h>
@@ -29,7 +32,7 @@ static zmsg_t *s_split(const uint8_t *data, size_t size)
 {
     zmsg_t *msg = zmsg_new();
     size_t pos = 0;
-    if (size > 0 && data[0] < TG_CMD_TAP) {
+    if (size > 0 && data[0] < TG_CMD_LAST) {
         zmsg_addstr(msg, tg_command_name((tg_command_t)(data[0] + 1)));
         pos = 1;
     }
@@ -78,6 +81,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         assert(reason != NULL);
         return 0;
     }
+    if (env->command == TG_CMD_REPLAY || env->command == TG_CMD_REPLAY_END)
+        assert(env->raw_header != NULL);
+    zframe_t *stored = env->stored ? zframe_dup(env->stored) : NULL;
     zframe_t *fanout_header = env->command == TG_CMD_EVENT && env->audience
                                   ? tg_envelope_event_header(env, env->audience, env->guaranteed)
                                   : NULL;
@@ -87,6 +93,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         zframe_t *header = zmsg_next(first);
         assert(header && zframe_eq(header, fanout_header));
         zframe_destroy(&fanout_header);
+    }
+    if (stored) {
+        zmsg_first(first);
+        zmsg_next(first);
+        assert(zframe_eq(zmsg_next(first), stored));
+        zframe_destroy(&stored);
     }
     uint8_t *first_flat;
     size_t first_size = s_flatten(first, &first_flat);

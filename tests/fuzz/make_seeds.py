@@ -14,7 +14,8 @@ import msgpack
 HERE = os.path.dirname(os.path.abspath(__file__))
 COMMANDS = ["PUBLISH", "REGISTER", "ACCEPTED", "REJECTED", "EVENT", "HELLO", "WELCOME",
             "HEARTBEAT", "SUBSCRIBE", "SUBSCRIBED", "SUBSCRIBE_ERROR", "UNSUBSCRIBE",
-            "STATUS", "STATUS_REPLY", "TOKEN_SPEND", "MONITOR", "TAP"]
+            "STATUS", "STATUS_REPLY", "TOKEN_SPEND", "MONITOR", "TAP", "STORE", "REPLAY",
+            "REPLAY_END", "RESUME", "MORE", "ACK"]
 BODY = {"order_id": 7, "carrier": "dhl", "note": "caf\u00e9", "n": None,
         "nested": {"a": [1, 2.5, True]}, "big": 2**63 - 1, "neg": -2**63, "bin": b"\x00\x01"}
 
@@ -64,6 +65,50 @@ envelopes = {
     "rejected": envelope("REJECTED", {"v": 1, "req": 4, "error": "telegraphy.error.unknown_event",
                                       "message": "no such type"}),
 }
+edge_header = {"v": 1, "pub_id": 1700000000000000, "ts": 1700000000000000,
+               "topic": "shop.order.shipped", "to_users": ["7"], "audience": "authenticated",
+               "guaranteed": True}
+
+
+def stored(command, header, body):
+    """A STORE or REPLAY: the header, the stored EVENT header frame, the body."""
+    out = bytes([COMMANDS.index(command)])
+    for frame in [msgpack.packb(header), msgpack.packb(edge_header), msgpack.packb(body)]:
+        out += struct.pack(">H", len(frame)) + frame
+    return out
+
+
+envelopes.update({
+    "event_req": envelope("EVENT", {"v": 1, "req": 12, "pub_id": 1700000000000000,
+                                    "ts": 1700000000000000, "topic": "shop.order.shipped"}, BODY),
+    "store": stored("STORE", {"v": 1, "req": 21, "expires_at": 1700000300000000,
+                              "sub_ids": [42, 43]}, BODY),
+    "store_retained": stored("STORE", {"v": 1, "expires_at": 1700000300000000, "sub_ids": []},
+                             BODY),
+    "replay": stored("REPLAY", {"v": 1, "req": 9, "instance": "edge-1", "sub_id": 42}, BODY),
+    "replay_end": envelope("REPLAY_END", {"v": 1, "req": 9, "instance": "edge-1", "sub_id": 42,
+                                          "pub_id": 1700000000000000}),
+    "resume": envelope("RESUME", {"v": 1, "req": 9, "instance": "edge-1", "sub_id": 42,
+                                  "topic": "shop.order", "match": "prefix", "filter": "n > 1",
+                                  "client_id": "c-1", "persistent": True, "since": 5}),
+    "more": envelope("MORE", {"v": 1, "req": 9, "instance": "edge-1"}),
+    "ack": envelope("ACK", {"v": 1, "client_id": "c-1", "sub_id": 42, "pub_ids": [5, 6],
+                            "upto": 4}),
+    "subscribe_persistent": envelope("SUBSCRIBE", {"v": 1, "req": 9, "topic": "a.b",
+                                                   "match": "exact", "client_id": "c-1",
+                                                   "persistent": True, "since": 3}),
+    "subscribed_replay": envelope("SUBSCRIBED", {"v": 1, "req": 9, "sub_id": 42,
+                                                 "replay": True}),
+    "subscribe_error_gap": envelope("SUBSCRIBE_ERROR", {"v": 1, "req": 9,
+                                                        "error": "telegraphy.error.gap",
+                                                        "pub_id": 77}),
+    "rejected_gap": envelope("REJECTED", {"v": 1, "req": 9, "error": "telegraphy.error.gap",
+                                          "message": "gap", "pub_id": 77,
+                                          "instance": "edge-1"}),
+    "unsubscribe_client": envelope("UNSUBSCRIBE", {"v": 1, "sub_id": 42, "client_id": "c-1"}),
+    "hello_persist": envelope("HELLO", {"v": 1, "role": "persist", "instance": "persist-1"}),
+})
+
 for name, data in envelopes.items():
     write("fuzz_envelope", name, data)
 
