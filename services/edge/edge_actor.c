@@ -299,7 +299,7 @@ static void *s_create(zsock_t *pipe, const void *args, tg_actor_ready_t *ready, 
     self->pipe = pipe;
     tg_instance_new("edge", self->instance, sizeof(self->instance));
 
-    edge_router_port_t router = {s_router_send, s_router_ready, self};
+    edge_router_port_t router = {s_router_send, s_router_ready, self, self->instance};
     self->broker = edge_broker_new(&self->cfg, &edge_ws_transport, &router);
     edge_link_ops_t link_ops = {s_link_message, s_link_welcome, s_link_stats, self};
     self->link =

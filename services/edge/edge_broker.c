@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "edge_auth.h"
+#include "edge_durable.h"
 #include "edge_fanout.h"
 #include "edge_wamp.h"
 #include "tg_alloc.h"
@@ -21,6 +22,7 @@ struct _edge_broker_t {
     edge_subs_t *subs;                             /* local subscription table */
     edge_fanout_t *fanout;                         /* EVENT delivery scratch */
     edge_auth_t *auth;                             /* ticket authentication */
+    edge_durables_t *durables;                     /* persistent / `_since` records by req */
     edge_metrics_t metrics;                        /* counters */
     edge_pressure_t pressure;                      /* session queues -> router link */
     size_t session_count;                          /* sessions open */
@@ -50,6 +52,7 @@ edge_broker_t *edge_broker_new(const tg_config_t *cfg, const edge_transport_t *t
     self->subs = edge_subs_new();
     self->fanout = edge_fanout_new();
     self->auth = edge_auth_new(cfg, router, &self->metrics);
+    self->durables = edge_durables_new();
     return self;
 }
 
@@ -61,6 +64,7 @@ void edge_broker_destroy(edge_broker_t **self_p)
         return;
     *self_p = NULL;
     assert(self->session_count == 0);
+    edge_durables_destroy(&self->durables);
     edge_auth_destroy(&self->auth);
     edge_fanout_destroy(&self->fanout);
     edge_subs_destroy(&self->subs);
@@ -224,6 +228,8 @@ void edge_broker_unsubscribe(edge_broker_t *self, edge_session_t *session, int64
     assert(self);
     assert(session);
     edge_sub_t *sub = NULL;
+    if (subscription > 0 && session->durables)
+        edge_durable_unsubscribe(self, session, (uint64_t)subscription);
     if (subscription > 0)
         sub = edge_subs_leave(self->subs, &session->subs, (uint64_t)subscription);
     if (!sub) {
@@ -341,8 +347,31 @@ void edge_broker_router_message(edge_broker_t *self, tg_envelope_t *envelope, tg
     assert(self);
     assert(envelope);
     switch (envelope->command) {
-    case TG_CMD_EVENT:
-        edge_fanout_deliver(self->fanout, self->subs, &self->metrics, envelope);
+    case TG_CMD_SUBSCRIBED:
+    case TG_CMD_SUBSCRIBE_ERROR:
+    case TG_CMD_REPLAY:
+    case TG_CMD_REPLAY_END:
+        if (edge_durable_router_message(self, envelope, now))
+            return;
+        break;
+    default:
+        break;
+    }
+    switch (envelope->command) {
+    case TG_CMD_EVENT: {
+        const tg_event_type_t *type =
+            envelope->topic ? tg_registry_get(self->registry, envelope->topic) : NULL;
+        uint64_t expires_at =
+            type && type->ttl > 0 ? envelope->ts + (uint64_t)type->ttl * 1000000u : 0;
+        edge_fanout_deliver(self->fanout, self, envelope, expires_at, now);
+        break;
+    }
+    case TG_CMD_REPLAY:
+    case TG_CMD_REPLAY_END:
+        /* For a subscription whose session left (or a repeated end):
+           nothing to do, persist's replay stops without MOREs. */
+        tg_log_debug("edge: %s for unknown req=%llu dropped", tg_command_name(envelope->command),
+                     (unsigned long long)envelope->req);
         break;
     case TG_CMD_SUBSCRIBED:
         s_on_subscribed(self, envelope, now.mono_ms);
@@ -425,6 +454,7 @@ void edge_broker_tick(edge_broker_t *self, tg_now_t now)
     int64_t now_ms = now.mono_ms;
     s_expire_ctx_t ctx = {self, now_ms};
     edge_subs_expire(self->subs, now_ms, s_expire_one, &ctx);
+    edge_durable_tick(self, now);
     edge_auth_tick(self->auth, now);
     /* Keys refused at resync: once per heartbeat interval. */
     if (edge_subs_resyncing_count(self->subs) > 0 && now_ms >= self->next_retry_ms &&
@@ -448,6 +478,7 @@ void edge_broker_session_closed(edge_broker_t *self, edge_session_t **session_p,
     if (!session)
         return;
     edge_auth_session_closed(self->auth, session);
+    edge_durable_session_closed(self, session);
     if (edge_session_pending(session) > 0) {
         edge_subs_remove_waiters_of(self->subs, session);
         edge_session_pending_clear(session);
@@ -457,6 +488,44 @@ void edge_broker_session_closed(edge_broker_t *self, edge_session_t **session_p,
     tg_check(self->session_count > 0);
     self->session_count--;
     edge_session_destroy(session_p);
+}
+
+void edge_broker_session_written(edge_broker_t *self, edge_session_t *session)
+{
+    assert(self);
+    assert(session);
+    if (session->durables)
+        edge_durable_drained(self, session);
+}
+
+edge_durables_t *edge_broker_durables(edge_broker_t *self)
+{
+    return self->durables;
+}
+
+const char *edge_broker_instance(const edge_broker_t *self)
+{
+    return self->router.instance ? self->router.instance : "";
+}
+
+int edge_broker_router_send(edge_broker_t *self, tg_envelope_t *envelope)
+{
+    return self->router.send(self->router.arg, envelope);
+}
+
+bool edge_broker_router_ready(edge_broker_t *self)
+{
+    return self->router.ready(self->router.arg);
+}
+
+uint64_t edge_broker_next_request(edge_broker_t *self)
+{
+    return ++self->next_req;
+}
+
+void edge_broker_release_sub(edge_broker_t *self, edge_sub_t *sub, int64_t now_ms)
+{
+    s_release_if_unused(self, sub, now_ms);
 }
 
 const tg_config_t *edge_broker_config(const edge_broker_t *self)

@@ -98,6 +98,23 @@ void edge_broker_subscribe(edge_broker_t *self, edge_session_t *session, int64_t
 void edge_broker_unsubscribe(edge_broker_t *self, edge_session_t *session, int64_t request,
                              int64_t subscription, tg_now_t now);
 
+/* The writer popped frames from the session's queue: replays waiting for
+   room may ask persist for more (edge_durable_drained). */
+void edge_broker_session_written(edge_broker_t *self, edge_session_t *session);
+
+/* For edge_durable, the broker's other half: its index of durable
+   records (borrowed), this edge's instance id, a message to the router
+   (0, or -1 when dropped), whether the router welcomed us, a fresh
+   request id, and the release of an entry nobody uses any more (the
+   router is told when it was live). */
+typedef struct _edge_durables_t edge_durables_t;
+edge_durables_t *edge_broker_durables(edge_broker_t *self);
+const char *edge_broker_instance(const edge_broker_t *self);
+int edge_broker_router_send(edge_broker_t *self, tg_envelope_t *envelope);
+bool edge_broker_router_ready(edge_broker_t *self);
+uint64_t edge_broker_next_request(edge_broker_t *self);
+void edge_broker_release_sub(edge_broker_t *self, edge_sub_t *sub, int64_t now_ms);
+
 /* Accessors (borrowed). */
 const tg_config_t *edge_broker_config(const edge_broker_t *self);
 tg_registry_t *edge_broker_registry(edge_broker_t *self);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edge_broker.h"
+#include "edge_durable.h"
 #include "edge_frame.h"
 #include "edge_session.h"
 #include "tg_alloc.h"
@@ -60,14 +62,19 @@ static edge_frame_t *s_encode(tg_wamp_serializer_t serializer, const edge_sub_t 
     return frame;
 }
 
-size_t edge_fanout_deliver(edge_fanout_t *self, edge_subs_t *subs, edge_metrics_t *metrics,
-                           const tg_envelope_t *event)
+size_t edge_fanout_deliver(edge_fanout_t *self, edge_broker_t *broker, const tg_envelope_t *event,
+                           uint64_t expires_at, tg_now_t now)
 {
     assert(self);
-    assert(subs);
-    assert(metrics);
+    assert(broker);
     assert(event);
+    edge_subs_t *subs = edge_broker_subs(broker);
+    edge_metrics_t *metrics = edge_broker_metrics(broker);
     metrics->events_in++;
+    if (expires_at != 0 && (uint64_t)now.wall_us >= expires_at) {
+        metrics->expired_drops++;
+        return 0;
+    }
 
     const uint8_t *body = s_empty_map;
     size_t body_len = sizeof(s_empty_map);
@@ -124,6 +131,12 @@ size_t edge_fanout_deliver(edge_fanout_t *self, edge_subs_t *subs, edge_metrics_
                     frames[serializer] = s_encode(serializer, sub, event,
                                                   tg_buf_payload(&self->json), self->json.len);
                 }
+                edge_frame_set_expires(frames[serializer], expires_at);
+            }
+            if (session->durables && edge_durable_live(broker, session, event->sub_ids[i],
+                                                       frames[serializer], event->pub_id, now)) {
+                queued++;
+                continue;
             }
             if (edge_session_push(session, frames[serializer]) == 0)
                 queued++;

@@ -14,7 +14,10 @@
 
 #include "edge_metrics.h"
 #include "edge_subs.h"
+#include "tg_clock.h"
 #include "tg_envelope.h"
+
+typedef struct _edge_broker_t edge_broker_t;
 
 typedef struct _edge_fanout_t edge_fanout_t;
 
@@ -25,9 +28,13 @@ edge_fanout_t *edge_fanout_new(void);
 void edge_fanout_destroy(edge_fanout_t **self_p);
 
 /* Delivers a router EVENT (borrowed) to the members of its sub_ids found
-   in subs. Counts events_in, drops and bad bodies in metrics. Returns the
-   number of session deliveries queued. */
-size_t edge_fanout_deliver(edge_fanout_t *self, edge_subs_t *subs, edge_metrics_t *metrics,
-                           const tg_envelope_t *event);
+   in the broker's subscription table. Counts events_in, drops and bad
+   bodies in the broker's metrics. expires_at: the event's expiry (ts +
+   its type's ttl, µs since the epoch; 0 = none), stamped on its frames:
+   already past at now, the event is dropped (expired_drops). A session
+   replaying that subscription holds the frame instead (edge_durable).
+   Returns the number of session deliveries queued or held. */
+size_t edge_fanout_deliver(edge_fanout_t *self, edge_broker_t *broker, const tg_envelope_t *event,
+                           uint64_t expires_at, tg_now_t now);
 
 #endif

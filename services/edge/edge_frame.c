@@ -13,6 +13,7 @@ struct _edge_frame_t {
     uint8_t ws_header_len; /* bytes of WebSocket header just before the payload */
     size_t len;            /* payload bytes */
     size_t headroom;       /* offset of the payload from the start of the frame */
+    uint64_t expires_at;   /* µs since the epoch after which the EVENT is not written, 0 = never */
 };
 
 /* The header rounded up so the payload keeps the alignment lws expects. */
@@ -67,6 +68,7 @@ edge_frame_t *edge_frame_new(tg_buf_t *buf, bool binary, bool is_event)
     self->is_event = is_event;
     self->len = len;
     self->headroom = headroom;
+    self->expires_at = 0;
     self->ws_header_len = s_write_ws_header(memory + headroom, len, binary);
     return self;
 }
@@ -121,4 +123,22 @@ bool edge_frame_is_event(const edge_frame_t *self)
 uint32_t edge_frame_refs(const edge_frame_t *self)
 {
     return self->refs;
+}
+
+void edge_frame_set_expires(edge_frame_t *self, uint64_t expires_at)
+{
+    assert(self);
+    self->expires_at = expires_at;
+}
+
+uint64_t edge_frame_expires(const edge_frame_t *self)
+{
+    assert(self);
+    return self->expires_at;
+}
+
+bool edge_frame_expired(const edge_frame_t *self, tg_now_t now)
+{
+    assert(self);
+    return self->expires_at != 0 && (uint64_t)now.wall_us >= self->expires_at;
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "tg_buf.h"
+#include "tg_clock.h"
 
 typedef struct _edge_frame_t edge_frame_t;
 
@@ -49,5 +50,14 @@ size_t edge_frame_len(const edge_frame_t *self);
 bool edge_frame_binary(const edge_frame_t *self);
 bool edge_frame_is_event(const edge_frame_t *self);
 uint32_t edge_frame_refs(const edge_frame_t *self);
+
+/* An EVENT of a type with a ttl is never written after it expired
+   (DESIGN 2.6, "checked at the last moment"): the fan-out stamps the
+   frame with ts + ttl (µs since the epoch, 0 = never expires) and the
+   writer drops an expired frame instead of sending it. */
+void edge_frame_set_expires(edge_frame_t *self, uint64_t expires_at);
+uint64_t edge_frame_expires(const edge_frame_t *self);
+/* True when the frame has an expiry and now's wall clock reached it. */
+bool edge_frame_expired(const edge_frame_t *self, tg_now_t now);
 
 #endif

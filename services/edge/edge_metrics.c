@@ -109,6 +109,15 @@ void edge_metrics_render(const edge_metrics_t *self, const edge_gauges_t *gauges
     s_metric(out, "monitor_drops_total", "counter",
              "Socket events of the router link dropped because too many waited for the router.",
              self->monitor_drops);
+    s_metric(out, "replayed_total", "counter",
+             "Events queued from storage (persistent backlogs, _since replays).", self->replayed);
+    s_metric(out, "expired_drops_total", "counter",
+             "Events dropped because their ttl passed before they were written.",
+             self->expired_drops);
+    s_metric(out, "acks_ignored_total", "counter",
+             "Acknowledged ids the session was never sent (ignored).", self->acks_ignored);
+    s_metric(out, "acks_sent_total", "counter", "ACKs forwarded to the router for persist.",
+             self->acks_sent);
     s_printf(out, "# HELP telegraphy_bad_input_total Bad input received, by kind.\n"
                   "# TYPE telegraphy_bad_input_total counter\n");
     for (int kind = 0; kind < EDGE_BAD_COUNT; kind++)
@@ -144,4 +153,7 @@ void edge_metrics_add_stats(edge_metrics_t *self, const edge_gauges_t *gauges, i
     tg_envelope_add_stat(heartbeat, "slow_consumer_closes", s_clamp(self->slow_consumer_closes));
     tg_envelope_add_stat(heartbeat, "bytes_out", s_clamp(self->bytes_out));
     tg_envelope_add_stat(heartbeat, "monitor_drops", s_clamp(self->monitor_drops));
+    tg_envelope_add_stat(heartbeat, "replayed", s_clamp(self->replayed));
+    tg_envelope_add_stat(heartbeat, "expired_drops", s_clamp(self->expired_drops));
+    tg_envelope_add_stat(heartbeat, "acks_ignored", s_clamp(self->acks_ignored));
 }

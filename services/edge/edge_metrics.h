@@ -46,6 +46,10 @@ typedef struct {
     uint64_t link_pauses;         /* router link pauses: a session queue reached high water */
     uint64_t link_pause_timeouts; /* ... that ran their full bound (a session did not drain) */
     uint64_t monitor_drops; /* socket events dropped while the router was away (edge_monitor) */
+    uint64_t replayed;      /* EVENTs queued from storage (REPLAY: backlog, `_since`) */
+    uint64_t expired_drops; /* EVENTs dropped because their ttl passed before they were written */
+    uint64_t acks_ignored;  /* telegraphy.ack ids this session was never sent (or not owed) */
+    uint64_t acks_sent;     /* ACKs forwarded to the router */
     /* Rates over the interval that ended at the last HEARTBEAT (also on
        /metrics, so that both show the same numbers). */
     tg_rate_t events_in_rate;

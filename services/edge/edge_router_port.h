@@ -18,6 +18,9 @@ typedef struct {
     /* True once the router welcomed this edge (SUBSCRIBE may be sent). */
     bool (*ready)(void *arg);
     void *arg;
+    /* This edge's instance id (the router's routing id for it; MORE
+       carries it), borrowed. */
+    const char *instance;
 } edge_router_port_t;
 
 #endif

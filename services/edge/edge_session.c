@@ -35,6 +35,7 @@ void edge_session_destroy(edge_session_t **self_p)
         return;
     *self_p = NULL;
     assert(self->subs.count == 0);
+    assert(!self->durables);
     free(self->subs.items);
     self->metrics->queue_depth -= edge_queue_size(self->queue);
     edge_pressure_forget(self->pressure, &self->pressure_mark);
@@ -56,6 +57,20 @@ static void s_set_close(edge_session_t *self, int code, const char *reason)
     snprintf(self->close_reason, sizeof(self->close_reason), "%s", reason ? reason : "");
 }
 
+void edge_session_kill_slow(edge_session_t *self)
+{
+    assert(self);
+    if (self->state == EDGE_SESSION_CLOSING)
+        return;
+    /* The peer does not read fast enough: its socket never becomes
+       writeable again, so flushing would wait forever. Kill it. */
+    self->state = EDGE_SESSION_CLOSING;
+    self->killed = true;
+    s_set_close(self, EDGE_CLOSE_POLICY, "slow consumer");
+    self->metrics->slow_consumer_closes++;
+    self->transport->kill(self->handle, self->close_code, self->close_reason);
+}
+
 int edge_session_push(edge_session_t *self, edge_frame_t *frame)
 {
     assert(self);
@@ -64,13 +79,7 @@ int edge_session_push(edge_session_t *self, edge_frame_t *frame)
         return -1;
     bool was_empty = edge_queue_size(self->queue) == 0;
     if (edge_queue_push(self->queue, frame) != 0) {
-        /* The peer does not read fast enough: its socket never becomes
-           writeable again, so flushing would wait forever. Kill it. */
-        self->state = EDGE_SESSION_CLOSING;
-        self->killed = true;
-        s_set_close(self, EDGE_CLOSE_POLICY, "slow consumer");
-        self->metrics->slow_consumer_closes++;
-        self->transport->kill(self->handle, self->close_code, self->close_reason);
+        edge_session_kill_slow(self);
         return -1;
     }
     self->metrics->queue_depth++;

@@ -72,6 +72,7 @@ struct _edge_session_t {
     edge_queue_t *queue;  /* owned; bounded by session_queue */
     edge_sub_refs_t subs; /* memberships, managed by edge_subs (this side of each) */
     uint32_t pending;     /* SUBSCRIBEs waiting for the router (edge_session_pending_*) */
+    struct _edge_durable_t *durables;   /* persistent / `_since` records, managed by edge_durable */
     const edge_transport_t *transport;  /* borrowed */
     void *handle;                       /* the connection, borrowed */
     edge_metrics_t *metrics;            /* borrowed: queue_depth, slow consumers */
@@ -88,9 +89,15 @@ edge_session_t *edge_session_new(tg_wamp_serializer_t serializer, uint32_t queue
                                  const edge_transport_t *transport, void *handle,
                                  edge_metrics_t *metrics, edge_pressure_t *pressure);
 
+/* Closes the session at once as a slow consumer (counted): its queue, or
+   what it holds for it, overflowed. Every later push fails. No-op when
+   already closing. */
+void edge_session_kill_slow(edge_session_t *self);
+
 /* Frees the session and its queued frames (and releases the router link
    if it was waiting for this queue to drain). It must hold no membership
-   (asserted): the broker leaves every subscription first. Safe on NULL and
+   and no durable record (asserted): the broker leaves every subscription
+   first. Safe on NULL and
    twice. */
 void edge_session_destroy(edge_session_t **self_p);
 

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "edge_auth.h"
+#include "edge_durable.h"
 #include "edge_random.h"
+#include "tg_alloc.h"
 #include "tg_log.h"
 #include "tg_query.h"
 #include "tg_wamp.h"
@@ -183,6 +185,47 @@ static bool s_refuse_unknown_match(edge_session_t *session, const json_t *msg)
     return true;
 }
 
+/* The durable options of a SUBSCRIBE (DESIGN 2.3): `_persistent` a
+   boolean that needs an identity (the session's client_id), `_since` an
+   integer publication id in [1, 2^53] (one in the future is fine: nothing
+   to replay). Returns 0 with *persistent and *since set, or -1 after
+   answering the ERROR. */
+static int s_durable_options(edge_session_t *session, const tg_wamp_subscribe_t *sub,
+                             bool *persistent, uint64_t *since)
+{
+    *persistent = false;
+    *since = 0;
+    const json_t *value = json_object_get(sub->options, "_persistent");
+    if (value && !json_is_boolean(value)) {
+        s_error(session, TG_WAMP_SUBSCRIBE, sub->request, "wamp.error.invalid_argument",
+                "_persistent must be true or false");
+        return -1;
+    }
+    *persistent = json_is_true(value);
+    if (*persistent && !session->client_id) {
+        s_error(session, TG_WAMP_SUBSCRIBE, sub->request, "telegraphy.error.identity_required",
+                "_persistent needs an identified client: authenticate with a ticket, or "
+                "connect from an allowed origin that keeps the telegraphy_resume cookie");
+        return -1;
+    }
+    value = json_object_get(sub->options, "_since");
+    if (value && !json_is_null(value)) {
+        if (!json_is_integer(value)) {
+            s_error(session, TG_WAMP_SUBSCRIBE, sub->request, "wamp.error.invalid_argument",
+                    "_since must be an integer publication id");
+            return -1;
+        }
+        json_int_t id = json_integer_value(value);
+        if (id < 1 || id > TG_WAMP_MAX_ID) {
+            s_error(session, TG_WAMP_SUBSCRIBE, sub->request, "wamp.error.invalid_argument",
+                    "_since must be a publication id in [1, 2^53], got %lld", (long long)id);
+            return -1;
+        }
+        *since = (uint64_t)id;
+    }
+    return 0;
+}
+
 static void s_subscribe(edge_broker_t *broker, edge_session_t *session, const json_t *msg,
                         tg_now_t now)
 {
@@ -200,6 +243,10 @@ static void s_subscribe(edge_broker_t *broker, edge_session_t *session, const js
         s_violation(broker, session, "bad SUBSCRIBE: unknown match %.64s", sub.match);
         return;
     }
+    bool persistent = false;
+    uint64_t since = 0;
+    if (s_durable_options(session, &sub, &persistent, &since) != 0)
+        return;
     if (strlen(sub.topic) > TG_MAX_TOPIC) {
         s_error(session, TG_WAMP_SUBSCRIBE, sub.request, "wamp.error.invalid_uri",
                 "topic longer than %d bytes", TG_MAX_TOPIC);
@@ -238,6 +285,14 @@ static void s_subscribe(edge_broker_t *broker, edge_session_t *session, const js
             tg_query_destroy(&query);
             return;
         }
+    }
+    if (persistent || since) {
+        /* The session's own router subscription (edge_durable). */
+        char *canonical = query ? tg_strdup(tg_query_canonical(query)) : NULL;
+        edge_durable_subscribe(broker, session, sub.request, match, sub.topic, canonical, &query,
+                               persistent, since, now);
+        free(canonical);
+        return;
     }
     edge_broker_subscribe(broker, session, sub.request, match, sub.topic,
                           query ? tg_query_canonical(query) : NULL, now);
@@ -321,6 +376,20 @@ static void s_call(edge_broker_t *broker, edge_session_t *session, const json_t 
     char err[S_MESSAGE_MAX];
     if (tg_wamp_parse_call(msg, &call, err, sizeof(err)) != 0) {
         s_violation(broker, session, "bad CALL: %s", err);
+        return;
+    }
+    if (strcmp(call.procedure, EDGE_PROCEDURE_ACK) == 0) {
+        /* telegraphy.ack: [[pub_id, ...]] or {subscription, upto}; ids this
+           session was never sent are counted and ignored (DESIGN 2.3). */
+        if (edge_durable_ack(broker, session, call.args, call.kwargs, err, sizeof(err)) != 0) {
+            s_error(session, TG_WAMP_CALL, call.request, "wamp.error.invalid_argument", "%s", err);
+            return;
+        }
+        json_t *result = tg_wamp_result(call.request, json_array());
+        if (result) {
+            edge_session_send(session, result);
+            json_decref(result);
+        }
         return;
     }
     if (strcmp(call.procedure, EDGE_PROCEDURE_EVENTS_LIST) != 0) {

@@ -25,6 +25,7 @@
 
 /* The procedure answered by the edge itself. */
 #define EDGE_PROCEDURE_EVENTS_LIST "telegraphy.events.list"
+#define EDGE_PROCEDURE_ACK         "telegraphy.ack"
 
 /* Handles one complete WebSocket message (borrowed bytes) of session.
    binary: the frame was binary (msgpack) rather than text (JSON); now:

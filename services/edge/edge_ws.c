@@ -143,11 +143,13 @@ static int s_receive(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *broke
 /* Moves queued frames into one write: their wire bytes (header already
    in place, edge_frame_wire) are copied into the batch buffer until the
    next would not fit, or the queue is empty. Returns the bytes gathered;
-   *events receives the number of EVENTs among them. A
+   *events receives the number of EVENTs among them. Frames whose event
+   expired by now are dropped on the way (expired_drops). A
    first frame larger than the whole buffer is not gathered: *alone gets
    it (the caller owns that reference) and 0 is returned. */
 static size_t s_gather(edge_session_t *session, uint8_t *batch, size_t capacity,
-                       edge_frame_t **alone, uint32_t *events)
+                       edge_frame_t **alone, uint32_t *events, edge_metrics_t *metrics,
+                       tg_now_t now)
 {
     size_t used = 0;
     *alone = NULL;
@@ -156,6 +158,14 @@ static size_t s_gather(edge_session_t *session, uint8_t *batch, size_t capacity,
         edge_frame_t *frame = edge_queue_peek(session->queue);
         if (!frame)
             break;
+        if (edge_frame_expired(frame, now)) {
+            /* DESIGN 2.6: never delivered after expiry, checked at the
+               last moment (the frame waited in a slow session's queue). */
+            metrics->expired_drops++;
+            frame = edge_session_pop(session);
+            edge_frame_unref(&frame);
+            continue;
+        }
         size_t len = 0;
         const uint8_t *wire = edge_frame_wire(frame, &len);
         if (used + len > capacity) {
@@ -190,7 +200,7 @@ static size_t s_gather(edge_session_t *session, uint8_t *batch, size_t capacity,
    if it paused for this session (edge_session_pop -> edge_pressure ->
    edge_link), so the link resumes as soon as the writes have caught up.
    Then closes the connection if the session is closing and all is sent. */
-static int s_writeable(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *broker)
+static int s_writeable(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *broker, tg_now_t now)
 {
     /* The edge is single-threaded: one batch buffer serves every
        connection (its bytes are consumed or copied by lws before
@@ -208,7 +218,10 @@ static int s_writeable(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *bro
     edge_metrics_t *metrics = edge_broker_metrics(broker);
     edge_frame_t *alone = NULL;
     uint32_t events = 0;
-    size_t used = s_gather(session, batch + LWS_PRE, EDGE_WS_BATCH_BYTES, &alone, &events);
+    size_t used =
+        s_gather(session, batch + LWS_PRE, EDGE_WS_BATCH_BYTES, &alone, &events, metrics, now);
+    /* Room in the queue: a replay waiting for it asks persist for more. */
+    edge_broker_session_written(broker, session);
     if (alone) {
         size_t len = 0;
         const uint8_t *wire = edge_frame_wire(alone, &len);
@@ -291,7 +304,7 @@ int edge_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!conn || !broker)
             return 0;
-        return s_writeable(wsi, conn, broker);
+        return s_writeable(wsi, conn, broker, tg_clock_read());
     case LWS_CALLBACK_CLOSED:
     case LWS_CALLBACK_WSI_DESTROY:
         /* Per-connection state is freed here and only here. */

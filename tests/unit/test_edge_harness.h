@@ -51,8 +51,15 @@ typedef struct {
     tg_match_t match;
     bool has_filter;
     uint64_t sub_id;
-    char jti[TG_MAX_JTI + 1]; /* TOKEN_SPEND */
-    uint64_t exp;             /* TOKEN_SPEND */
+    char jti[TG_MAX_JTI + 1];             /* TOKEN_SPEND */
+    uint64_t exp;                         /* TOKEN_SPEND */
+    char client_id[TG_MAX_CLIENT_ID + 1]; /* SUBSCRIBE, UNSUBSCRIBE, ACK ("" = none) */
+    bool persistent;                      /* SUBSCRIBE */
+    uint64_t since;                       /* SUBSCRIBE */
+    char instance[64];                    /* MORE */
+    uint64_t pub_ids[8];                  /* ACK: the first ids */
+    size_t pub_ids_count;                 /* ACK: how many there were */
+    uint64_t upto;                        /* ACK */
 } h_sent_t;
 
 typedef struct {
@@ -106,6 +113,16 @@ H_FN int h_router_send(void *arg, tg_envelope_t *envelope)
     if (envelope->jti)
         snprintf(sent->jti, sizeof(sent->jti), "%s", envelope->jti);
     sent->exp = envelope->exp;
+    if (envelope->client_id)
+        snprintf(sent->client_id, sizeof(sent->client_id), "%s", envelope->client_id);
+    sent->persistent = envelope->persistent;
+    sent->since = envelope->since;
+    if (envelope->instance)
+        snprintf(sent->instance, sizeof(sent->instance), "%s", envelope->instance);
+    for (size_t i = 0; i < envelope->pub_ids_count && i < 8; i++)
+        sent->pub_ids[i] = envelope->pub_ids[i];
+    sent->pub_ids_count = envelope->pub_ids_count;
+    sent->upto = envelope->upto;
     return h->ready ? 0 : -1;
 }
 
@@ -128,7 +145,7 @@ H_FN void h_init(harness_t *h)
     h->cfg.allow_anonymous = true;
     h->ready = true;
     h->now = tg_now_at(H_MONO_START_MS, H_WALL_START_S);
-    edge_router_port_t router = {h_router_send, h_router_ready, h};
+    edge_router_port_t router = {h_router_send, h_router_ready, h, "edge-test"};
     h->broker = edge_broker_new(&h->cfg, &h_transport, &router);
     cr_assert_not_null(h->broker);
 }
