@@ -652,3 +652,27 @@ void persist_db_stats(const persist_db_t *self, persist_db_stats_t *stats)
         stats->latency_max_ms = sorted[self->latency_count - 1];
     }
 }
+
+void persist_db_describe(const char *conninfo, char *out, size_t size)
+{
+    assert(conninfo && out && size > 0);
+    char *error = NULL;
+    PQconninfoOption *options = PQconninfoParse(conninfo, &error);
+    PQfreemem(error);
+    if (!options) {
+        snprintf(out, size, "?");
+        return;
+    }
+    const char *host = NULL, *port = NULL, *dbname = NULL;
+    for (PQconninfoOption *o = options; o->keyword; o++) {
+        if (strcmp(o->keyword, "host") == 0 && o->val)
+            host = o->val;
+        else if (strcmp(o->keyword, "port") == 0 && o->val)
+            port = o->val;
+        else if (strcmp(o->keyword, "dbname") == 0 && o->val)
+            dbname = o->val;
+    }
+    snprintf(out, size, "%s:%s/%s", host ? host : "localhost", port ? port : "5432",
+             dbname ? dbname : "(default)");
+    PQconninfoFree(options);
+}

@@ -169,4 +169,9 @@ int persist_db_backend_pid(const persist_db_t *self);
 
 void persist_db_stats(const persist_db_t *self, persist_db_stats_t *stats);
 
+/* Writes where `conninfo` points, for log lines: "host:port/dbname" (a
+   socket directory as host; libpq's defaults where unset), never the
+   user's password. "?" when it cannot be parsed. */
+void persist_db_describe(const char *conninfo, char *out, size_t size);
+
 #endif
