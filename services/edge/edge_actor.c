@@ -62,6 +62,7 @@ struct _edge_actor_t {
     bool ticking;                    /* tick_sul is scheduled */
     bool stopping;                   /* $TERM arrived */
     int port;                        /* bound port */
+    char *allowed_origins;           /* owned: TELEGRAPHY_ALLOWED_ORIGINS, NULL = same host name */
 };
 
 static int s_pipe_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -278,6 +279,7 @@ static void s_destroy(void **state_p)
         lws_context_destroy(self->context);
     edge_broker_destroy(&self->broker);
     edge_link_destroy(&self->link);
+    free(self->allowed_origins);
     free(self);
 }
 
@@ -298,6 +300,10 @@ static void *s_create(zsock_t *pipe, const void *args, tg_actor_ready_t *ready, 
     self->cfg = *cfg;
     self->pipe = pipe;
     tg_instance_new("edge", self->instance, sizeof(self->instance));
+    /* The one place the edge reads TELEGRAPHY_ALLOWED_ORIGINS until
+       tg_config carries it (requested of lib/'s owner). */
+    const char *allowed = getenv("TELEGRAPHY_ALLOWED_ORIGINS");
+    self->allowed_origins = allowed && *allowed ? tg_strdup(allowed) : NULL;
 
     edge_router_port_t router = {s_router_send, s_router_ready, self, self->instance};
     self->broker = edge_broker_new(&self->cfg, &edge_ws_transport, &router);
@@ -390,6 +396,11 @@ edge_actor_t *edge_actor_from_wsi(struct lws *wsi)
 edge_broker_t *edge_actor_broker(edge_actor_t *self)
 {
     return self->broker;
+}
+
+const char *edge_actor_allowed_origins(const edge_actor_t *self)
+{
+    return self->allowed_origins;
 }
 
 bool edge_actor_stopping(const edge_actor_t *self)

@@ -38,6 +38,9 @@ edge_broker_t *edge_actor_broker(edge_actor_t *self);
 
 /* True once $TERM arrived: sessions are being closed, new ones refused. */
 bool edge_actor_stopping(const edge_actor_t *self);
+/* TELEGRAPHY_ALLOWED_ORIGINS (borrowed), NULL = the default rule
+   (edge_origin.h). */
+const char *edge_actor_allowed_origins(const edge_actor_t *self);
 
 /* True when the router was heard within three heartbeats before now_ms
    (the loop's monotonic time). */

@@ -3,6 +3,8 @@
 
 #include <assert.h>
 #include <czmq.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "edge_random.h"
 #include "edge_wamp.h"
 #include "tg_alloc.h"
+#include "tg_base64.h"
 #include "tg_log.h"
 #include "tg_token.h"
 
@@ -144,13 +147,35 @@ static bool s_is_staff(const tg_token_claims_t *claims)
            tg_token_claims_in_group(claims, "superuser");
 }
 
+/* Caller owns the result: the client id of user sub in the browser whose
+   cookie id is browser_cid: stable for that pair, different for another
+   user of the same browser (whose persistent subscriptions must not mix),
+   and revealing neither. */
+static char *s_user_client_id(const edge_auth_t *self, const char *browser_cid, const char *sub)
+{
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    size_t len = strlen(browser_cid) + strlen(sub) + 16;
+    char *data = tg_malloc(len);
+    int n = snprintf(data, len, "client:%s\n%s", browser_cid, sub);
+    const char *secret = self->cfg->secret;
+    tg_check(HMAC(EVP_sha256(), secret, (int)strlen(secret), (const uint8_t *)data, (size_t)n, mac,
+                  &mac_len) != NULL);
+    free(data);
+    return tg_base64url_encode(mac, S_CLIENT_ID_BYTES);
+}
+
 /* Opens the session with the identity of claims: client_id is the resume
-   token's cid, or new for a ws token. Mints the next resume token, valid
-   resume_ttl from now. */
+   token's cid; for a ws token, the browser's (its identity cookie: the
+   cid itself when anonymous, one derived from it and the user otherwise),
+   or new. Mints the next resume token, valid resume_ttl from now. */
 static void s_welcome(edge_auth_t *self, edge_session_t *session, const tg_token_claims_t *claims,
                       tg_now_t now)
 {
-    char *client_id = claims->cid ? tg_strdup(claims->cid) : s_new_client_id();
+    char *client_id = claims->cid             ? tg_strdup(claims->cid)
+                      : !session->browser_cid ? s_new_client_id()
+                      : claims->sub ? s_user_client_id(self, session->browser_cid, claims->sub)
+                                    : tg_strdup(session->browser_cid);
     int64_t resume_expires = tg_now_wall_s(now) + (int64_t)self->cfg->resume_ttl;
     tg_token_claims_t resume = *claims;
     resume.typ = TG_TOKEN_RESUME;
@@ -425,4 +450,40 @@ size_t edge_auth_spent_count(const edge_auth_t *self)
 {
     assert(self);
     return self->spent_count;
+}
+
+char *edge_auth_cookie_cid(edge_auth_t *self, const char *token, tg_now_t now)
+{
+    assert(self);
+    if (!token || !self->cfg->secret[0])
+        return NULL;
+    const tg_config_t *cfg = self->cfg;
+    tg_token_claims_t claims;
+    const char *reason = NULL;
+    if (tg_token_verify(token, strlen(token), cfg->secret, cfg->secret_previous, tg_now_wall_s(now),
+                        (int64_t)cfg->token_skew, TG_TOKEN_RESUME, &claims, &reason) != 0)
+        return NULL;
+    /* Only the edge's own cookie tokens: no user in them. */
+    char *cid = !claims.sub && claims.cid && *claims.cid ? tg_strdup(claims.cid) : NULL;
+    tg_token_claims_release(&claims);
+    return cid;
+}
+
+char *edge_auth_cookie_token(edge_auth_t *self, const char *cid, tg_now_t now)
+{
+    assert(self);
+    assert(cid);
+    if (!self->cfg->secret[0])
+        return NULL;
+    tg_token_claims_t claims;
+    memset(&claims, 0, sizeof(claims));
+    claims.typ = TG_TOKEN_RESUME;
+    claims.exp = tg_now_wall_s(now) + (int64_t)self->cfg->resume_ttl;
+    claims.cid = (char *)cid;
+    return tg_token_mint(&claims, self->cfg->secret);
+}
+
+char *edge_auth_new_browser_id(void)
+{
+    return s_new_client_id();
 }

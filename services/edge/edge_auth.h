@@ -92,6 +92,18 @@ void edge_auth_resync(edge_auth_t *self, tg_now_t now);
    EDGE_AUTH_MAX_PENDING), so tests can reach it. */
 void edge_auth_set_max_pending(edge_auth_t *self, size_t max_pending);
 
+/* The identity cookie (DESIGN 2.4, edge_origin.h). The cookie holds a
+   resume token without a user: only the browser's id (its cid).
+
+   edge_auth_cookie_cid: the cid of a cookie's token when it verifies as
+   such a token at now, else NULL. Caller owns the result.
+   edge_auth_cookie_token: a fresh cookie token for cid, valid resume_ttl
+   from now (NULL when no secret is configured). Caller owns the result.
+   edge_auth_new_browser_id: a new random cid. Caller owns the result. */
+char *edge_auth_cookie_cid(edge_auth_t *self, const char *token, tg_now_t now);
+char *edge_auth_cookie_token(edge_auth_t *self, const char *cid, tg_now_t now);
+char *edge_auth_new_browser_id(void);
+
 /* Sessions waiting for the router; jtis remembered as spent. */
 size_t edge_auth_pending_count(const edge_auth_t *self);
 size_t edge_auth_spent_count(const edge_auth_t *self);

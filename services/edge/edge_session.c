@@ -44,6 +44,7 @@ void edge_session_destroy(edge_session_t **self_p)
         free(self->groups[i]);
     free(self->groups);
     free(self->client_id);
+    free(self->browser_cid);
     free(self->claimed_authid);
     free(self->authid);
     free(self->authrole);

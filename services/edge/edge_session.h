@@ -68,6 +68,7 @@ struct _edge_session_t {
     char **groups;  /* owned; audience groups ("staff", ...) */
     size_t groups_count;
     char *client_id;      /* owned; ticket sessions: stable across resumes (DESIGN 2.4) */
+    char *browser_cid;    /* owned; the identity cookie's cid (allowed origins only), or NULL */
     char *claimed_authid; /* owned; HELLO's authid while authenticating, else NULL */
     edge_queue_t *queue;  /* owned; bounded by session_queue */
     edge_sub_refs_t subs; /* memberships, managed by edge_subs (this side of each) */

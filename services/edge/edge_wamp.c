@@ -129,7 +129,15 @@ static void s_hello(edge_broker_t *broker, edge_session_t *session, const json_t
     char authid[64];
     snprintf(authid, sizeof(authid), "anonymous-%llu", (unsigned long long)id);
     edge_session_set_identity(session, id, true, authid, "anonymous");
-    edge_wamp_welcome(session, "anonymous", NULL);
+    /* A browser whose identity cookie came from an allowed origin keeps
+       its client_id across reloads, also anonymously (DESIGN 2.4). */
+    json_t *extra = NULL;
+    if (session->browser_cid) {
+        char *client_id = tg_strdup(session->browser_cid);
+        edge_session_set_client_id(session, &client_id);
+        extra = json_pack("{s:s}", "client_id", session->client_id);
+    }
+    edge_wamp_welcome(session, "anonymous", extra);
 }
 
 static void s_authenticate(edge_broker_t *broker, edge_session_t *session, const json_t *msg,

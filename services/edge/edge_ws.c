@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "edge_actor.h"
+#include "edge_auth.h"
 #include "edge_broker.h"
+#include "edge_origin.h"
 #include "tg_clock.h"
 
 /* A receive buffer that grew past this is freed after its message, so one
@@ -75,17 +77,24 @@ static int s_established(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *b
     tg_wamp_serializer_t serializer = TG_WAMP_JSON;
     if (protocol && protocol->name && strcmp(protocol->name, EDGE_WS_MSGPACK) == 0)
         serializer = TG_WAMP_MSGPACK;
+    char *browser_cid = conn->browser_cid; /* from the upgrade (s_filter_identity) */
     memset(conn, 0, sizeof(*conn));
     conn->wsi = wsi;
     tg_buf_init(&conn->rx, 0);
     edge_actor_t *actor = edge_actor_from_wsi(wsi);
     if (actor && edge_actor_stopping(actor)) {
+        free(browser_cid);
         static const char reason[] = "edge shutting down";
         lws_close_reason(wsi, (enum lws_close_status)EDGE_CLOSE_GOING_AWAY, (unsigned char *)reason,
                          sizeof(reason) - 1);
         return -1;
     }
     conn->session = edge_broker_session_open(broker, serializer, wsi);
+    if (conn->session) {
+        conn->session->browser_cid = browser_cid;
+        browser_cid = NULL;
+    }
+    free(browser_cid);
     if (!conn->session) {
         static const char reason[] = "edge full (max_sessions), try another edge or later";
         lws_close_reason(wsi, (enum lws_close_status)EDGE_CLOSE_TRY_AGAIN, (unsigned char *)reason,
@@ -255,8 +264,80 @@ static int s_writeable(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *bro
     return 0;
 }
 
+/* The identity cookie at the upgrade (DESIGN 2.4, edge_origin.h): from an
+   allowed Origin, a valid telegraphy_resume cookie gives the browser's
+   cid back (else a new one), and the response sets the cookie again; a
+   foreign Origin gets neither (an anonymous session without identity),
+   or 403 when anonymous sessions are off. Without a secret there are no
+   tokens, hence no cookie. Returns 0 to go on, nonzero to refuse. */
+static int s_filter_identity(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *broker,
+                             edge_actor_t *actor, tg_now_t now)
+{
+    const tg_config_t *cfg = edge_broker_config(broker);
+    char origin[512] = "", host[512] = "";
+    int origin_len = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
+    if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) < 0)
+        host[0] = '\0';
+    /* An Origin header too long to copy is foreign. */
+    bool has_origin = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0;
+    bool allowed =
+        has_origin
+            ? origin_len > 0 && edge_origin_allowed(edge_actor_allowed_origins(actor), origin, host)
+            : true;
+    if (!allowed) {
+        if (!cfg->allow_anonymous) {
+            lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
+            return 1;
+        }
+        return 0;
+    }
+    if (!cfg->secret[0])
+        return 0;
+    free(conn->browser_cid);
+    conn->browser_cid = NULL;
+    char header[4096], token[1024];
+    if (lws_hdr_copy(wsi, header, sizeof(header), WSI_TOKEN_HTTP_COOKIE) > 0 &&
+        edge_origin_cookie(header, EDGE_RESUME_COOKIE, token, sizeof(token)) == 0)
+        conn->browser_cid = edge_auth_cookie_cid(edge_broker_auth(broker), token, now);
+    if (!conn->browser_cid)
+        conn->browser_cid = edge_auth_new_browser_id();
+    conn->set_cookie = true;
+    char proto[16] = "";
+    conn->secure = strncmp(origin, "https:", 6) == 0 ||
+                   (lws_hdr_custom_copy(wsi, proto, sizeof(proto), "x-forwarded-proto:", 18) > 0 &&
+                    strcmp(proto, "https") == 0);
+    return 0;
+}
+
+/* Adds Set-Cookie: telegraphy_resume to the upgrade response. */
+static int s_add_cookie(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_t *broker,
+                        struct lws_process_html_args *args, tg_now_t now)
+{
+    if (!conn->set_cookie || !conn->browser_cid)
+        return 0;
+    const tg_config_t *cfg = edge_broker_config(broker);
+    char *token = edge_auth_cookie_token(edge_broker_auth(broker), conn->browser_cid, now);
+    if (!token)
+        return 0;
+    char value[1200];
+    int len = edge_origin_set_cookie(value, sizeof(value), token, cfg->resume_ttl, conn->secure);
+    free(token);
+    if (len < 0)
+        return 0;
+    unsigned char *p = (unsigned char *)args->p;
+    if (lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"set-cookie:", (const unsigned char *)value, len, &p,
+            (unsigned char *)args->p + args->max_len))
+        return 0; /* no room: the session goes on without renewing the cookie */
+    args->len += (int)(p - (unsigned char *)args->p);
+    args->p = (char *)p;
+    return 0;
+}
+
 static void s_release(edge_ws_conn_t *conn, edge_broker_t *broker, tg_now_t now)
 {
+    free(conn->browser_cid);
+    conn->browser_cid = NULL;
     if (conn->kill_armed) {
         lws_sul_cancel(&conn->kill_sul);
         conn->kill_armed = false;
@@ -291,8 +372,16 @@ int edge_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         /* WebSockets only at EDGE_WS_PATH. */
         char uri[64];
         int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
-        return (n > 0 && strcmp(uri, EDGE_WS_PATH) == 0) ? 0 : 1;
+        if (n <= 0 || strcmp(uri, EDGE_WS_PATH) != 0)
+            return 1;
+        if (!conn || !broker)
+            return 0;
+        return s_filter_identity(wsi, conn, broker, actor, tg_clock_read());
     }
+    case LWS_CALLBACK_ADD_HEADERS:
+        if (!conn || !broker || !in)
+            return 0;
+        return s_add_cookie(wsi, conn, broker, in, tg_clock_read());
     case LWS_CALLBACK_ESTABLISHED:
         if (!conn || !broker)
             return -1;

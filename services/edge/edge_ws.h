@@ -33,6 +33,9 @@ typedef struct {
     bool rx_discard;                 /* over max_message or session closing: drop the rest */
     bool kill_armed;                 /* kill_sul is scheduled */
     lws_sorted_usec_list_t kill_sul; /* drops a closing connection after EDGE_WS_CLOSE_MS */
+    char *browser_cid;               /* owned until ESTABLISHED: the identity cookie's cid */
+    bool set_cookie;                 /* the upgrade response sets telegraphy_resume */
+    bool secure;                     /* behind TLS: the cookie gets Secure */
 } edge_ws_conn_t;
 
 /* A closing connection is gone this long after the session decided to
