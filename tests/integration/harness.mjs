@@ -394,13 +394,58 @@ export function normalizeStatus(json) {
 
 let gatewaySerial = 0;
 
+// ---------------------------------------------------------------- PostgreSQL
+
+// psql: Debian's client wrapper, or the server package's own binary.
+export const PSQL = ['/usr/bin/psql', '/usr/lib/postgresql/15/bin/psql'].find((p) => fs.existsSync(p)) || 'psql';
+
+// The PostgreSQL of the test run (scripts/test.sh starts one cluster per
+// `make test`; by hand: `scripts/pg.sh start DIR PORT` prints the URL). A
+// test that needs it FAILS when it is unset: persistence is not optional.
+export function testDatabaseUrl() {
+  const url = process.env.TELEGRAPHY_TEST_DATABASE_URL;
+  if (!url) {
+    throw new Error('TELEGRAPHY_TEST_DATABASE_URL is unset: a gateway with persist needs a real PostgreSQL. '
+      + 'Run through `make test`, or: D=$(mktemp -d); export TELEGRAPHY_TEST_DATABASE_URL=$(scripts/pg.sh start $D 5999)');
+  }
+  return url;
+}
+
+// `url` naming database `name` instead (same host, port, user).
+export function databaseUrlFor(url, name) {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+// Runs one SQL command with psql on the database `url` names -> stdout
+// (unaligned, tuples only) trimmed. Throws with psql's stderr on failure.
+export function psql(url, sql) {
+  return execFileSync(PSQL, ['-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', sql], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 30000,
+  }).trim();
+}
+
 export class Gateway {
   // edges: number of edges; edgeArgs: extra flags for every edge (or a
-  // function of the edge index); routerArgs/ingestArgs: extra flags.
-  // secret: TELEGRAPHY_SECRET for the edges (--secret) and for ctl (env).
-  constructor({ name = 'gw', edges = 1, edgeArgs = [], routerArgs = [], ingestArgs = [], secret = null } = {}) {
+  // function of the edge index); routerArgs/ingestArgs/persistArgs: extra
+  // flags. secret: TELEGRAPHY_SECRET for the edges (--secret) and for ctl
+  // (env).
+  // persist: true also runs telegraphy-persist on a database of its own,
+  // made fresh on TELEGRAPHY_TEST_DATABASE_URL's server at start (`psql`,
+  // CREATE DATABASE) and dropped at stop; start() waits until `ctl status`
+  // lists the persist. With the variable unset, start() throws (the test
+  // fails, saying so). gw.databaseUrl names that database, gw.sql(text)
+  // runs a query on it (-> psql's output), gw.persist is its Proc
+  // (killPersist / restartPersist as for the others).
+  constructor({ name = 'gw', edges = 1, edgeArgs = [], routerArgs = [], ingestArgs = [], secret = null,
+    persist = false, persistArgs = [] } = {}) {
     this.name = `${name}-${process.pid}-${++gatewaySerial}`;
     this.secret = secret;
+    this.withPersist = persist;
+    this.persistArgs = persistArgs;
     this.edgeCount = edges;
     this.edgeArgs = edgeArgs;
     this.routerArgs = routerArgs;
@@ -466,6 +511,20 @@ export class Gateway {
       path.join(this.logDir, 'ingest.log'),
     );
     this.procs.push(this.router, this.ingest);
+    if (this.withPersist) {
+      const base = testDatabaseUrl();
+      this.databaseName = `tg_it_${process.pid}_${gatewaySerial}_${Date.now() % 100000}`;
+      psql(base, `CREATE DATABASE ${this.databaseName}`);
+      this.databaseUrl = databaseUrlFor(base, this.databaseName);
+      this.databaseBase = base;
+      this.persist = new Proc(
+        'persist',
+        this.bin('persist'),
+        ['--router', this.routerEndpoint, '--database-url', this.databaseUrl, ...hb, ...this.persistArgs],
+        path.join(this.logDir, 'persist.log'),
+      );
+      this.procs.push(this.persist);
+    }
     for (let i = 0; i < this.edgeCount; i++) {
       const extra = typeof this.edgeArgs === 'function' ? this.edgeArgs(i) : this.edgeArgs;
       const edge = new Proc(
@@ -481,6 +540,7 @@ export class Gateway {
     try {
       this.router.start();
       this.ingest.start();
+      if (this.persist) this.persist.start();
       for (const e of this.edges) e.start();
       await this.waitReady();
     } catch (e) {
@@ -520,10 +580,11 @@ export class Gateway {
   }
 
   // Every process is up: each edge's /healthz is 200 with the router
-  // connected, and the router's status lists the ingest and every edge.
+  // connected, and the router's status lists the ingest, every edge and,
+  // with persist, a persist.
   async waitReady({ timeoutMs = 20000 } = {}) {
     await waitFor(
-      'router, ingest and edges to be ready (healthz + ctl status)',
+      `router, ingest, edges${this.persist ? ', persist' : ''} to be ready (healthz + ctl status)`,
       async () => {
         this.assertAlive();
         for (let i = 0; i < this.edgeCount; i++) if (!(await this.edgeHealthy(i))) return false;
@@ -531,7 +592,8 @@ export class Gateway {
         if (!status) return false;
         const ingests = status.filter((p) => p.role === 'ingest').length;
         const edgeCount = status.filter((p) => p.role === 'edge').length;
-        return ingests >= 1 && edgeCount >= this.edgeCount;
+        const persists = status.filter((p) => p.role === 'persist').length;
+        return ingests >= 1 && edgeCount >= this.edgeCount && (!this.persist || persists >= 1);
       },
       { timeoutMs, intervalMs: 100 },
     );
@@ -677,6 +739,32 @@ export class Gateway {
     this.ingest.start();
   }
 
+  async killPersist() {
+    await this.persist.kill9();
+  }
+
+  // Same flags, same database as before.
+  restartPersist() {
+    this.persist.start();
+  }
+
+  // Waits until `ctl status` lists a persist with its database ready
+  // (stats db_ready = 1) whose instance is not `notInstance`.
+  async waitPersist({ notInstance, timeoutMs = 20000 } = {}) {
+    return waitFor('ctl status to list a persist with its database ready', async () => {
+      this.assertAlive();
+      const status = await this.status();
+      const p = status?.find((x) => x.role === 'persist' && x.instance !== notInstance && x.stats.db_ready === 1);
+      return p || false;
+    }, { timeoutMs, intervalMs: 100 });
+  }
+
+  // One SQL command on persist's database -> psql's output (tuples only).
+  sql(text) {
+    if (!this.databaseUrl) throw new Error('sql(): this gateway runs without persist');
+    return psql(this.databaseUrl, text);
+  }
+
   async killEdge(i) {
     await this.edges[i].kill9();
   }
@@ -737,11 +825,18 @@ export class Gateway {
     await this.closeClients();
     // Edges first, then ingest, then router: the reverse of the data flow.
     const problems = [];
-    for (const p of [...this.edges, this.ingest, this.router]) {
+    for (const p of [...this.edges, this.ingest, this.persist, this.router]) {
       try {
         if (p) await p.stop();
       } catch (e) {
         problems.push(`${p.name}: stop failed: ${e.message}`);
+      }
+    }
+    if (this.databaseName) {
+      try {
+        psql(this.databaseBase, `DROP DATABASE IF EXISTS ${this.databaseName} WITH (FORCE)`);
+      } catch (e) {
+        problems.push(`dropping database ${this.databaseName} failed: ${e.message}`);
       }
     }
     for (const p of this.procs) {
