@@ -164,6 +164,7 @@ static void *s_create(zsock_t *pipe, const void *args, tg_actor_ready_t *ready, 
     tg_now_t now = tg_clock_read(); /* once, at start: the loop's clock from here on */
     self->broker = router_broker_new(self->router, self->instance, heartbeat_ms, &limits, now);
     router_broker_set_tap(self->broker, self->tap);
+    router_broker_set_store_timeout(self->broker, cfg->store_timeout_ms);
 
     self->loop = tg_loop_new(pipe);
     tg_loop_add_socket(self->loop, self->router, s_on_router, self);

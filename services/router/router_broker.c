@@ -6,24 +6,18 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "router_index.h"
-#include "router_map.h"
-#include "router_peers.h"
+#include "router_broker_private.h"
 #include "router_status.h"
 #include "router_tap.h"
-#include "router_tokens.h"
 #include "tg_alloc.h"
 #include "tg_envelope.h"
-#include "tg_event_type.h"
-#include "tg_log.h"
-#include "tg_rate.h"
 
 #define S_ERROR_INVALID_URI    "wamp.error.invalid_uri"
 #define S_ERROR_UNKNOWN_EVENT  "telegraphy.error.unknown_event"
 #define S_ERROR_INVALID_FILTER "telegraphy.error.invalid_filter"
 #define S_ERROR_INVALID_TYPE   "telegraphy.error.invalid_event_type"
-#define S_ERROR_INTERNAL       "telegraphy.error.internal"
-#define S_ERROR_UNAVAILABLE    "telegraphy.error.unavailable"
+#define S_ERROR_INTERNAL       ROUTER_ERROR_INTERNAL
+#define S_ERROR_UNAVAILABLE    ROUTER_ERROR_UNAVAILABLE
 #define S_ERROR_REPLAYED       "telegraphy.error.token_replayed"
 
 /* Heartbeat intervals after start during which every TOKEN_SPEND with a req
@@ -32,56 +26,16 @@
    accepted a second time. The same bound after which a peer expires. */
 #define S_TOKEN_WARMUP_HEARTBEATS 3
 
-struct _router_broker_t {
-    zsock_t *socket;            /* borrowed: the ROUTER for edges and ingests */
-    zsock_t *tap;               /* borrowed: PUB for TAP/MONITOR, or NULL */
-    uint64_t tap_drops;         /* sends the tap socket refused */
-    bool tap_viewers;           /* some subscription of the tap socket wants TAP */
-    char *instance;             /* owned: our instance id, new at every start */
-    uint32_t heartbeat_ms;      /* tick period; peers expire after 3 of them */
-    tg_query_limits_t limits;   /* filter length, depth, list size */
-    int64_t started_ms;         /* monotonic ms at start (the loop's clock), for uptime */
-    router_index_t *index;      /* subscriptions; edges are router_peer_t pointers */
-    tg_registry_t *registry;    /* event types, the authoritative copy */
-    router_peers_t *peers;      /* peers that said HELLO */
-    router_tokens_t *tokens;    /* spent ws token ids (TOKEN_SPEND) */
-    router_map_t *told_unknown; /* routing ids told known=false this tick */
-    router_peer_t **touched;    /* edges with ids in their batch for the event being routed;
-                                   ROUTER_MAX_PEERS entries, allocated once */
-    size_t touched_count;
-    uint64_t events_in, events_out, drops, bad_input;
-    tg_rate_t rate_in;              /* events_in per second, sampled on the tick */
-    tg_rate_t rate_out;             /* events_out per second */
-    tg_log_limiter_t bad_limiter;   /* bad input lines */
-    tg_log_limiter_t drop_limiter;  /* undelivered event lines */
-    tg_log_limiter_t spend_limiter; /* refused token spends */
-};
-
 /* ---- who may send what, handled where ---------------------------------- */
 
-/* Who sent a message, a bit each for the command table's `senders`. */
-typedef enum {
-    S_INGEST = 1 << 0,  /* a peer that said HELLO as an ingest */
-    S_EDGE = 1 << 1,    /* a peer that said HELLO as an edge */
-    S_UNKNOWN = 1 << 2, /* a routing id on the peer socket that never said HELLO, or expired */
-    S_CONTROL = 1 << 3, /* telegraphy-ctl, on the control socket */
-} s_sender_t;
+/* Every peer role. */
+#define S_PEERS (ROUTER_FROM_INGEST | ROUTER_FROM_EDGE | ROUTER_FROM_PERSIST)
 
-/* One message being handled: what every handler is given. */
-typedef struct {
-    zsock_t *socket;      /* borrowed: where replies go (the peer or the control ROUTER) */
-    zframe_t *routing_id; /* borrowed: the sender's */
-    zframe_t *delimiter;  /* borrowed: a REQ client's empty frame, put back on replies; or NULL */
-    router_peer_t *peer;  /* borrowed: the sender, NULL unless an ingest or an edge */
-    tg_envelope_t *env;   /* owned by the dispatcher; a handler may take it or its fields */
-    tg_now_t now;         /* the loop's time */
-} s_request_t;
-
-typedef void(s_handler_fn)(router_broker_t *self, s_request_t *request);
+typedef void(s_handler_fn)(router_broker_t *self, router_request_t *request);
 
 /* A row of the command table. */
 typedef struct {
-    unsigned senders;       /* s_sender_t bits: who may send it */
+    unsigned senders;       /* router_sender_t bits: who may send it */
     s_handler_fn *handler;  /* what it does */
     s_handler_fn *stranger; /* what it does when an unknown peer sends it although only
                                a known role may: that peer is one we forgot (we restarted
@@ -90,7 +44,7 @@ typedef struct {
 } s_command_t;
 
 static s_handler_fn s_on_hello, s_on_heartbeat, s_on_monitor, s_on_register, s_on_event,
-    s_on_subscribe, s_on_unsubscribe, s_on_token_spend, s_on_status, s_stranger, s_stranger_event,
+    s_on_subscribe, s_on_unsubscribe, s_on_token_spend, s_on_status, s_stranger_event,
     s_stranger_spend;
 
 /* Every command the router accepts, who may send it and what handles it.
@@ -98,24 +52,36 @@ static s_handler_fn s_on_hello, s_on_heartbeat, s_on_monitor, s_on_register, s_o
    rate-limited, dropped. */
 static const s_command_t s_commands[] = {
     /*                    senders                          handler            stranger */
-    [TG_CMD_HELLO] = {S_INGEST | S_EDGE | S_UNKNOWN, s_on_hello, NULL},
-    [TG_CMD_HEARTBEAT] = {S_INGEST | S_EDGE | S_UNKNOWN, s_on_heartbeat, NULL},
-    [TG_CMD_MONITOR] = {S_INGEST | S_EDGE | S_UNKNOWN, s_on_monitor, NULL},
-    [TG_CMD_REGISTER] = {S_INGEST, s_on_register, s_stranger},
-    [TG_CMD_EVENT] = {S_INGEST, s_on_event, s_stranger_event},
-    [TG_CMD_SUBSCRIBE] = {S_EDGE, s_on_subscribe, s_stranger},
-    [TG_CMD_UNSUBSCRIBE] = {S_EDGE, s_on_unsubscribe, s_stranger},
-    [TG_CMD_TOKEN_SPEND] = {S_EDGE, s_on_token_spend, s_stranger_spend},
-    [TG_CMD_STATUS] = {S_CONTROL, s_on_status, NULL},
+    [TG_CMD_HELLO] = {S_PEERS | ROUTER_FROM_UNKNOWN, s_on_hello, NULL},
+    [TG_CMD_HEARTBEAT] = {S_PEERS | ROUTER_FROM_UNKNOWN, s_on_heartbeat, NULL},
+    [TG_CMD_MONITOR] = {S_PEERS | ROUTER_FROM_UNKNOWN, s_on_monitor, NULL},
+    [TG_CMD_REGISTER] = {ROUTER_FROM_INGEST | ROUTER_FROM_PERSIST, s_on_register,
+                         router_broker_stranger},
+    [TG_CMD_EVENT] = {ROUTER_FROM_INGEST, s_on_event, s_stranger_event},
+    [TG_CMD_SUBSCRIBE] = {ROUTER_FROM_EDGE | ROUTER_FROM_PERSIST, s_on_subscribe,
+                          router_broker_stranger},
+    [TG_CMD_UNSUBSCRIBE] = {ROUTER_FROM_EDGE | ROUTER_FROM_PERSIST, s_on_unsubscribe,
+                            router_broker_stranger},
+    [TG_CMD_TOKEN_SPEND] = {ROUTER_FROM_EDGE | ROUTER_FROM_PERSIST, s_on_token_spend,
+                            s_stranger_spend},
+    [TG_CMD_STATUS] = {ROUTER_FROM_CONTROL, s_on_status, NULL},
+    /* persistence (router_persist.c) */
+    [TG_CMD_ACCEPTED] = {ROUTER_FROM_PERSIST, router_persist_on_answer, NULL},
+    [TG_CMD_REJECTED] = {ROUTER_FROM_PERSIST, router_persist_on_answer, NULL},
+    [TG_CMD_REPLAY] = {ROUTER_FROM_PERSIST, router_persist_on_replay, router_broker_stranger},
+    [TG_CMD_REPLAY_END] = {ROUTER_FROM_PERSIST, router_persist_on_replay, router_broker_stranger},
+    [TG_CMD_MORE] = {ROUTER_FROM_EDGE, router_persist_on_forward, router_broker_stranger},
+    [TG_CMD_ACK] = {ROUTER_FROM_EDGE, router_persist_on_forward, router_broker_stranger},
 };
 #define S_COMMANDS_END ((int)(sizeof s_commands / sizeof s_commands[0]))
 
 static const char *s_sender_name(unsigned sender)
 {
-    return sender == S_INGEST    ? "ingest"
-           : sender == S_EDGE    ? "edge"
-           : sender == S_CONTROL ? "control"
-                                 : "unknown peer";
+    return sender == ROUTER_FROM_INGEST    ? "ingest"
+           : sender == ROUTER_FROM_EDGE    ? "edge"
+           : sender == ROUTER_FROM_CONTROL ? "control"
+           : sender == ROUTER_FROM_PERSIST ? "persist"
+                                           : "unknown peer";
 }
 
 /* ---- lifetime ----------------------------------------------------------- */
@@ -140,6 +106,8 @@ router_broker_t *router_broker_new(zsock_t *peer_socket, const char *instance,
     self->told_unknown = router_map_new();
     self->tokens = router_tokens_new(ROUTER_MAX_SPENT_TOKENS);
     self->touched = tg_calloc(ROUTER_MAX_PEERS, sizeof *self->touched);
+    self->store = router_store_new(ROUTER_STORE_PENDING);
+    self->store_timeout_ms = ROUTER_STORE_TIMEOUT_MS;
     return self;
 }
 
@@ -148,6 +116,7 @@ void router_broker_destroy(router_broker_t **self_p)
     if (!self_p || !*self_p)
         return;
     router_broker_t *self = *self_p;
+    router_store_destroy(&self->store);
     router_index_destroy(&self->index); /* before the peers its edges point to */
     router_peers_destroy(&self->peers);
     tg_registry_destroy(&self->registry);
@@ -174,7 +143,16 @@ void router_broker_stats(const router_broker_t *self, router_broker_stats_t *sta
         .event_types = tg_registry_size(self->registry),
         .spent_tokens = router_tokens_size(self->tokens),
         .tap_drops = self->tap_drops,
+        .stores_pending = router_store_size(self->store),
+        .store_rejected = self->store_rejected,
+        .retention_lost = self->retention_lost,
+        .persist = self->persist != NULL,
     };
+}
+
+void router_broker_set_store_timeout(router_broker_t *self, uint32_t timeout_ms)
+{
+    self->store_timeout_ms = timeout_ms ? timeout_ms : ROUTER_STORE_TIMEOUT_MS;
 }
 
 void router_broker_set_tap_viewers(router_broker_t *self, bool viewers)
@@ -201,8 +179,8 @@ void router_broker_publish_monitor(router_broker_t *self, tg_envelope_t **env_p)
 
 /* ---- replies ------------------------------------------------------------ */
 
-static void s_bad_input(router_broker_t *self, const char *socket, const char *reason,
-                        const router_peer_t *peer)
+void router_broker_bad_input(router_broker_t *self, const char *socket, const char *reason,
+                             const router_peer_t *peer)
 {
     self->bad_input++;
     tg_log_ratelimited(&self->bad_limiter, ROUTER_LOG_INTERVAL_MS,
@@ -240,26 +218,27 @@ static void s_send(router_broker_t *self, zsock_t *socket, zframe_t *routing_id,
 }
 
 /* A reply to the request's sender. Takes ownership of *env_p. */
-static void s_reply(router_broker_t *self, const s_request_t *request, tg_envelope_t **env_p)
+void router_broker_reply(router_broker_t *self, const router_request_t *request,
+                         tg_envelope_t **env_p)
 {
     s_send(self, request->socket, request->routing_id, request->delimiter, env_p);
 }
 
 /* A message to a peer on the peer socket. Takes ownership of *env_p. */
-static void s_send_peer(router_broker_t *self, zframe_t *routing_id, tg_envelope_t **env_p)
+void router_broker_send_peer(router_broker_t *self, zframe_t *routing_id, tg_envelope_t **env_p)
 {
     s_send(self, self->socket, routing_id, NULL, env_p);
 }
 
 /* A REJECTED / SUBSCRIBE_ERROR {req, error, message} to the sender. */
-static void s_refuse(router_broker_t *self, const s_request_t *request, tg_command_t command,
-                     const char *error, const char *message)
+void router_broker_refuse(router_broker_t *self, const router_request_t *request,
+                          tg_command_t command, const char *error, const char *message)
 {
     tg_envelope_t *reply = tg_envelope_new(command);
     reply->req = request->env->req;
     reply->error = tg_strdup(error);
     reply->message = tg_strdup(message);
-    s_reply(self, request, &reply);
+    router_broker_reply(self, request, &reply);
 }
 
 /* Our uptime at `now`: 0 if the caller's clock is behind our start (time
@@ -269,21 +248,21 @@ static uint64_t s_uptime_ms(const router_broker_t *self, tg_now_t now)
     return now.mono_ms > self->started_ms ? (uint64_t)(now.mono_ms - self->started_ms) : 0;
 }
 
-static void s_send_heartbeat(router_broker_t *self, const s_request_t *request, bool known)
+static void s_send_heartbeat(router_broker_t *self, const router_request_t *request, bool known)
 {
     tg_envelope_t *env = tg_envelope_new(TG_CMD_HEARTBEAT);
     env->instance = tg_strdup(self->instance);
     env->known = known;
     env->uptime_ms = s_uptime_ms(self, request->now);
-    s_reply(self, request, &env);
+    router_broker_reply(self, request, &env);
 }
 
-static void s_send_register(router_broker_t *self, zframe_t *routing_id,
-                            const tg_event_type_t *type)
+void router_broker_send_register(router_broker_t *self, zframe_t *routing_id,
+                                 const tg_event_type_t *type)
 {
     tg_envelope_t *env = tg_envelope_new(TG_CMD_REGISTER);
     env->event_type = tg_event_type_dup(type);
-    s_send_peer(self, routing_id, &env);
+    router_broker_send_peer(self, routing_id, &env);
 }
 
 typedef struct {
@@ -295,7 +274,7 @@ typedef struct {
 static void s_register_to(const tg_event_type_t *type, void *arg)
 {
     s_register_target_t *target = arg;
-    s_send_register(target->broker, target->routing_id, type);
+    router_broker_send_register(target->broker, target->routing_id, type);
 }
 
 /* ---- peers that are not (or no longer) known ---------------------------- */
@@ -303,7 +282,7 @@ static void s_register_to(const tg_event_type_t *type, void *arg)
 /* A peer we do not know sent what only a known peer may (we restarted, or
    expired it): tell it once per tick, so it says HELLO and re-sends its
    state, without answering a burst message by message. */
-static void s_stranger(router_broker_t *self, s_request_t *request)
+void router_broker_stranger(router_broker_t *self, router_request_t *request)
 {
     const void *key = zframe_data(request->routing_id);
     size_t len = zframe_size(request->routing_id);
@@ -316,57 +295,69 @@ static void s_stranger(router_broker_t *self, s_request_t *request)
 }
 
 /* An EVENT from an ingest we do not know: counted in and dropped. */
-static void s_stranger_event(router_broker_t *self, s_request_t *request)
+static void s_stranger_event(router_broker_t *self, router_request_t *request)
 {
     self->events_in++;
     self->drops++;
-    s_stranger(self, request);
+    router_broker_stranger(self, request);
 }
 
 /* A TOKEN_SPEND from an edge we do not know: a session waits on it, so
    refuse now rather than let it time out. */
-static void s_stranger_spend(router_broker_t *self, s_request_t *request)
+static void s_stranger_spend(router_broker_t *self, router_request_t *request)
 {
     if (request->env->req)
-        s_refuse(self, request, TG_CMD_REJECTED, S_ERROR_UNAVAILABLE,
-                 "this edge must say HELLO again");
-    s_stranger(self, request);
+        router_broker_refuse(self, request, TG_CMD_REJECTED, S_ERROR_UNAVAILABLE,
+                             "this edge must say HELLO again");
+    router_broker_stranger(self, request);
 }
 
 /* ---- handlers ------------------------------------------------------------ */
 
-static void s_on_hello(router_broker_t *self, s_request_t *request)
+static void s_on_hello(router_broker_t *self, router_request_t *request)
 {
     const tg_envelope_t *env = request->env;
     router_role_t role;
     if (router_role_parse(env->role, &role) != 0) {
-        s_bad_input(self, "peer", "HELLO with an unknown role", request->peer);
+        router_broker_bad_input(self, "peer", "HELLO with an unknown role", request->peer);
         return;
     }
+    if (role == ROUTER_ROLE_PERSIST && !router_persist_hello(self, request))
+        return;
     /* A HELLO from a known peer is a resync: it re-sends its whole state
        next, so whatever we hold for it is stale. */
     size_t dropped = 0;
     if (request->peer) {
-        dropped = router_index_remove_edge(self->index, request->peer);
-        router_peers_remove(self->peers, request->peer);
+        dropped = router_broker_forget(self, request->peer);
         request->peer = NULL;
     }
     router_peer_t *peer = router_peers_add(self->peers, request->routing_id, role, env->instance,
                                            request->now.mono_ms);
     if (!peer) {
-        s_bad_input(self, "peer", "peer table full", NULL);
+        router_broker_bad_input(self, "peer", "peer table full", NULL);
         return;
     }
     tg_log_info("router: peer %s role=%s instance=%s subscriptions_dropped=%zu",
                 dropped ? "rejoined" : "joined", router_role_name(role), peer->instance, dropped);
     tg_envelope_t *welcome = tg_envelope_new(TG_CMD_WELCOME);
     welcome->instance = tg_strdup(self->instance);
-    s_reply(self, request, &welcome);
+    router_broker_reply(self, request, &welcome);
     s_register_target_t target = {self, peer->routing_id};
     tg_registry_foreach(self->registry, s_register_to, &target);
+    if (role == ROUTER_ROLE_PERSIST)
+        router_persist_joined(self, peer);
 }
 
-static void s_on_heartbeat(router_broker_t *self, s_request_t *request)
+size_t router_broker_forget(router_broker_t *self, router_peer_t *peer)
+{
+    if (peer == self->persist)
+        router_persist_left(self, peer);
+    size_t dropped = router_index_remove_edge(self->index, peer);
+    router_peers_remove(self->peers, peer);
+    return dropped;
+}
+
+static void s_on_heartbeat(router_broker_t *self, router_request_t *request)
 {
     const tg_envelope_t *env = request->env;
     /* The same routing id under another instance id is another process:
@@ -380,22 +371,26 @@ static void s_on_heartbeat(router_broker_t *self, s_request_t *request)
 
 /* Republished whoever sent it: it names its own role and instance, and the
    events around a (re)connection come before HELLO. */
-static void s_on_monitor(router_broker_t *self, s_request_t *request)
+static void s_on_monitor(router_broker_t *self, router_request_t *request)
 {
     router_broker_publish_monitor(self, &request->env);
 }
 
-static void s_on_register(router_broker_t *self, s_request_t *request)
+static void s_on_register(router_broker_t *self, router_request_t *request)
 {
     tg_envelope_t *env = request->env;
     router_peer_t *peer = request->peer;
+    if (peer->role == ROUTER_ROLE_PERSIST) {
+        router_persist_on_register(self, request);
+        return;
+    }
     const char *reason = NULL;
     if (tg_event_type_validate(env->event_type, &reason) != 0) {
         if (!env->req)
-            s_bad_input(self, "peer", "REGISTER of an invalid type without req", peer);
+            router_broker_bad_input(self, "peer", "REGISTER of an invalid type without req", peer);
         else
-            s_refuse(self, request, TG_CMD_REJECTED, S_ERROR_INVALID_TYPE,
-                     reason ? reason : "invalid event type");
+            router_broker_refuse(self, request, TG_CMD_REJECTED, S_ERROR_INVALID_TYPE,
+                                 reason ? reason : "invalid event type");
         return;
     }
     char name[TG_MAX_TOPIC + 1];
@@ -404,7 +399,7 @@ static void s_on_register(router_broker_t *self, s_request_t *request)
     if (env->req) {
         tg_envelope_t *accepted = tg_envelope_new(TG_CMD_ACCEPTED);
         accepted->req = env->req;
-        s_reply(self, request, &accepted);
+        router_broker_reply(self, request, &accepted);
     }
     if (changed != 1)
         return; /* every peer has it already (WELCOME or an earlier broadcast) */
@@ -413,7 +408,7 @@ static void s_on_register(router_broker_t *self, s_request_t *request)
     for (size_t i = 0; type && i < router_peers_size(self->peers); i++) {
         router_peer_t *other = router_peers_at(self->peers, i);
         if (other != peer)
-            s_send_register(self, other->routing_id, type);
+            router_broker_send_register(self, other->routing_id, type);
     }
 }
 
@@ -445,19 +440,19 @@ static bool s_topic_valid(tg_match_t match, const char *topic)
     return true;
 }
 
-static void s_on_subscribe(router_broker_t *self, s_request_t *request)
+static void s_on_subscribe(router_broker_t *self, router_request_t *request)
 {
     const tg_envelope_t *env = request->env;
     char message[TG_MAX_ERROR_TEXT];
     if (!s_topic_valid(env->match, env->topic)) {
         snprintf(message, sizeof message, "invalid topic for a %s subscription",
                  tg_match_name(env->match));
-        s_refuse(self, request, TG_CMD_SUBSCRIBE_ERROR, S_ERROR_INVALID_URI, message);
+        router_broker_refuse(self, request, TG_CMD_SUBSCRIBE_ERROR, S_ERROR_INVALID_URI, message);
         return;
     }
     if (env->match == TG_MATCH_EXACT && !tg_registry_get(self->registry, env->topic)) {
         snprintf(message, sizeof message, "no such event type: %s", env->topic);
-        s_refuse(self, request, TG_CMD_SUBSCRIBE_ERROR, S_ERROR_UNKNOWN_EVENT, message);
+        router_broker_refuse(self, request, TG_CMD_SUBSCRIBE_ERROR, S_ERROR_UNKNOWN_EVENT, message);
         return;
     }
     /* An empty filter is no filter (the edge passes `_filter: ""` as is). */
@@ -466,27 +461,47 @@ static void s_on_subscribe(router_broker_t *self, s_request_t *request)
         tg_query_error_t error;
         filter = tg_query_parse(env->filter, strlen(env->filter), &self->limits, &error);
         if (!filter) {
-            s_refuse(self, request, TG_CMD_SUBSCRIBE_ERROR, S_ERROR_INVALID_FILTER, error.message);
+            router_broker_refuse(self, request, TG_CMD_SUBSCRIBE_ERROR, S_ERROR_INVALID_FILTER,
+                                 error.message);
             return;
         }
     }
+    if (request->peer->role == ROUTER_ROLE_EDGE && (env->persistent || env->since)) {
+        router_persist_subscribe(self, request, &filter);
+        return;
+    }
     uint64_t sub_id = 0;
-    if (router_index_add(self->index, env->match, env->topic, &filter, request->peer, &sub_id) !=
-        0) {
-        tg_query_destroy(&filter);
-        tg_log_error("router: subscription not stored topic=%s", env->topic);
-        s_refuse(self, request, TG_CMD_SUBSCRIBE_ERROR, S_ERROR_INTERNAL,
-                 "the router could not store this subscription");
+    if (router_broker_hold(self, env->match, env->topic, &filter, request->peer, &sub_id) != 0) {
+        router_broker_refuse(self, request, TG_CMD_SUBSCRIBE_ERROR, S_ERROR_INTERNAL,
+                             "the router could not store this subscription");
         return;
     }
     tg_envelope_t *reply = tg_envelope_new(TG_CMD_SUBSCRIBED);
     reply->req = env->req;
     reply->sub_id = sub_id;
-    s_reply(self, request, &reply);
+    router_broker_reply(self, request, &reply);
 }
 
-static void s_on_unsubscribe(router_broker_t *self, s_request_t *request)
+int router_broker_hold(router_broker_t *self, tg_match_t match, const char *topic,
+                       tg_query_t **filter_p, router_peer_t *peer, uint64_t *sub_id)
 {
+    if (router_index_add(self->index, match, topic, filter_p, peer, sub_id) == 0)
+        return 0;
+    tg_query_destroy(filter_p);
+    tg_log_error("router: subscription not stored topic=%s", topic);
+    return -1;
+}
+
+/* UNSUBSCRIBE {sub_id} removes the sender from the holders. From an edge
+   with a client_id it is the end of a persistent subscription: forwarded
+   to persist, the holders unchanged (the edge sends the plain UNSUBSCRIBE
+   when its last session on the key goes, as before). */
+static void s_on_unsubscribe(router_broker_t *self, router_request_t *request)
+{
+    if (request->env->client_id && request->peer->role == ROUTER_ROLE_EDGE) {
+        router_persist_on_forward(self, request);
+        return;
+    }
     /* Not held: the edge raced our expiry or restart; nothing to undo. */
     if (router_index_remove(self->index, request->env->sub_id, request->peer) != 0)
         tg_log_debug("router: unsubscribe of an unheld subscription sub_id=%" PRIu64 " instance=%s",
@@ -506,12 +521,70 @@ static void s_collect(const router_sub_t *sub, void *arg)
     }
 }
 
+void router_broker_match(router_broker_t *self, const tg_envelope_t *event, bool tap)
+{
+    router_index_match(self->index, event->topic, strlen(event->topic), zframe_data(event->body),
+                       zframe_size(event->body), s_collect, self);
+    /* A TAP costs an envelope, a header encode and a body copy: only when
+       a viewer (telegraphy-ctl tap) is there to read it. */
+    if (tap && self->tap && self->tap_viewers) {
+        uint64_t matched = 0;
+        size_t edges = 0;
+        for (size_t i = 0; i < self->touched_count; i++)
+            if (self->touched[i]->role == ROUTER_ROLE_EDGE) {
+                matched += self->touched[i]->batch_count;
+                edges++;
+            }
+        if (router_tap_event(self->tap, event, matched, edges) != 0)
+            self->tap_drops++;
+    }
+}
+
+void router_broker_drop_batches(router_broker_t *self)
+{
+    for (size_t i = 0; i < self->touched_count; i++)
+        router_peer_batch_clear(self->touched[i]);
+    self->touched_count = 0;
+}
+
 /* Sends the event to every edge with matching subscriptions: the header
    encoded once for all of them; per edge one message sharing that header,
    the body and the edge's routing id (references, no copies), with the
    edge's own ids in the last frame (split in chunks of TG_MAX_SUB_IDS
-   should one edge ever hold more). */
-static void s_on_event(router_broker_t *self, s_request_t *request)
+   should one edge ever hold more). Persist's batch is not sent. */
+void router_broker_fanout(router_broker_t *self, const tg_envelope_t *event,
+                          const tg_event_type_t *type, zframe_t *header)
+{
+    zframe_t *own = NULL;
+    if (!header && self->touched_count > 0)
+        header = own = tg_envelope_event_header(event, type->audience, type->guaranteed);
+    for (size_t i = 0; i < self->touched_count; i++) {
+        router_peer_t *edge = self->touched[i];
+        for (size_t offset = 0; edge->role == ROUTER_ROLE_EDGE && offset < edge->batch_count;
+             offset += TG_MAX_SUB_IDS) {
+            size_t count = edge->batch_count - offset;
+            if (count > TG_MAX_SUB_IDS)
+                count = TG_MAX_SUB_IDS;
+            if (tg_envelope_event_send(self->socket, edge->routing_id, header, event->body,
+                                       edge->batch_ids + offset, count) == 0)
+                self->events_out++;
+            else {
+                self->drops++;
+                tg_log_ratelimited(&self->drop_limiter, ROUTER_LOG_INTERVAL_MS,
+                                   "router: event dropped reason=\"%s\" topic=%s edge=%s",
+                                   zmq_strerror(zmq_errno()), event->topic, edge->instance);
+            }
+        }
+        router_peer_batch_clear(edge);
+    }
+    self->touched_count = 0;
+    zframe_destroy(&own);
+}
+
+/* An EVENT from an ingest: matched, stored first when its type asks
+   (router_persist_event), sent to the edges, and answered ACCEPTED when
+   the ingest waits (its req). */
+static void s_on_event(router_broker_t *self, router_request_t *request)
 {
     const tg_envelope_t *env = request->env;
     self->events_in++;
@@ -520,59 +593,44 @@ static void s_on_event(router_broker_t *self, s_request_t *request)
         self->drops++;
         tg_log_ratelimited(&self->drop_limiter, ROUTER_LOG_INTERVAL_MS,
                            "router: event dropped reason=unknown_type topic=%s", env->topic);
+        if (env->req)
+            router_broker_refuse(self, request, TG_CMD_REJECTED, S_ERROR_UNKNOWN_EVENT,
+                                 "the router does not know this event type");
         return;
     }
-    router_index_match(self->index, env->topic, strlen(env->topic), zframe_data(env->body),
-                       zframe_size(env->body), s_collect, self);
-    /* A TAP costs an envelope, a header encode and a body copy: only when
-       a viewer (telegraphy-ctl tap) is there to read it. */
-    if (self->tap && self->tap_viewers) {
-        uint64_t matched = 0;
-        for (size_t i = 0; i < self->touched_count; i++)
-            matched += self->touched[i]->batch_count;
-        if (router_tap_event(self->tap, env, matched, self->touched_count) != 0)
-            self->tap_drops++;
-    }
-    if (self->touched_count == 0)
+    router_broker_match(self, env, true);
+    if (router_persist_event(self, request, type))
         return;
-    zframe_t *header = tg_envelope_event_header(env, type->audience, type->guaranteed);
-    for (size_t i = 0; i < self->touched_count; i++) {
-        router_peer_t *edge = self->touched[i];
-        for (size_t offset = 0; offset < edge->batch_count; offset += TG_MAX_SUB_IDS) {
-            size_t count = edge->batch_count - offset;
-            if (count > TG_MAX_SUB_IDS)
-                count = TG_MAX_SUB_IDS;
-            if (tg_envelope_event_send(self->socket, edge->routing_id, header, env->body,
-                                       edge->batch_ids + offset, count) == 0)
-                self->events_out++;
-            else {
-                self->drops++;
-                tg_log_ratelimited(&self->drop_limiter, ROUTER_LOG_INTERVAL_MS,
-                                   "router: event dropped reason=\"%s\" topic=%s edge=%s",
-                                   zmq_strerror(zmq_errno()), env->topic, edge->instance);
-            }
-        }
-        router_peer_batch_clear(edge);
+    router_broker_fanout(self, env, type, NULL);
+    if (env->req) {
+        tg_envelope_t *accepted = tg_envelope_new(TG_CMD_ACCEPTED);
+        accepted->req = env->req;
+        accepted->pub_id = env->pub_id;
+        router_broker_reply(self, request, &accepted);
     }
-    self->touched_count = 0;
-    zframe_destroy(&header);
 }
 
 /* TOKEN_SPEND from an edge: with a req, a session waits for the verdict;
    without, the edge re-sends what it spent before we (re)started, which is
    recorded silently, even during the warm-up. */
-static void s_on_token_spend(router_broker_t *self, s_request_t *request)
+static void s_on_token_spend(router_broker_t *self, router_request_t *request)
 {
     const tg_envelope_t *env = request->env;
+    if (request->peer->role == ROUTER_ROLE_PERSIST) {
+        router_persist_on_token(self, request);
+        return;
+    }
     bool warming_up = request->now.mono_ms - self->started_ms <
                       (int64_t)S_TOKEN_WARMUP_HEARTBEATS * (int64_t)self->heartbeat_ms;
     if (env->req && warming_up) {
-        s_refuse(self, request, TG_CMD_REJECTED, S_ERROR_UNAVAILABLE,
-                 "the router is starting; try again");
+        router_broker_refuse(self, request, TG_CMD_REJECTED, S_ERROR_UNAVAILABLE,
+                             "the router is starting; try again");
         return;
     }
     router_token_verdict_t verdict =
         router_tokens_spend(self->tokens, env->jti, (int64_t)env->exp, tg_now_wall_s(request->now));
+    if (verdict == ROUTER_TOKEN_ACCEPTED)
+        router_persist_token_spent(self, env);
     if (verdict == ROUTER_TOKEN_FULL)
         tg_log_ratelimited(&self->spend_limiter, ROUTER_LOG_INTERVAL_MS,
                            "router: token spend refused reason=table_full spent=%zu edge=%s",
@@ -582,28 +640,29 @@ static void s_on_token_spend(router_broker_t *self, s_request_t *request)
     if (verdict == ROUTER_TOKEN_ACCEPTED) {
         tg_envelope_t *reply = tg_envelope_new(TG_CMD_ACCEPTED);
         reply->req = env->req;
-        s_reply(self, request, &reply);
+        router_broker_reply(self, request, &reply);
     } else if (verdict == ROUTER_TOKEN_REPLAYED)
-        s_refuse(self, request, TG_CMD_REJECTED, S_ERROR_REPLAYED, "this token was already used");
+        router_broker_refuse(self, request, TG_CMD_REJECTED, S_ERROR_REPLAYED,
+                             "this token was already used");
     else
-        s_refuse(self, request, TG_CMD_REJECTED, S_ERROR_UNAVAILABLE,
-                 "too many tokens spent recently");
+        router_broker_refuse(self, request, TG_CMD_REJECTED, S_ERROR_UNAVAILABLE,
+                             "too many tokens spent recently");
 }
 
-static void s_on_status(router_broker_t *self, s_request_t *request)
+static void s_on_status(router_broker_t *self, router_request_t *request)
 {
     router_broker_stats_t own;
     router_broker_stats(self, &own);
     tg_envelope_t *reply =
         router_status_reply(request->env->req, self->instance, s_uptime_ms(self, request->now),
                             &own, self->peers, request->now.mono_ms);
-    s_reply(self, request, &reply);
+    router_broker_reply(self, request, &reply);
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
 
 /* Runs the command table's verdict on a decoded request from `sender`. */
-static void s_dispatch(router_broker_t *self, s_request_t *request, unsigned sender,
+static void s_dispatch(router_broker_t *self, router_request_t *request, unsigned sender,
                        const char *socket)
 {
     int command = (int)request->env->command;
@@ -612,13 +671,13 @@ static void s_dispatch(router_broker_t *self, s_request_t *request, unsigned sen
                                  : NULL;
     if (row && (row->senders & sender))
         row->handler(self, request);
-    else if (row && sender == S_UNKNOWN && row->stranger)
+    else if (row && sender == ROUTER_FROM_UNKNOWN && row->stranger)
         row->stranger(self, request);
     else {
         char reason[96];
         snprintf(reason, sizeof reason, "%s not allowed from %s", tg_command_name(command),
                  s_sender_name(sender));
-        s_bad_input(self, socket, reason, request->peer);
+        router_broker_bad_input(self, socket, reason, request->peer);
     }
 }
 
@@ -629,7 +688,7 @@ void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, tg_now_t n
     *msg_p = NULL;
     zframe_t *routing_id = zmsg_pop(msg);
     if (!routing_id || zmsg_size(msg) == 0) {
-        s_bad_input(self, "peer", "no frames after the routing id", NULL);
+        router_broker_bad_input(self, "peer", "no frames after the routing id", NULL);
         zframe_destroy(&routing_id);
         zmsg_destroy(&msg);
         return;
@@ -638,14 +697,17 @@ void router_broker_handle_peer(router_broker_t *self, zmsg_t **msg_p, tg_now_t n
     const char *reason = NULL;
     tg_envelope_t *env = tg_envelope_decode(&msg, &reason);
     if (!env) {
-        s_bad_input(self, "peer", reason, peer);
+        router_broker_bad_input(self, "peer", reason, peer);
         zframe_destroy(&routing_id);
         return;
     }
     if (peer)
         router_peer_heard(peer, now.mono_ms);
-    s_request_t request = {self->socket, routing_id, NULL, peer, env, now};
-    unsigned sender = !peer ? S_UNKNOWN : peer->role == ROUTER_ROLE_INGEST ? S_INGEST : S_EDGE;
+    router_request_t request = {self->socket, routing_id, NULL, peer, env, now};
+    unsigned sender = !peer                               ? ROUTER_FROM_UNKNOWN
+                      : peer->role == ROUTER_ROLE_INGEST  ? ROUTER_FROM_INGEST
+                      : peer->role == ROUTER_ROLE_PERSIST ? ROUTER_FROM_PERSIST
+                                                          : ROUTER_FROM_EDGE;
     s_dispatch(self, &request, sender, "peer");
     tg_envelope_destroy(&request.env);
     zframe_destroy(&routing_id);
@@ -665,16 +727,16 @@ void router_broker_handle_control(router_broker_t *self, zsock_t *control, zmsg_
     if (first && zframe_size(first) == 0)
         delimiter = zmsg_pop(msg);
     if (!routing_id || zmsg_size(msg) == 0) {
-        s_bad_input(self, "control", "no frames after the routing id", NULL);
+        router_broker_bad_input(self, "control", "no frames after the routing id", NULL);
         zmsg_destroy(&msg);
     } else {
         const char *reason = NULL;
         tg_envelope_t *env = tg_envelope_decode(&msg, &reason);
         if (!env)
-            s_bad_input(self, "control", reason, NULL);
+            router_broker_bad_input(self, "control", reason, NULL);
         else {
-            s_request_t request = {control, routing_id, delimiter, NULL, env, now};
-            s_dispatch(self, &request, S_CONTROL, "control");
+            router_request_t request = {control, routing_id, delimiter, NULL, env, now};
+            s_dispatch(self, &request, ROUTER_FROM_CONTROL, "control");
             tg_envelope_destroy(&request.env);
         }
     }
@@ -693,13 +755,11 @@ void router_broker_tick(router_broker_t *self, tg_now_t now)
         router_peer_t *peer = router_peers_at(self->peers, i);
         if (now_ms - peer->last_heard_ms <= silence_ms)
             continue;
-        size_t dropped = router_index_remove_edge(self->index, peer);
-        tg_log_info("router: peer expired role=%s instance=%s silent_ms=%" PRId64
-                    " subscriptions_dropped=%zu",
-                    router_role_name(peer->role), peer->instance, now_ms - peer->last_heard_ms,
-                    dropped);
-        router_peers_remove(self->peers, peer);
+        tg_log_info("router: peer expired role=%s instance=%s silent_ms=%" PRId64,
+                    router_role_name(peer->role), peer->instance, now_ms - peer->last_heard_ms);
+        router_broker_forget(self, peer);
     }
+    router_persist_tick(self, now);
     router_tokens_purge(self->tokens, tg_now_wall_s(now));
     if (router_map_size(self->told_unknown)) {
         router_map_destroy(&self->told_unknown);

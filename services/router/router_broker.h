@@ -66,8 +66,12 @@ typedef struct {
     size_t edges;
     size_t ingests;
     size_t event_types;
-    size_t spent_tokens; /* jtis remembered as spent */
-    uint64_t tap_drops;  /* TAP and MONITOR messages the tap socket refused */
+    size_t spent_tokens;     /* jtis remembered as spent */
+    uint64_t tap_drops;      /* TAP and MONITOR messages the tap socket refused */
+    size_t stores_pending;   /* guaranteed events and resumes waiting for persist */
+    uint64_t store_rejected; /* guaranteed events refused: persist absent, refused, late */
+    uint64_t retention_lost; /* ttl events routed unstored (persist absent) */
+    bool persist;            /* a persist is connected */
 } router_broker_stats_t;
 
 /* Caller owns the result. `peer_socket` (the
@@ -77,6 +81,10 @@ typedef struct {
 router_broker_t *router_broker_new(zsock_t *peer_socket, const char *instance,
                                    uint32_t heartbeat_ms, const tg_query_limits_t *limits,
                                    tg_now_t now);
+
+/* How long a guaranteed event or a resume waits for persist's answer
+   (cfg.store_timeout_ms; 0 = ROUTER_STORE_TIMEOUT_MS). */
+void router_broker_set_store_timeout(router_broker_t *self, uint32_t timeout_ms);
 
 /* Safe on NULL and twice. */
 void router_broker_destroy(router_broker_t **self_p);

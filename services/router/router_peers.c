@@ -140,7 +140,7 @@ void router_peer_batch_clear(router_peer_t *peer)
 
 const char *router_role_name(router_role_t role)
 {
-    return role == ROUTER_ROLE_INGEST ? "ingest" : "edge";
+    return role == ROUTER_ROLE_INGEST ? "ingest" : role == ROUTER_ROLE_PERSIST ? "persist" : "edge";
 }
 
 int router_role_parse(const char *text, router_role_t *role)
@@ -149,6 +149,8 @@ int router_role_parse(const char *text, router_role_t *role)
         *role = ROUTER_ROLE_EDGE;
     else if (text && strcmp(text, "ingest") == 0)
         *role = ROUTER_ROLE_INGEST;
+    else if (text && strcmp(text, "persist") == 0)
+        *role = ROUTER_ROLE_PERSIST;
     else
         return -1;
     return 0;

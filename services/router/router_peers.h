@@ -1,4 +1,4 @@
-/*  router_peers: the processes (edges, ingests) connected to the router's
+/*  router_peers: the processes (edges, ingests, persist) connected to the router's
     ROUTER socket that said HELLO, keyed by their ZeroMQ routing id.
 
     Each peer also carries the fan-out scratch of the event being routed
@@ -20,7 +20,12 @@
 /* The peer table's bound: a HELLO beyond it is refused (bad input). */
 #define ROUTER_MAX_PEERS 4096
 
-typedef enum { ROUTER_ROLE_EDGE = 0, ROUTER_ROLE_INGEST = 1 } router_role_t;
+/* persist: at most one live at a time (router_persist.c decides). */
+typedef enum {
+    ROUTER_ROLE_EDGE = 0,
+    ROUTER_ROLE_INGEST = 1,
+    ROUTER_ROLE_PERSIST = 2
+} router_role_t;
 
 typedef struct {
     zframe_t *routing_id; /* owned: the ROUTER's identity of the peer */
@@ -81,7 +86,7 @@ bool router_peer_batch_add(router_peer_t *peer, uint64_t sub_id);
 /* Empties the batch once the event was sent (its memory is kept). */
 void router_peer_batch_clear(router_peer_t *peer);
 
-/* "edge" / "ingest". router_role_parse: 0 and *role set, or -1. */
+/* "edge" / "ingest" / "persist". router_role_parse: 0 and *role set, or -1. */
 const char *router_role_name(router_role_t role);
 int router_role_parse(const char *text, router_role_t *role);
 

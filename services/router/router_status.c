@@ -8,7 +8,7 @@
 #include <string.h>
 
 /* Stats the router reports about itself. */
-#define S_OWN_STATS 14
+#define S_OWN_STATS 18
 
 /* Appends a stat (name truncated to fit) to stats[*count]. */
 static void s_stat(tg_stat_t *stats, size_t *count, const char *name, int64_t value)
@@ -49,6 +49,10 @@ tg_envelope_t *router_status_reply(uint64_t req, const char *instance, uint64_t 
     s_stat(process->stats, &n, "drops", (int64_t)own->drops);
     s_stat(process->stats, &n, "bad_input", (int64_t)own->bad_input);
     s_stat(process->stats, &n, "tap_drops", (int64_t)own->tap_drops);
+    s_stat(process->stats, &n, "stores_pending", (int64_t)own->stores_pending);
+    s_stat(process->stats, &n, "store_rejected", (int64_t)own->store_rejected);
+    s_stat(process->stats, &n, "retention_lost", (int64_t)own->retention_lost);
+    s_stat(process->stats, &n, "persist", own->persist ? 1 : 0);
     /* The router keeps no queue of its own: messages wait in ZeroMQ's
        pipes, bounded by cfg.hwm. */
     s_stat(process->stats, &n, "queue_depth", 0);
