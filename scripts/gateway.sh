@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Runs the gateway in the foreground: router, ingest, edge from build/bin/.
+# Runs the gateway in the foreground: router, ingest, edge, persist from
+# build/bin/, and, unless TELEGRAPHY_DATABASE_URL names a server, a private
+# PostgreSQL cluster under var/pg (scripts/pg.sh: initdb once, as the
+# unprivileged `postgres` user when run as root; stopped with the rest).
 # Output lines are prefixed with the process name. A process that crashes is
 # restarted with backoff (1 s doubling to 10 s); one that exits 0 was asked
 # to stop (Ctrl-C reaches the whole process group). SIGINT/SIGTERM stop every
@@ -17,9 +20,24 @@ MODE=${1:-}
 source scripts/secret.sh
 telegraphy_secret gateway
 
-SERVICES=(router ingest edge)
+SERVICES=(router ingest edge persist)
 declare -A PIDS=() BACKOFF=()
 STOPPING=0
+PRIVATE_PG=""
+
+# The database: the operator's, or a private cluster under var/pg. Its
+# socket is var/pg/.s.PGSQL.<port>: the port only names the socket (the
+# cluster listens on no TCP address), so it collides with nothing.
+if [[ -z ${TELEGRAPHY_DATABASE_URL:-} ]]; then
+  mkdir -p var
+  PRIVATE_PG=$ROOT/var/pg
+  if ! TELEGRAPHY_DATABASE_URL=$(scripts/pg.sh start "$PRIVATE_PG" "${TELEGRAPHY_PG_PORT:-5439}"); then
+    echo "gateway: the private PostgreSQL under var/pg did not start (see var/pg/postgres.log)" >&2
+    exit 1
+  fi
+  export TELEGRAPHY_DATABASE_URL
+  echo "gateway: PostgreSQL under var/pg"
+fi
 
 start() { # start NAME
   local name=$1
@@ -42,6 +60,7 @@ stop_all() {
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   done
+  if [[ -n $PRIVATE_PG ]]; then scripts/pg.sh stop "$PRIVATE_PG" || echo "gateway: PostgreSQL did not stop cleanly" >&2; fi
   echo "gateway: stopped"
   exit 0
 }
