@@ -52,7 +52,7 @@ bool edge_origin_allowed(const char *allowed, const char *origin, const char *ho
     return alen > 0 && alen == blen && strncasecmp(a, b, alen) == 0;
 }
 
-int edge_origin_cookie(const char *header, const char *name, char *out, size_t outlen)
+int edge_origin_cookie(const char *header, const char *name, size_t nth, char *out, size_t outlen)
 {
     if (!header || !name || outlen == 0)
         return -1;
@@ -61,7 +61,7 @@ int edge_origin_cookie(const char *header, const char *name, char *out, size_t o
     while (*p) {
         p += strspn(p, " ;");
         size_t n = strcspn(p, ";");
-        if (n > name_len && strncmp(p, name, name_len) == 0 && p[name_len] == '=') {
+        if (n > name_len && strncmp(p, name, name_len) == 0 && p[name_len] == '=' && nth-- == 0) {
             const char *value = p + name_len + 1;
             size_t value_len = n - name_len - 1;
             while (value_len > 0 && value[value_len - 1] == ' ')

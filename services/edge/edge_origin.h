@@ -25,10 +25,12 @@
    Host header (NULL = unknown: then only listed origins pass). */
 bool edge_origin_allowed(const char *allowed, const char *origin, const char *host);
 
-/* Copies the value of cookie `name` from a Cookie header into out
-   (NUL-terminated). Returns 0, or -1 when absent, empty or longer than
-   outlen - 1. */
-int edge_origin_cookie(const char *header, const char *name, char *out, size_t outlen);
+/* Copies the value of the nth (from 0) cookie `name` of a Cookie header
+   into out (NUL-terminated): a browser may send several of one name
+   (other paths; telegraphy.js keeps a resume token of its own under this
+   name). Returns 0, or -1 when there is no such one, or it is empty or
+   longer than outlen - 1. */
+int edge_origin_cookie(const char *header, const char *name, size_t nth, char *out, size_t outlen);
 
 /* Writes the Set-Cookie value for the resume token into out:
    "telegraphy_resume=TOKEN; Path=/; Max-Age=N; HttpOnly; SameSite=Lax"

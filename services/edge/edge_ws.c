@@ -296,9 +296,12 @@ static int s_filter_identity(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_
     free(conn->browser_cid);
     conn->browser_cid = NULL;
     char header[4096], token[1024];
-    if (lws_hdr_copy(wsi, header, sizeof(header), WSI_TOKEN_HTTP_COOKIE) > 0 &&
-        edge_origin_cookie(header, EDGE_RESUME_COOKIE, token, sizeof(token)) == 0)
-        conn->browser_cid = edge_auth_cookie_cid(edge_broker_auth(broker), token, now);
+    if (lws_hdr_copy(wsi, header, sizeof(header), WSI_TOKEN_HTTP_COOKIE) > 0)
+        for (size_t nth = 0; nth < 4 && !conn->browser_cid; nth++) {
+            if (edge_origin_cookie(header, EDGE_RESUME_COOKIE, nth, token, sizeof(token)) != 0)
+                break;
+            conn->browser_cid = edge_auth_cookie_cid(edge_broker_auth(broker), token, now);
+        }
     if (!conn->browser_cid)
         conn->browser_cid = edge_auth_new_browser_id();
     conn->set_cookie = true;

@@ -58,16 +58,18 @@ Test(edge_origin, no_origin_is_allowed)
 Test(edge_origin, cookie_value_is_found_among_others)
 {
     char out[32];
-    cr_assert_eq(edge_origin_cookie("a=1; telegraphy_resume=v1.x.y; b=2", EDGE_RESUME_COOKIE, out,
-                                    sizeof(out)),
-                 0);
+    const char *header = "a=1; telegraphy_resume=v1.x.y; b=2; telegraphy_resume=v1.z";
+    cr_assert_eq(edge_origin_cookie(header, EDGE_RESUME_COOKIE, 0, out, sizeof(out)), 0);
     cr_assert_str_eq(out, "v1.x.y");
-    cr_assert_eq(edge_origin_cookie("xtelegraphy_resume=1", EDGE_RESUME_COOKIE, out, sizeof(out)),
-                 -1);
-    cr_assert_eq(edge_origin_cookie("telegraphy_resume=", EDGE_RESUME_COOKIE, out, sizeof(out)),
+    cr_assert_eq(edge_origin_cookie(header, EDGE_RESUME_COOKIE, 1, out, sizeof(out)), 0);
+    cr_assert_str_eq(out, "v1.z");
+    cr_assert_eq(edge_origin_cookie(header, EDGE_RESUME_COOKIE, 2, out, sizeof(out)), -1);
+    cr_assert_eq(
+        edge_origin_cookie("xtelegraphy_resume=1", EDGE_RESUME_COOKIE, 0, out, sizeof(out)), -1);
+    cr_assert_eq(edge_origin_cookie("telegraphy_resume=", EDGE_RESUME_COOKIE, 0, out, sizeof(out)),
                  -1);
     cr_assert_eq(edge_origin_cookie("telegraphy_resume=0123456789012345678901234567890123456789",
-                                    EDGE_RESUME_COOKIE, out, sizeof(out)),
+                                    EDGE_RESUME_COOKIE, 0, out, sizeof(out)),
                  -1);
 }
 
