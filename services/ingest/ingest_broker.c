@@ -28,6 +28,8 @@ struct _ingest_broker_t {
     tg_registry_t *registry;                    /* event types known here */
     ingest_pubid_t *pubid;                      /* publication id generator */
     ingest_pending_t *pending;                  /* REGISTER requests waiting for the router */
+    ingest_pending_t *stores;                   /* guaranteed events waiting to be stored */
+    int64_t store_wait_ms;                      /* how long a guaranteed event may wait */
     uint64_t last_req;                          /* last request id we used towards the router */
     int64_t started_ms;                         /* monotonic ms at creation, for uptime */
     int64_t pending_timeout_ms;                 /* how long a REGISTER may wait */
@@ -52,6 +54,9 @@ ingest_broker_t *ingest_broker_new(const tg_config_t *cfg, const char *instance,
     self->registry = tg_registry_new();
     self->pubid = ingest_pubid_new();
     self->pending = ingest_pending_new(INGEST_PENDING_MAX);
+    self->stores = ingest_pending_new(INGEST_STORES_MAX);
+    self->store_wait_ms =
+        (int64_t)(cfg->store_timeout_ms ? cfg->store_timeout_ms : 5000) + INGEST_STORE_GRACE_MS;
     self->started_ms = now.mono_ms;
     //  The first heartbeat's rates count from the start.
     tg_rate_sample(&self->events_in_rate, 0, now.mono_ms);
@@ -71,6 +76,7 @@ void ingest_broker_destroy(ingest_broker_t **self_p)
     tg_registry_destroy(&self->registry);
     ingest_pubid_destroy(&self->pubid);
     ingest_pending_destroy(&self->pending);
+    ingest_pending_destroy(&self->stores);
     free(self);
     *self_p = NULL;
 }
@@ -87,6 +93,7 @@ void ingest_broker_stats(const ingest_broker_t *self, ingest_stats_t *stats)
     *stats = self->stats;
     stats->event_types = tg_registry_size(self->registry);
     stats->queue_depth = ingest_pending_size(self->pending);
+    stats->stores_waiting = ingest_pending_size(self->stores);
 }
 
 //  A new request id towards the router: never 0 (that means "none"), and
@@ -197,13 +204,28 @@ static void s_publish(ingest_broker_t *self, tg_envelope_t **env_p, zframe_t *ro
         s_refuse(self, routing_id, req, INGEST_ERROR_UNAVAILABLE, "publication ids are exhausted");
         goto done;
     }
+    //  A guaranteed event on the acknowledged path is ACCEPTED only once
+    //  the router reports it stored (DESIGN 2.6): it travels with a request
+    //  id of ours, and the publisher waits in `stores` for the answer.
+    uint64_t store_req = 0;
+    if (type->guaranteed && routing_id) {
+        store_req = s_next_req(self);
+        if (ingest_pending_add(self->stores, store_req, routing_id, req, env->topic, pub_id,
+                               now.mono_ms + self->store_wait_ms) != 0) {
+            s_refuse(self, routing_id, req, INGEST_ERROR_UNAVAILABLE,
+                     "too many guaranteed events are waiting to be stored");
+            goto done;
+        }
+    }
     //  The PUBLISH becomes the EVENT: topic, to_users and the body frame
     //  move over as they are.
     env->command = TG_CMD_EVENT;
-    env->req = 0;
+    env->req = store_req;
     env->pub_id = pub_id;
     env->ts = now.wall_us > 0 ? (uint64_t)now.wall_us : 0;
     if (tg_envelope_send(env, self->router) != 0) {
+        if (store_req)
+            ingest_pending_take(self->stores, store_req, NULL, NULL);
         if (routing_id)
             s_refuse(self, routing_id, req, INGEST_ERROR_UNAVAILABLE,
                      "the router link is full or down");
@@ -215,7 +237,8 @@ static void s_publish(ingest_broker_t *self, tg_envelope_t **env_p, zframe_t *ro
         goto done;
     }
     self->stats.events_out++;
-    s_send_accepted(self, routing_id, req, pub_id);
+    if (!store_req)
+        s_send_accepted(self, routing_id, req, pub_id);
 done:
     tg_envelope_destroy(&env);
 }
@@ -247,7 +270,7 @@ static void s_register(ingest_broker_t *self, tg_envelope_t **env_p, zframe_t *r
 
     uint64_t req = s_next_req(self);
     int64_t deadline = now.mono_ms + self->pending_timeout_ms;
-    if (ingest_pending_add(self->pending, req, routing_id, client_req, env->event_type->name,
+    if (ingest_pending_add(self->pending, req, routing_id, client_req, env->event_type->name, 0,
                            deadline) != 0) {
         s_refuse(self, routing_id, client_req, INGEST_ERROR_UNAVAILABLE,
                  "too many registrations waiting for the router");
@@ -409,7 +432,7 @@ static void s_relay(const ingest_pending_entry_t *entry, void *arg)
     ingest_broker_t *self = relay->self;
     tg_envelope_t *answer = relay->answer;
     if (answer->command == TG_CMD_ACCEPTED) {
-        s_send_accepted(self, entry->routing_id, entry->client_req, 0);
+        s_send_accepted(self, entry->routing_id, entry->client_req, entry->pub_id);
         return;
     }
     self->stats.rejected++;
@@ -425,7 +448,8 @@ static void s_relay(const ingest_pending_entry_t *entry, void *arg)
 static void s_router_answer(ingest_broker_t *self, tg_envelope_t *answer)
 {
     s_relay_t relay = {self, answer};
-    if (ingest_pending_take(self->pending, answer->req, s_relay, &relay) == 0)
+    if (ingest_pending_take(self->pending, answer->req, s_relay, &relay) == 0 ||
+        ingest_pending_take(self->stores, answer->req, s_relay, &relay) == 0)
         return;
     //  No one waiting: the answer to a resync REGISTER, or a late one.
     if (answer->command == TG_CMD_REJECTED)
@@ -485,6 +509,7 @@ static void s_add_stats(ingest_broker_t *self, tg_envelope_t *heartbeat, int64_t
     tg_envelope_add_stat(heartbeat, "bad_input", (int64_t)stats.bad_input);
     tg_envelope_add_stat(heartbeat, "event_types", (int64_t)stats.event_types);
     tg_envelope_add_stat(heartbeat, "queue_depth", (int64_t)stats.queue_depth);
+    tg_envelope_add_stat(heartbeat, "stores_waiting", (int64_t)stats.stores_waiting);
 }
 
 void ingest_broker_heartbeat(ingest_broker_t *self, tg_now_t now)
@@ -509,8 +534,21 @@ static void s_expired(const ingest_pending_entry_t *entry, void *arg)
              "router did not answer");
 }
 
+//  Answers a publisher whose guaranteed event was not reported stored in
+//  time: never a false ACCEPTED (the router will not deliver it either: it
+//  gave up on the store at its own, earlier, deadline).
+static void s_store_expired(const ingest_pending_entry_t *entry, void *arg)
+{
+    ingest_broker_t *self = arg;
+    tg_log_ratelimited(&self->router_log, INGEST_LOG_INTERVAL_MS,
+                       "ingest: store_timeout type=%s pub_id=%" PRIu64, entry->name, entry->pub_id);
+    s_refuse(self, entry->routing_id, entry->client_req, INGEST_ERROR_UNAVAILABLE,
+             "the event could not be stored in time");
+}
+
 void ingest_broker_expire(ingest_broker_t *self, tg_now_t now)
 {
     assert(self);
     ingest_pending_expire(self->pending, now.mono_ms, s_expired, self);
+    ingest_pending_expire(self->stores, now.mono_ms, s_store_expired, self);
 }

@@ -35,20 +35,31 @@
    5000 ms) hears "router did not answer" rather than timing out. */
 #define INGEST_PENDING_TIMEOUT_MAX_MS 4000
 
+/* Most guaranteed events waiting for the router to report them stored at
+   once (acknowledged path). Past this the next one is refused at once as
+   unavailable: PostgreSQL is not keeping up, and the publisher must know. */
+#define INGEST_STORES_MAX 10000
+
+/* How much longer than the router's own store deadline
+   (TELEGRAPHY_STORE_TIMEOUT_MS) the ingest waits for its answer, so that
+   the router's REJECTED, which says why, normally arrives first. */
+#define INGEST_STORE_GRACE_MS 1000
+
 /* Bad input and refusals on the fire-and-forget path are logged at most
    once per this interval per kind (the counters see every one). */
 #define INGEST_LOG_INTERVAL_MS 5000
 
 /* A snapshot of the counters (the same names as in HEARTBEAT). */
 typedef struct {
-    uint64_t events_in;   /* PUBLISH messages received (both sockets) */
-    uint64_t events_out;  /* EVENT messages handed to the router link */
-    uint64_t rejected;    /* PUBLISH/REGISTER refused (REJECTED, or dropped on PULL) */
-    uint64_t drops;       /* valid events lost because the router link was full (PULL) */
-    uint64_t bad_input;   /* undecodable or unexpected messages, any socket */
-    uint64_t event_types; /* types in the local registry */
-    uint64_t queue_depth; /* REGISTER requests waiting for the router */
-    uint64_t resyncs;     /* times the router link was re-synchronised */
+    uint64_t events_in;      /* PUBLISH messages received (both sockets) */
+    uint64_t events_out;     /* EVENT messages handed to the router link */
+    uint64_t rejected;       /* PUBLISH/REGISTER refused (REJECTED, or dropped on PULL) */
+    uint64_t drops;          /* valid events lost because the router link was full (PULL) */
+    uint64_t bad_input;      /* undecodable or unexpected messages, any socket */
+    uint64_t event_types;    /* types in the local registry */
+    uint64_t queue_depth;    /* REGISTER requests waiting for the router */
+    uint64_t stores_waiting; /* guaranteed events waiting to be reported stored */
+    uint64_t resyncs;        /* times the router link was re-synchronised */
 } ingest_stats_t;
 
 typedef struct _ingest_broker_t ingest_broker_t;

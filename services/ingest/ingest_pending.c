@@ -53,7 +53,7 @@ static ingest_pending_entry_t *s_find(ingest_pending_t *self, uint64_t req)
 }
 
 int ingest_pending_add(ingest_pending_t *self, uint64_t req, zframe_t *routing_id,
-                       uint64_t client_req, const char *name, int64_t deadline_ms)
+                       uint64_t client_req, const char *name, uint64_t pub_id, int64_t deadline_ms)
 {
     assert(self);
     if (self->size >= self->max || s_find(self, req))
@@ -63,6 +63,7 @@ int ingest_pending_add(ingest_pending_t *self, uint64_t req, zframe_t *routing_i
     entry->routing_id = routing_id ? zframe_dup(routing_id) : NULL;
     entry->client_req = client_req;
     entry->name = tg_strdup(name ? name : "");
+    entry->pub_id = pub_id;
     entry->deadline_ms = deadline_ms;
     self->size++;
     return 0;

@@ -1,5 +1,6 @@
-/*  ingest_pending: REGISTER requests forwarded to the router and not yet
-    answered.
+/*  ingest_pending: requests forwarded to the router and not yet answered:
+    REGISTERs, and guaranteed events waiting to be stored (DESIGN 2.6: the
+    publisher hears ACCEPTED only once the event is committed).
 
     Ingest forwards each REGISTER with a request id of its own; when the
     router answers, the entry tells whom to relay the answer to (the routing
@@ -28,6 +29,7 @@ typedef struct {
     zframe_t *routing_id; /* the client on the ack socket, NULL if it came by PULL */
     uint64_t client_req;  /* the client's request id (0 = none) */
     char *name;           /* the event type, for logs */
+    uint64_t pub_id;      /* a guaranteed event's publication id (ACCEPTED carries it); 0 */
     int64_t deadline_ms;  /* monotonic ms (tg_now_t.mono_ms) at which it expires */
 } ingest_pending_entry_t;
 
@@ -38,9 +40,10 @@ ingest_pending_t *ingest_pending_new(size_t max);
 void ingest_pending_destroy(ingest_pending_t **self_p);
 
 /* Adds a waiting request; routing_id (may be NULL) and name are copied.
+   pub_id is the event's for a guaranteed event, 0 for a REGISTER.
    Returns 0, or -1 when the table is full or req is already there. */
 int ingest_pending_add(ingest_pending_t *self, uint64_t req, zframe_t *routing_id,
-                       uint64_t client_req, const char *name, int64_t deadline_ms);
+                       uint64_t client_req, const char *name, uint64_t pub_id, int64_t deadline_ms);
 
 /* Removes the entry for req and calls fn with it (if fn is not NULL).
    Returns 0, or -1 when there is no such entry. */

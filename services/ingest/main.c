@@ -12,7 +12,7 @@
 
 #define INGEST_OPTIONS                                                                             \
     (TG_OPT_INGEST | TG_OPT_INGEST_ACK | TG_OPT_ROUTER | TG_OPT_MAX_EVENT | TG_OPT_HEARTBEAT_MS |  \
-     TG_OPT_HWM | TG_OPT_LOG_LEVEL)
+     TG_OPT_HWM | TG_OPT_LOG_LEVEL | TG_OPT_STORE_TIMEOUT_MS)
 
 #define INGEST_SUMMARY                                                                             \
     "Accepts events from publishers (PUSH to --ingest, fire-and-forget; or the acknowledged\n"     \

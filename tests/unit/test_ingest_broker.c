@@ -234,3 +234,110 @@ Test(ingest_broker, heartbeat_uptime_and_rates_follow_the_turn_clock)
     cr_expect_eq(s_stat(heartbeat, "events_in_per_s"), 0);
     tg_envelope_destroy(&heartbeat);
 }
+
+/* --- guaranteed events ---------------------------------------------------- */
+
+//  Teaches the broker the guaranteed type "shop.order" by PULL at `now`.
+static void s_learn_guaranteed_type(tg_now_t now)
+{
+    tg_envelope_t *env = s_register("shop.order", 0);
+    env->event_type->guaranteed = true;
+    s_pull(env, now);
+    tg_envelope_t *forwarded = s_from_broker();
+    tg_envelope_destroy(&forwarded);
+}
+
+//  The router's answer to the EVENT with request id req.
+static void s_router_answers(tg_command_t command, uint64_t req, tg_now_t now)
+{
+    tg_envelope_t *answer = tg_envelope_new(command);
+    answer->req = req;
+    if (command == TG_CMD_REJECTED) {
+        answer->error = strdup(INGEST_ERROR_UNAVAILABLE);
+        answer->message = strdup("persist is not connected");
+    }
+    zmsg_t *msg = tg_envelope_encode(answer);
+    tg_envelope_destroy(&answer);
+    ingest_broker_on_router(s_broker, &msg, now);
+}
+
+/* A guaranteed event published on the acknowledged path goes to the router
+   with a request id, and its publisher hears ACCEPTED, with the
+   publication id, only when the router reports it stored (DESIGN 2.6). */
+Test(ingest_broker, guaranteed_event_is_accepted_only_once_the_router_reports_it_stored)
+{
+    s_learn_guaranteed_type(tg_now_at(0, S_WALL_S));
+    s_acked(s_publish("shop.order", 41), tg_now_at(1, S_WALL_S));
+    tg_envelope_t *event = s_from_broker();
+    cr_assert_eq(event->command, TG_CMD_EVENT);
+    cr_assert_neq(event->req, 0, "a guaranteed event must carry a request id");
+    zsock_set_rcvtimeo(s_client, 50);
+    zmsg_t *early = zmsg_recv(s_client);
+    cr_assert_null(early, "the publisher was answered before the event was stored");
+    ingest_stats_t stats;
+    ingest_broker_stats(s_broker, &stats);
+    cr_expect_eq(stats.stores_waiting, 1u);
+
+    s_router_answers(TG_CMD_ACCEPTED, event->req, tg_now_at(2, S_WALL_S));
+    zsock_set_rcvtimeo(s_client, 1000);
+    tg_envelope_t *reply = s_to_client();
+    cr_assert_eq(reply->command, TG_CMD_ACCEPTED);
+    cr_expect_eq(reply->req, 41u);
+    cr_expect_eq(reply->pub_id, event->pub_id);
+    ingest_broker_stats(s_broker, &stats);
+    cr_expect_eq(stats.stores_waiting, 0u);
+    tg_envelope_destroy(&reply);
+    tg_envelope_destroy(&event);
+}
+
+/* When the router cannot store it, the publisher hears REJECTED
+   unavailable with the router's reason, never ACCEPTED. */
+Test(ingest_broker, guaranteed_event_the_router_could_not_store_is_rejected)
+{
+    s_learn_guaranteed_type(tg_now_at(0, S_WALL_S));
+    s_acked(s_publish("shop.order", 42), tg_now_at(1, S_WALL_S));
+    tg_envelope_t *event = s_from_broker();
+    s_router_answers(TG_CMD_REJECTED, event->req, tg_now_at(2, S_WALL_S));
+    tg_envelope_t *reply = s_to_client();
+    cr_assert_eq(reply->command, TG_CMD_REJECTED);
+    cr_expect_eq(reply->req, 42u);
+    cr_expect_str_eq(reply->error, INGEST_ERROR_UNAVAILABLE);
+    cr_expect(strstr(reply->message, "persist"));
+    tg_envelope_destroy(&reply);
+    tg_envelope_destroy(&event);
+}
+
+/* A router that never answers: the publisher is refused exactly at the
+   store deadline plus the grace, not before. */
+Test(ingest_broker, guaranteed_event_never_reported_stored_is_rejected_at_its_deadline)
+{
+    s_learn_guaranteed_type(tg_now_at(0, S_WALL_S));
+    int64_t wait = (int64_t)s_cfg.store_timeout_ms + INGEST_STORE_GRACE_MS;
+    s_acked(s_publish("shop.order", 43), tg_now_at(100, S_WALL_S));
+    tg_envelope_t *event = s_from_broker();
+    ingest_broker_expire(s_broker, tg_now_at(100 + wait - 1, S_WALL_S));
+    ingest_stats_t stats;
+    ingest_broker_stats(s_broker, &stats);
+    cr_expect_eq(stats.stores_waiting, 1u, "refused before its deadline");
+    ingest_broker_expire(s_broker, tg_now_at(100 + wait, S_WALL_S));
+    tg_envelope_t *reply = s_to_client();
+    cr_assert_eq(reply->command, TG_CMD_REJECTED);
+    cr_expect_eq(reply->req, 43u);
+    cr_expect_str_eq(reply->error, INGEST_ERROR_UNAVAILABLE);
+    tg_envelope_destroy(&reply);
+    tg_envelope_destroy(&event);
+}
+
+/* A non-guaranteed event on the same path is answered at once, without a
+   request id towards the router. */
+Test(ingest_broker, plain_event_is_accepted_at_once)
+{
+    s_learn_type(tg_now_at(0, S_WALL_S));
+    s_acked(s_publish("chat.message", 44), tg_now_at(1, S_WALL_S));
+    tg_envelope_t *reply = s_to_client();
+    cr_assert_eq(reply->command, TG_CMD_ACCEPTED);
+    tg_envelope_t *event = s_from_broker();
+    cr_expect_eq(event->req, 0u);
+    tg_envelope_destroy(&event);
+    tg_envelope_destroy(&reply);
+}
