@@ -302,9 +302,13 @@ static int s_filter_identity(struct lws *wsi, edge_ws_conn_t *conn, edge_broker_
                 break;
             conn->browser_cid = edge_auth_cookie_cid(edge_broker_auth(broker), token, now);
         }
-    if (!conn->browser_cid)
+    /* A browser (it sends Origin) without a valid cookie gets a new id;
+       a client that is not a browser has no cookie jar to keep one in:
+       it stays anonymous without identity (its ticket's resume token is
+       its way back). */
+    if (!conn->browser_cid && has_origin)
         conn->browser_cid = edge_auth_new_browser_id();
-    conn->set_cookie = true;
+    conn->set_cookie = conn->browser_cid != NULL;
     char proto[16] = "";
     conn->secure = strncmp(origin, "https:", 6) == 0 ||
                    (lws_hdr_custom_copy(wsi, proto, sizeof(proto), "x-forwarded-proto:", 18) > 0 &&
