@@ -23,6 +23,18 @@
                       of spent jtis is full (fail closed); without req (an
                       edge's resync): recorded, no reply. Spent jtis are
                       kept until their exp and purged on the tick.
+    Persistence (router_persist.c; docs/protocol.md "Persistence"):
+      HELLO role persist -> one live persist at a time; it holds
+                      subscriptions like an edge.
+      EVENT of a guaranteed/ttl type -> STORE to persist; a guaranteed one
+                      held (router_store) until persist's ACCEPTED/REJECTED
+                      or the deadline (cfg.store_timeout_ms, on the tick).
+      SUBSCRIBE persistent/since (edge) -> RESUME; persist's answer
+                      -> SUBSCRIBED{replay} | SUBSCRIBE_ERROR{pub_id}.
+      REPLAY, REPLAY_END (persist) -> relayed to the edge as received.
+      MORE, ACK, UNSUBSCRIBE{client_id} (edge) -> to persist.
+      REGISTER, TOKEN_SPEND (persist, re-sync) -> adopted if unknown /
+                      recorded.
     A command only an edge or an ingest may send, from a peer that never
     said HELLO (or expired), gets HEARTBEAT{known = false} (at most once per
     tick), which makes it resync.
