@@ -1,12 +1,15 @@
-# Telegraphy images (docs/deployment.md). Three stages:
+# Telegraphy images (docs/deployment.md). Four stages:
 #   build    Debian bookworm with the -dev packages: `make all` (warnings as
 #            errors, as in CI) and the AutobahnJS browser build (npm ci).
 #   lb       bookworm-slim + Debian's nginx: the WebSocket load balancer in
 #            front of the edges (deploy/nginx.conf), as an unprivileged user.
+#   postgres bookworm-slim + Debian's PostgreSQL 15 for telegraphy-persist,
+#            as the unprivileged postgres user (deploy/postgres.sh: the
+#            cluster made on first start in the volume, then the server).
 #   runtime  bookworm-slim with only the libraries the binaries load, Python
 #            for the Django demo, a non-root user. The default target.
-# docker-compose.yml builds `runtime` for ingest, router, edge, demo and ctl,
-# and `lb` for the balancer. tests/compose/run.sh checks that the runtime
+# docker-compose.yml builds `runtime` for ingest, router, edge, persist, demo
+# and ctl, `lb` for the balancer and `postgres` for the database. tests/compose/run.sh checks that the runtime
 # stage lists every shared library `ldd build/bin/telegraphy-*` resolves.
 
 # ---------------------------------------------------------------- build
@@ -51,6 +54,21 @@ EXPOSE 8080
 # -e stderr: before reading the config nginx would open its compiled-in
 # error log (/var/log/nginx), which www-data may not write.
 CMD ["nginx", "-e", "stderr", "-g", "daemon off;"]
+
+# ---------------------------------------------------------------- postgres
+FROM debian:bookworm-slim AS postgres
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-15 \
+    && rm -rf /var/lib/apt/lists/*
+# The volume's mount point, owned by the server's user (a new named volume
+# takes the ownership of the image's directory).
+ENV PGDATA=/var/lib/postgresql/data
+RUN mkdir -p "$PGDATA" && chown postgres:postgres "$PGDATA" && chmod 0700 "$PGDATA"
+COPY deploy/postgres.sh /usr/local/bin/telegraphy-postgres
+USER postgres
+EXPOSE 5432
+CMD ["telegraphy-postgres"]
 
 # ---------------------------------------------------------------- runtime
 FROM debian:bookworm-slim AS runtime

@@ -3,7 +3,8 @@
 
     checks.py structure CONFIG.yml    the resolved compose file: services,
                                       health checks, restart policies, no
-                                      fixed host port on edge
+                                      fixed host port on edge, postgres's
+                                      data in a named volume
     checks.py endpoints CONFIG.yml    binds and connects agree: every connect
                                       names the owning service and its bind
                                       port; lb and nginx.conf agree on ports
@@ -34,7 +35,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("ingest", "router", "edge", "lb", "demo")
+SERVICES = ("ingest", "router", "edge", "lb", "demo", "postgres", "persist")
+PGDATA = "/var/lib/postgresql/data"
 RESTART_POLICIES = ("always", "unless-stopped", "on-failure")
 
 
@@ -54,7 +56,8 @@ def load(path):
 
 # --------------------------------------------------------------- structure
 def check_structure(config_path):
-    services = load(config_path).get("services", {})
+    config = load(config_path)
+    services = config.get("services", {})
     problems = []
     for name in SERVICES:
         service = services.get(name)
@@ -74,6 +77,29 @@ def check_structure(config_path):
         problems.append("edge has a container_name: it cannot be scaled")
     if not (services.get("lb", {}).get("ports")):
         problems.append("lb publishes no host port: browsers cannot reach the edges")
+    # The database outlives its container: a named volume at PGDATA.
+    postgres = services.get("postgres", {})
+    mounts = []
+    for volume in postgres.get("volumes") or []:
+        if isinstance(volume, dict):
+            mounts.append((volume.get("source"), volume.get("target"), volume.get("type", "volume")))
+        else:
+            parts = str(volume).split(":")
+            if len(parts) >= 2:
+                mounts.append((parts[0], parts[1], "bind" if parts[0].startswith(("/", ".")) else "volume"))
+    named = [source for source, target, kind in mounts if target == PGDATA and kind == "volume"]
+    if not named:
+        problems.append(f"postgres keeps its data outside a named volume at {PGDATA} (found {mounts})")
+    elif named[0] not in (config.get("volumes") or {}):
+        problems.append(f"postgres's volume {named[0]} is not declared under volumes:")
+    if postgres.get("ports"):
+        problems.append(f"postgres publishes host ports {postgres['ports']}: only persist needs it")
+    if str(postgres.get("stop_signal", "SIGTERM")) not in ("SIGINT", "2"):
+        problems.append("postgres should stop on SIGINT (a fast shutdown; SIGTERM waits for persist)")
+    persist_needs = (services.get("persist", {}).get("depends_on") or {})
+    for needed in ("router", "postgres"):
+        if needed not in persist_needs:
+            problems.append(f"persist does not depend on {needed}")
     return fail(problems)
 
 
@@ -111,6 +137,8 @@ def check_endpoints(config_path):
     # Who needs which endpoint.
     needs = {
         "ingest": ["TELEGRAPHY_ROUTER"],
+        "persist": ["TELEGRAPHY_ROUTER", "TELEGRAPHY_DATABASE_URL"],
+        "postgres": ["POSTGRES_PASSWORD"],
         "edge": ["TELEGRAPHY_ROUTER", "TELEGRAPHY_SECRET"],
         "demo": ["TELEGRAPHY_INGEST", "TELEGRAPHY_INGEST_ACK", "TELEGRAPHY_SECRET"],
     }
@@ -118,6 +146,21 @@ def check_endpoints(config_path):
         for variable in variables:
             if not env.get(name, {}).get(variable):
                 problems.append(f"{name} has no {variable}")
+    # persist's database is the postgres service, with the password it was
+    # given, on the port it exposes.
+    url = env.get("persist", {}).get("TELEGRAPHY_DATABASE_URL", "")
+    match = re.fullmatch(r"postgresql://([^:@/]+):([^@/]*)@([^:/]+):(\d+)/(\w+)", url)
+    expose = [str(p) for p in services.get("postgres", {}).get("expose") or []]
+    if not match:
+        problems.append(f"persist TELEGRAPHY_DATABASE_URL={url!r}: want postgresql://USER:PASSWORD@postgres:PORT/DB")
+    else:
+        user, password, host, port, dbname = match.groups()
+        if host != "postgres" or port not in expose:
+            problems.append(f"persist's database is {host}:{port}, postgres exposes {expose}")
+        if password != str(env.get("postgres", {}).get("POSTGRES_PASSWORD")):
+            problems.append("persist's database password is not postgres's POSTGRES_PASSWORD")
+        if (user, dbname) != ("telegraphy", "telegraphy"):
+            problems.append(f"persist logs in as {user} to {dbname}: deploy/postgres.sh makes telegraphy/telegraphy")
     if env.get("edge", {}).get("TELEGRAPHY_EDGE_HOST") not in ("0.0.0.0", "*"):
         problems.append("edge TELEGRAPHY_EDGE_HOST must be 0.0.0.0 so the balancer reaches it")
 
@@ -313,7 +356,7 @@ def check_dockerfile(dockerfile):
     stages = _stages(dockerfile)
     problems = []
     want = {"build": "debian:bookworm", "lb": "debian:bookworm-slim",
-            "runtime": "debian:bookworm-slim"}
+            "postgres": "debian:bookworm-slim", "runtime": "debian:bookworm-slim"}
     for name, image in want.items():
         if name not in stages:
             problems.append(f"no stage {name}")
@@ -321,7 +364,7 @@ def check_dockerfile(dockerfile):
             problems.append(f"stage {name} is {stages[name][0]}, want FROM {image}")
     if stages and list(stages)[-1] != "runtime":
         problems.append("runtime should be the last stage (the default target of `docker build .`)")
-    for name in ("lb", "runtime"):
+    for name in ("lb", "postgres", "runtime"):
         users = [line.split()[1] for line in stages.get(name, []) if line.upper().startswith("USER ")]
         if not users or users[-1] in ("root", "0"):
             problems.append(f"stage {name} runs as root (no USER, or USER root last)")

@@ -38,28 +38,32 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 : >"$TMP/empty.env"
 compose() { docker-compose --env-file "$TMP/empty.env" -f "$ROOT/docker-compose.yml" "$@"; }
 
-# 1. The file resolves with the secret set.
+# 1. The file resolves with the secret and the database password set.
 config_resolves() {
-  TELEGRAPHY_SECRET=compose-test-secret compose config >"$TMP/config.yml"
+  TELEGRAPHY_SECRET=compose-test-secret POSTGRES_PASSWORD=compose-test-password compose config >"$TMP/config.yml"
 }
 check "docker-compose config resolves docker-compose.yml" config_resolves
 
-# 2. Without the secret it refuses, saying so.
-config_needs_secret() {
-  if env -u TELEGRAPHY_SECRET docker-compose --env-file "$TMP/empty.env" -f "$ROOT/docker-compose.yml" \
-    config >/dev/null 2>"$TMP/unset.err"; then
-    echo "config succeeded without TELEGRAPHY_SECRET"; return 1
+# 2. Without the secret, or without the database password, it refuses,
+#    saying which.
+config_needs() { # config_needs VARIABLE: config fails naming VARIABLE when only it is unset
+  if env -u "$1" TELEGRAPHY_SECRET=compose-test-secret POSTGRES_PASSWORD=compose-test-password \
+    bash -c "unset $1; docker-compose --env-file '$TMP/empty.env' -f '$ROOT/docker-compose.yml' config" \
+    >/dev/null 2>"$TMP/unset.err"; then
+    echo "config succeeded without $1"; return 1
   fi
-  grep -q 'TELEGRAPHY_SECRET is not set' "$TMP/unset.err" || { cat "$TMP/unset.err"; return 1; }
+  grep -q "$1 is not set" "$TMP/unset.err" || { cat "$TMP/unset.err"; return 1; }
 }
-check "docker-compose config refuses an unset TELEGRAPHY_SECRET with a clear message" config_needs_secret
+check "docker-compose config refuses an unset TELEGRAPHY_SECRET with a clear message" config_needs TELEGRAPHY_SECRET
+check "docker-compose config refuses an unset POSTGRES_PASSWORD with a clear message" config_needs POSTGRES_PASSWORD
 
-# 3. Services, health checks, restart policies, edge without a host port.
-check "services ingest router edge lb demo have health checks and restart policies; edge has no host port" \
+# 3. Services, health checks, restart policies, edge without a host port,
+#    postgres's data in a named volume.
+check "services ingest router edge lb demo postgres persist have health checks and restart policies; edge has no host port; postgres keeps its data in a named volume" \
   "$PY" tests/compose/checks.py structure "$TMP/config.yml"
 
 # 4. Binds and connects, the balancer's ports and the demo's WebSocket URL agree.
-check "internal endpoints: every connect names the service that binds it; lb, nginx.conf and demo agree" \
+check "internal endpoints: every connect names the service that binds it; persist's database is postgres; lb, nginx.conf and demo agree" \
   "$PY" tests/compose/checks.py endpoints "$TMP/config.yml"
 
 # 5. Every shared library of the binaries comes from the runtime stage.
@@ -71,7 +75,7 @@ libraries() {
 check "the Dockerfile's runtime stage installs every library ldd resolves for build/bin/telegraphy-*" libraries
 
 # 6. The Dockerfile's shape: stages, non-root, COPY sources in the context.
-check "Dockerfile: bookworm build, bookworm-slim lb and runtime as non-root, COPY sources in the context" \
+check "Dockerfile: bookworm build, bookworm-slim lb, postgres and runtime as non-root, COPY sources in the context" \
   "$PY" tests/compose/checks.py dockerfile Dockerfile
 
 # A copy of deploy/nginx.conf with its /tmp paths moved under $TMP/nginx.
