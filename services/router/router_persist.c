@@ -126,7 +126,9 @@ bool router_persist_event(router_broker_t *self, router_request_t *request,
         self->retention_lost++;
         return false;
     }
-    size_t held = persist->batch_count;
+    /* Persistent subscriptions collect guaranteed events only (DESIGN
+       2.3): a ttl-only event is stored for retention and owed to nobody. */
+    size_t held = type->guaranteed ? persist->batch_count : 0;
     /* Nothing for persist to keep: no STORE (it would write nothing). */
     if (held == 0 && type->ttl == 0)
         return false;
@@ -142,15 +144,14 @@ bool router_persist_event(router_broker_t *self, router_request_t *request,
     tg_envelope_t *store = tg_envelope_new(TG_CMD_STORE);
     uint64_t expires_at = type->ttl ? env->ts + (uint64_t)type->ttl * 1000000u : 0;
     store->expires_at = expires_at > TG_MAX_ID ? TG_MAX_ID : expires_at;
-    store->sub_ids = persist->batch_ids; /* lent for the encode, taken back below */
+    /* The envelope owns its own copy: nothing of the peer's is lent to it. */
+    store->sub_ids = held ? tg_memdup(persist->batch_ids, held * sizeof(uint64_t)) : NULL;
     store->sub_ids_count = held;
     router_pending_t *pending = NULL;
     if (hold) {
         pending = router_store_add(self->store, ROUTER_PENDING_STORE, ++self->store_req, NULL,
                                    request->now.mono_ms + (int64_t)self->store_timeout_ms);
         if (!pending) {
-            store->sub_ids = NULL;
-            store->sub_ids_count = 0;
             tg_envelope_destroy(&store);
             s_refuse_event(self, request, "too many events waiting for persist");
             return true;
@@ -159,8 +160,6 @@ bool router_persist_event(router_broker_t *self, router_request_t *request,
     }
     zframe_t *header = tg_envelope_event_header(env, type->audience, type->guaranteed);
     int rc = tg_envelope_send_frames(store, self->socket, persist->routing_id, header, env->body);
-    store->sub_ids = NULL;
-    store->sub_ids_count = 0;
     tg_envelope_destroy(&store);
     if (hold) {
         if (rc != 0) {
