@@ -194,10 +194,21 @@ static void s_acked(const persist_store_result_t *result, void *arg)
     self->stats.acks_ignored += result->ignored;
 }
 
+static void s_touched(const persist_store_result_t *result, void *arg)
+{
+    persist_broker_t *self = arg;
+    if (result->status != 0)
+        self->stats.writes_failed++;
+}
+
 //  Ids in chunks the store takes (PERSIST_STORE_ACK_IDS_MAX), then upto.
-//  A refused ack leaves the rows: the client is sent them again.
+//  A refused ack leaves the rows: the client is sent them again. An ack
+//  also says the client uses the subscription: its persistent ttl restarts.
 static void s_ack(persist_broker_t *self, tg_envelope_t *envelope)
 {
+    if (persist_store_subscription_touch(self->store, envelope->client_id, envelope->sub_id,
+                                         self->now.wall_us, s_touched, self) != 0)
+        self->stats.writes_failed++;
     for (size_t at = 0; at < envelope->pub_ids_count; at += PERSIST_STORE_ACK_IDS_MAX) {
         size_t count = envelope->pub_ids_count - at;
         if (count > PERSIST_STORE_ACK_IDS_MAX)

@@ -62,7 +62,7 @@ typedef struct {
     uint64_t unsubscribes;  /* persistent subscriptions ended by UNSUBSCRIBE */
     uint64_t registers;     /* REGISTERs stored */
     uint64_t tokens;        /* TOKEN_SPENDs stored */
-    uint64_t writes_failed; /* REGISTER / TOKEN_SPEND / UNSUBSCRIBE writes that failed */
+    uint64_t writes_failed; /* REGISTER / TOKEN_SPEND / UNSUBSCRIBE / touch writes that failed */
     uint64_t resyncs;       /* re-syncs run */
     uint64_t resync_failed; /* re-sync loads the store refused or failed */
     uint64_t keys_refused;  /* SUBSCRIBE_ERROR answers to our key SUBSCRIBEs */

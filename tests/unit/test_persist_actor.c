@@ -578,3 +578,55 @@ Test(persist_actor, database_down_rejects_then_recovers, .init = s_setup)
                              (unsigned long long)pub_id, (unsigned long long)later),
                  1);
 }
+
+//  The router's key is released only with its last persistent client: the
+//  first client's UNSUBSCRIBE deletes its row and nothing else, the second
+//  one's also sends the router UNSUBSCRIBE {sub_id}.
+Test(persist_actor, key_is_released_with_its_last_client, .init = s_setup)
+{
+    s_subscribe_persistent("client-1", 42, "shop.order");
+    s_subscribe_persistent("client-2", 42, "shop.order");
+    tg_envelope_t *unsubscribe = tg_envelope_new(TG_CMD_UNSUBSCRIBE);
+    unsubscribe->sub_id = 42;
+    unsubscribe->client_id = strdup("client-1");
+    s_send(unsubscribe);
+    int64_t deadline = zclock_mono() + S_WAIT_MS;
+    while (s_stats().unsubscribes < 1)
+        cr_assert_lt(zclock_mono(), deadline, "the UNSUBSCRIBE was never handled");
+    tg_envelope_t *early = s_recv_within(S_QUIET_MS);
+    cr_assert_null(early, "%s sent while client-2 still holds the key",
+                   early ? tg_command_name(early->command) : "");
+    unsubscribe = tg_envelope_new(TG_CMD_UNSUBSCRIBE);
+    unsubscribe->sub_id = 42;
+    unsubscribe->client_id = strdup("client-2");
+    s_send(unsubscribe);
+    tg_envelope_t *released = s_expect(TG_CMD_UNSUBSCRIBE);
+    cr_expect_eq(released->sub_id, 42);
+    cr_expect_null(released->client_id);
+    tg_envelope_destroy(&released);
+    cr_expect_eq(s_sql_count("SELECT count(*) FROM telegraphy_subscriptions"), 0);
+}
+
+//  A router that falls silent for three heartbeat intervals is presumed
+//  gone: persist says HELLO again (and re-syncs on the next WELCOME).
+Test(persist_actor, silent_router_brings_hello, .init = s_setup)
+{
+    //  Everything persist sends is read and left unanswered: first a
+    //  HEARTBEAT (it is welcomed), then, with nothing heard, a HELLO.
+    int64_t deadline = zclock_mono() + S_WAIT_MS;
+    bool heartbeat = false, hello = false;
+    while (!hello && zclock_mono() < deadline) {
+        zmsg_t *msg = zmsg_recv(s_router);
+        if (!msg)
+            continue;
+        zframe_t *id = zmsg_pop(msg);
+        zframe_destroy(&id);
+        tg_envelope_t *env = tg_envelope_decode(&msg, NULL);
+        if (env && env->command == TG_CMD_HEARTBEAT)
+            heartbeat = true;
+        hello = heartbeat && env && env->command == TG_CMD_HELLO;
+        tg_envelope_destroy(&env);
+    }
+    cr_expect(heartbeat, "persist never sent a HEARTBEAT after the WELCOME");
+    cr_expect(hello, "no HELLO from persist after the router went silent");
+}
