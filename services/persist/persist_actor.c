@@ -7,6 +7,7 @@
 #include "persist_actor.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include "persist_link.h"
 #include "persist_store.h"
@@ -139,14 +140,16 @@ static void s_on_expiry(void *arg, tg_now_t now)
 }
 
 //  A FAILED database (a newer schema, an unpreparable statement; persist_db
-//  logged why) ends the process: SIGTERM to ourselves, and main asks
-//  persist_actor_db for the exit status. The other states are logged there.
+//  logged why) ends the process: SIGTERM to the process (kill, not raise:
+//  main's sigwait takes only signals sent to the process or to its own
+//  thread), and main asks persist_actor_db for the exit status. The other
+//  states are logged by persist_db.
 static void s_on_db_state(persist_db_state_t state, int64_t now_ms, void *arg)
 {
     (void)now_ms;
     (void)arg;
     if (state == PERSIST_DB_FAILED)
-        raise(SIGTERM);
+        kill(getpid(), SIGTERM);
 }
 
 /* --- the link's callbacks ----------------------------------------------- */

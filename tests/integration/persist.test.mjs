@@ -6,7 +6,14 @@
 import { describe, before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Gateway, RawWamp, WampError, WAMP, mintToken, newJti, waitFor } from './harness.mjs';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import {
+  Gateway, Proc, RawWamp, WampError, WAMP, BIN_DIR, databaseUrlFor, freePorts, mintToken, newJti, psql,
+  testDatabaseUrl, waitFor, withTimeout,
+} from './harness.mjs';
 
 const SECRET = 'persist-integration-secret-0123456789abcdef';
 
@@ -123,4 +130,32 @@ describe('persist: spent tokens', () => {
     assert.equal(err.msg[0], WAMP.ABORT);
     assert.equal(err.msg[2], 'wamp.error.authentication_failed');
   }));
+});
+
+describe('persist: a database it must not write', () => {
+  // A database whose schema is newer than this binary knows is refused for
+  // good: persist logs both versions and exits 1 (it does not retry).
+  test('a newer schema makes telegraphy-persist exit 1 naming both versions', { timeout: 30000 }, async () => {
+    const base = testDatabaseUrl();
+    const name = `tg_it_newer_${process.pid}_${Date.now() % 100000}`;
+    psql(base, `CREATE DATABASE ${name}`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'telegraphy-it-newer-'));
+    try {
+      const url = databaseUrlFor(base, name);
+      psql(url, 'CREATE TABLE telegraphy_schema (version integer); INSERT INTO telegraphy_schema VALUES (999)');
+      const [router] = await freePorts(1);
+      const persist = new Proc('persist', path.join(BIN_DIR, 'telegraphy-persist'),
+        ['--router', `tcp://127.0.0.1:${router}`, '--database-url', url], path.join(dir, 'persist.log'));
+      persist.stopping = true; // its own exit is what this test waits for
+      persist.start();
+      const exit = await withTimeout(persist.exited, 20000, 'telegraphy-persist to exit');
+      assert.equal(exit.code, 1, persist.log());
+      assert.match(persist.log(), /found version 999, this binary knows up to version \d+/);
+      persist.checkSanitizers();
+      assert.deepEqual(persist.problems, []);
+    } finally {
+      psql(base, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
