@@ -550,9 +550,11 @@ static void s_append_json_string(tg_buf_t *out, const char *text)
 }
 
 void tg_wamp_encode_event(tg_wamp_serializer_t ser, uint64_t sub_id, uint64_t pub_id,
-                          const char *topic, uint64_t ts, bool guaranteed, const void *kwargs,
+                          const char *topic, uint64_t ts, unsigned flags, const void *kwargs,
                           size_t kwargs_len, tg_buf_t *out)
 {
+    bool guaranteed = flags & TG_WAMP_EVENT_GUARANTEED;
+    bool replay = flags & TG_WAMP_EVENT_REPLAY;
     if (ser == TG_WAMP_JSON) {
         tg_buf_append_str(out, "[36,");
         s_append_uint(out, sub_id);
@@ -567,6 +569,8 @@ void tg_wamp_encode_event(tg_wamp_serializer_t ser, uint64_t sub_id, uint64_t pu
         s_append_uint(out, ts);
         if (guaranteed)
             tg_buf_append_str(out, ",\"_guaranteed\":true");
+        if (replay)
+            tg_buf_append_str(out, ",\"_replay\":true");
         tg_buf_append_str(out, "},[],");
         if (kwargs_len)
             tg_buf_append(out, kwargs, kwargs_len);
@@ -581,7 +585,7 @@ void tg_wamp_encode_event(tg_wamp_serializer_t ser, uint64_t sub_id, uint64_t pu
     msgpack_pack_uint64(&pk, TG_WAMP_EVENT);
     msgpack_pack_uint64(&pk, sub_id);
     msgpack_pack_uint64(&pk, pub_id);
-    msgpack_pack_map(&pk, 1 + (topic != NULL) + guaranteed);
+    msgpack_pack_map(&pk, 1 + (topic != NULL) + guaranteed + replay);
     if (topic) {
         msgpack_pack_str_with_body(&pk, "topic", 5);
         msgpack_pack_str_with_body(&pk, topic, strlen(topic));
@@ -590,6 +594,10 @@ void tg_wamp_encode_event(tg_wamp_serializer_t ser, uint64_t sub_id, uint64_t pu
     msgpack_pack_uint64(&pk, ts);
     if (guaranteed) {
         msgpack_pack_str_with_body(&pk, "_guaranteed", 11);
+        msgpack_pack_true(&pk);
+    }
+    if (replay) {
+        msgpack_pack_str_with_body(&pk, "_replay", 7);
         msgpack_pack_true(&pk);
     }
     msgpack_pack_array(&pk, 0);

@@ -137,14 +137,20 @@ json_t *tg_wamp_subscribed(int64_t request, int64_t subscription);
 json_t *tg_wamp_unsubscribed(int64_t request);
 json_t *tg_wamp_result(int64_t request, json_t *args_stolen);
 
+/* EVENT details flags of tg_wamp_encode_event. */
+#define TG_WAMP_EVENT_GUARANTEED 1u /* "_guaranteed": true: an ack is expected */
+#define TG_WAMP_EVENT_REPLAY     2u /* "_replay": true: delivered from storage */
+
 /* The hot path: appends
-     [36, sub_id, pub_id, {"topic": topic?, "ts": ts, "_guaranteed": true?}, [], KWARGS]
+     [36, sub_id, pub_id, {"topic": topic?, "ts": ts, "_guaranteed": true?, "_replay": true?},
+      [], KWARGS]
    to out, where KWARGS is `kwargs` verbatim: raw msgpack map bytes for
    TG_WAMP_MSGPACK, JSON text for TG_WAMP_JSON. `topic` NULL = omitted (exact
-   subscriptions); guaranteed false = key omitted. No JSON library call: the
-   envelope is a handful of integers and one escaped string. */
+   subscriptions); flags (TG_WAMP_EVENT_*) add the marked keys, absent
+   otherwise. No JSON library call: the envelope is a handful of integers
+   and one escaped string. */
 void tg_wamp_encode_event(tg_wamp_serializer_t ser, uint64_t sub_id, uint64_t pub_id,
-                          const char *topic, uint64_t ts, bool guaranteed, const void *kwargs,
+                          const char *topic, uint64_t ts, unsigned flags, const void *kwargs,
                           size_t kwargs_len, tg_buf_t *out);
 
 #endif

@@ -296,43 +296,6 @@ static int s_push(edge_broker_t *broker, edge_durable_t *record, edge_frame_t *f
     return 0;
 }
 
-/* Adds `"_replay": true` to the details of an EVENT tg_wamp_encode_event
-   wrote into buf (starting at its payload). The details map is the first
-   JSON object / the msgpack map after three integers.
-   TODO(lead request 1): tg_wamp_encode_event's replay flag replaces this. */
-static void s_mark_replay(tg_wamp_serializer_t serializer, tg_buf_t *buf)
-{
-    uint8_t *data = tg_buf_payload(buf);
-    size_t len = buf->len;
-    size_t at = 0;
-    if (serializer == TG_WAMP_JSON) {
-        while (at < len && data[at] != '{')
-            at++;
-        tg_check(at < len);
-        static const char insert[] = "\"_replay\":true,";
-        size_t n = sizeof(insert) - 1;
-        tg_buf_append(buf, insert, n); /* grows; then move the tail */
-        data = tg_buf_payload(buf);
-        memmove(data + at + 1 + n, data + at + 1, len - at - 1);
-        memcpy(data + at + 1, insert, n);
-        return;
-    }
-    /* fixarray(6), uint 36, then two msgpack unsigned integers. */
-    at = 2;
-    for (int i = 0; i < 2; i++) {
-        uint8_t b = data[at];
-        at += b < 0x80 ? 1 : b == 0xcc ? 2 : b == 0xcd ? 3 : b == 0xce ? 5 : 9;
-    }
-    tg_check(at < len && (data[at] & 0xf0) == 0x80 && (data[at] & 0x0f) < 15);
-    data[at]++;
-    static const uint8_t insert[] = {0xa7, '_', 'r', 'e', 'p', 'l', 'a', 'y', 0xc3};
-    size_t n = sizeof(insert);
-    tg_buf_append(buf, insert, n);
-    data = tg_buf_payload(buf);
-    memmove(data + at + 1 + n, data + at + 1, len - at - 1);
-    memcpy(data + at + 1, insert, n);
-}
-
 /* The expiry of an event of topic published at ts: ts + the type's ttl
    (the registry's copy), 0 = none. */
 static uint64_t s_expires(edge_broker_t *broker, const char *topic, uint64_t ts)
@@ -425,9 +388,10 @@ static void s_on_replay(edge_broker_t *broker, edge_durable_t *record,
         tg_buf_t buf;
         tg_buf_init(&buf, edge_frame_headroom());
         const char *topic = record->match == TG_MATCH_EXACT ? NULL : envelope->topic;
+        unsigned flags =
+            TG_WAMP_EVENT_REPLAY | (envelope->guaranteed ? TG_WAMP_EVENT_GUARANTEED : 0);
         tg_wamp_encode_event(session->serializer, record->sub_id, envelope->pub_id, topic,
-                             envelope->ts, envelope->guaranteed, kwargs, kwargs_len, &buf);
-        s_mark_replay(session->serializer, &buf);
+                             envelope->ts, flags, kwargs, kwargs_len, &buf);
         tg_buf_release(&json);
         edge_frame_t *frame = edge_frame_new(&buf, session->serializer == TG_WAMP_MSGPACK, true);
         tg_buf_release(&buf);

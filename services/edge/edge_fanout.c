@@ -56,7 +56,8 @@ static edge_frame_t *s_encode(tg_wamp_serializer_t serializer, const edge_sub_t 
     tg_buf_t buf;
     tg_buf_init(&buf, edge_frame_headroom());
     tg_wamp_encode_event(serializer, edge_sub_id(sub), event->pub_id, topic, event->ts,
-                         event->guaranteed, kwargs, kwargs_len, &buf);
+                         event->guaranteed ? TG_WAMP_EVENT_GUARANTEED : 0, kwargs, kwargs_len,
+                         &buf);
     edge_frame_t *frame = edge_frame_new(&buf, serializer == TG_WAMP_MSGPACK, true);
     tg_buf_release(&buf);
     return frame;

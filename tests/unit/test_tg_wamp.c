@@ -737,3 +737,31 @@ Test(tg_wamp, events_append_to_the_buffer)
     cr_assert_str_eq(buf_text(&buf), "[36,1,2,{\"ts\":3},[],{}][36,1,2,{\"ts\":3},[],{}]");
     tg_buf_release(&buf);
 }
+
+/* The replay flag adds "_replay": true after "_guaranteed" in both
+   serializers (DESIGN 2.3: events delivered from storage say so). */
+Test(tg_wamp, event_replay_flag_marks_details)
+{
+    tg_buf_t buf;
+    tg_buf_init(&buf, 0);
+    tg_wamp_encode_event(TG_WAMP_JSON, 1, 2, NULL, 3,
+                         TG_WAMP_EVENT_GUARANTEED | TG_WAMP_EVENT_REPLAY, "{}", 2, &buf);
+    const char expected[] = "[36,1,2,{\"ts\":3,\"_guaranteed\":true,\"_replay\":true},[],{}]";
+    cr_assert_eq(buf.len, sizeof expected - 1);
+    cr_assert_eq(memcmp(tg_buf_payload(&buf), expected, buf.len), 0);
+    tg_buf_release(&buf);
+
+    tg_buf_init(&buf, 0);
+    tg_wamp_encode_event(TG_WAMP_MSGPACK, 1, 2, NULL, 3, TG_WAMP_EVENT_REPLAY, NULL, 0, &buf);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init(&unpacked);
+    cr_assert_eq(msgpack_unpack_next(&unpacked, (const char *)tg_buf_payload(&buf), buf.len, NULL),
+                 MSGPACK_UNPACK_SUCCESS);
+    msgpack_object details = unpacked.data.via.array.ptr[3];
+    cr_assert_eq(details.via.map.size, 2);
+    cr_assert_eq(details.via.map.ptr[1].key.via.str.size, 7);
+    cr_assert_eq(memcmp(details.via.map.ptr[1].key.via.str.ptr, "_replay", 7), 0);
+    cr_assert(details.via.map.ptr[1].val.via.boolean);
+    msgpack_unpacked_destroy(&unpacked);
+    tg_buf_release(&buf);
+}
