@@ -89,6 +89,10 @@ static const s_option_t s_options[] = {
     {TG_OPT_STORE_TIMEOUT_MS, "store-timeout-ms", "TELEGRAPHY_STORE_TIMEOUT_MS", S_UINT, "MS",
      "5000", S_AT(store_timeout_ms), 10, 600000,
      "how long a guaranteed event may wait to be stored before it is rejected"},
+    {TG_OPT_ALLOWED_ORIGINS, "allowed-origins", "TELEGRAPHY_ALLOWED_ORIGINS", S_STRING, "ORIGINS",
+     "", S_AT(allowed_origins), 0, 2047,
+     "comma-separated origins whose pages may use the identity cookie (default: the "
+     "gateway's host name, any port)"},
     {TG_OPT_RESUME_TTL, "resume-ttl", "TELEGRAPHY_RESUME_TTL", S_UINT, "SECONDS", "86400",
      S_AT(resume_ttl), 60, 2592000, "lifetime of the resume tokens the edge issues"},
     {TG_OPT_TOKEN_SKEW, "token-skew", "TELEGRAPHY_TOKEN_SKEW", S_UINT, "SECONDS", "30",

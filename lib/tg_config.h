@@ -49,6 +49,7 @@ typedef enum {
     TG_OPT_BACKLOG_MAX = 1u << 26,       /* TELEGRAPHY_BACKLOG_MAX --backlog-max */
     TG_OPT_PERSISTENT_TTL = 1u << 27,    /* TELEGRAPHY_PERSISTENT_TTL --persistent-ttl */
     TG_OPT_STORE_TIMEOUT_MS = 1u << 28,  /* TELEGRAPHY_STORE_TIMEOUT_MS --store-timeout-ms */
+    TG_OPT_ALLOWED_ORIGINS = 1u << 29,   /* TELEGRAPHY_ALLOWED_ORIGINS --allowed-origins */
 } tg_option_t;
 
 typedef struct {
@@ -83,6 +84,8 @@ typedef struct {
                                   default 7 days */
     uint32_t store_timeout_ms; /* router, ingest: how long a guaranteed event may wait to be
                                   stored before it is rejected as unavailable, default 5000 */
+    char allowed_origins[2048]; /* edge: comma-separated origins whose upgrades may use the
+                                   identity cookie; "" = same host name as the gateway */
 } tg_config_t;
 
 /* Fills cfg with defaults, then the environment, then argv (flags of the

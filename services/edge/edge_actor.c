@@ -300,10 +300,7 @@ static void *s_create(zsock_t *pipe, const void *args, tg_actor_ready_t *ready, 
     self->cfg = *cfg;
     self->pipe = pipe;
     tg_instance_new("edge", self->instance, sizeof(self->instance));
-    /* The one place the edge reads TELEGRAPHY_ALLOWED_ORIGINS until
-       tg_config carries it (requested of lib/'s owner). */
-    const char *allowed = getenv("TELEGRAPHY_ALLOWED_ORIGINS");
-    self->allowed_origins = allowed && *allowed ? tg_strdup(allowed) : NULL;
+    self->allowed_origins = cfg->allowed_origins[0] ? tg_strdup(cfg->allowed_origins) : NULL;
 
     edge_router_port_t router = {s_router_send, s_router_ready, self, self->instance};
     self->broker = edge_broker_new(&self->cfg, &edge_ws_transport, &router);

@@ -8,7 +8,7 @@
 
 #include "tg_config.h"
 
-#define ALL_OPTIONS 0xffffffu
+#define ALL_OPTIONS 0x3fffffffu
 
 /* The caller's environment must not leak into the tests. */
 static void clean_environment(void)
@@ -111,6 +111,19 @@ Test(tg_config, persistence_settings_have_design_defaults, .init = redirect_all)
     cr_assert_eq(cfg.backlog_max, 50);
     cr_assert_eq(cfg.persistent_ttl, 7 * 24 * 3600);
     cr_assert_eq(cfg.store_timeout_ms, 5000);
+}
+
+/* The edge's allowed origins: empty by default (the same-host rule), a
+   list from the environment. */
+Test(tg_config, allowed_origins_default_to_the_same_host_rule, .init = redirect_all)
+{
+    tg_config_t cfg;
+    char *argv[] = {"prog", NULL};
+    cr_assert_eq(load(&cfg, TG_OPT_ALLOWED_ORIGINS, 1, argv, NULL), 0);
+    cr_assert_str_eq(cfg.allowed_origins, "");
+    setenv("TELEGRAPHY_ALLOWED_ORIGINS", "https://shop.example,http://localhost:8000", 1);
+    cr_assert_eq(load(&cfg, TG_OPT_ALLOWED_ORIGINS, 1, argv, NULL), 0);
+    cr_assert_str_eq(cfg.allowed_origins, "https://shop.example,http://localhost:8000");
 }
 
 /* A flag wins over the environment, in both spellings. */
