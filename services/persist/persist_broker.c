@@ -27,6 +27,10 @@ struct _persist_broker_t {
     uint64_t round;                 /* re-sync rounds so far */
     bool resync_pending;            /* the last re-sync could not load: retry on tick */
     bool expiring;                  /* an expiry step is in flight */
+    bool totals_reading;            /* a totals read is in flight */
+    bool totals_read;               /* `totals` holds an answer */
+    int64_t totals_at_ms;           /* monotonic time the last read was asked */
+    persist_store_totals_t totals;  /* the last answer, for status */
     persist_broker_stats_t stats;   /* counters */
     tg_rate_t events_in_rate;       /* STOREs per second, per heartbeat */
     tg_rate_t events_out_rate;      /* REPLAYs per second, per heartbeat */
@@ -485,10 +489,25 @@ void persist_broker_expire(persist_broker_t *self, tg_now_t now)
         self->expiring = true;
 }
 
+static void s_totals_read(const persist_store_result_t *result, void *arg)
+{
+    persist_broker_t *self = arg;
+    self->totals_reading = false;
+    if (result->status != 0)
+        return;
+    self->totals = result->totals;
+    self->totals_read = true;
+}
+
 void persist_broker_tick(persist_broker_t *self, tg_now_t now)
 {
     assert(self);
     self->now = now;
+    if (!self->totals_reading && !self->stopping &&
+        (!self->totals_read || now.mono_ms - self->totals_at_ms >= PERSIST_TOTALS_INTERVAL_MS)) {
+        self->totals_at_ms = now.mono_ms;
+        self->totals_reading = persist_store_totals(self->store, s_totals_read, self) == 0;
+    }
     persist_replay_tick(self->replay, now);
     if (self->resync_pending && persist_link_ready(self->link))
         persist_broker_resync(self, now);
@@ -591,4 +610,16 @@ void persist_broker_add_stats(persist_broker_t *self, tg_envelope_t *heartbeat,
     };
     for (size_t i = 0; i < sizeof stats / sizeof stats[0]; i++)
         tg_envelope_add_stat(heartbeat, stats[i].name, stats[i].value);
+    //  What is stored, as last read (PERSIST_TOTALS_INTERVAL_MS). The age
+    //  of the oldest unacked event comes from its id: publication ids are
+    //  the publish time in microseconds (or just above it).
+    if (self->totals_read) {
+        const persist_store_totals_t *t = &self->totals;
+        int64_t oldest = (int64_t)t->oldest_unacked;
+        int64_t age_s = oldest && now.wall_us > oldest ? (now.wall_us - oldest) / 1000000 : 0;
+        tg_envelope_add_stat(heartbeat, "persistent_subscriptions", t->subscriptions);
+        tg_envelope_add_stat(heartbeat, "backlog_total", t->backlog);
+        tg_envelope_add_stat(heartbeat, "oldest_unacked", oldest);
+        tg_envelope_add_stat(heartbeat, "oldest_unacked_age_s", age_s);
+    }
 }

@@ -47,6 +47,10 @@
 #define PERSIST_EXPIRE_LIMIT       1000
 #define PERSIST_EXPIRE_INTERVAL_MS 1000
 
+/* How often status's totals (subscriptions, backlog, oldest unacked) are
+   read from the database. */
+#define PERSIST_TOTALS_INTERVAL_MS 5000
+
 /* Bad input and refusals are logged at most once per this interval per kind. */
 #define PERSIST_LOG_INTERVAL_MS 5000
 
@@ -101,7 +105,8 @@ void persist_broker_resync(persist_broker_t *self, tg_now_t now);
    that reached its bound is followed by the next at once). */
 void persist_broker_expire(persist_broker_t *self, tg_now_t now);
 
-/* The heartbeat timer's housekeeping (replays whose edge stopped asking). */
+/* The heartbeat timer's housekeeping: replays whose edge stopped asking,
+   a re-sync to retry, status's totals every PERSIST_TOTALS_INTERVAL_MS. */
 void persist_broker_tick(persist_broker_t *self, tg_now_t now);
 
 /* Adds persist's stats to a HEARTBEAT, `bad_input_extra` (the link's

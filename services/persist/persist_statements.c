@@ -191,4 +191,10 @@ const persist_statement_t persist_statements[PERSIST_ST_COUNT] = {
                                                  "starts_with(e.topic, $1::text)")},
     [PERSIST_ST_GAP_TOPIC_WILDCARD] = {"tg_gap_topic_wildcard",
                                        S_GAP_TOPIC("m.topic ~ $1::text", "e.topic ~ $1::text")},
+    //  For status: a scan of the subscriptions (small rows), and the oldest
+    //  delivery row by the (pub_id) index.
+    [PERSIST_ST_TOTALS] = {"tg_totals",
+                           "SELECT count(*)::bigint, coalesce(sum(backlog), 0)::bigint,"
+                           " (SELECT min(pub_id) FROM telegraphy_deliveries)"
+                           " FROM telegraphy_subscriptions"},
 };

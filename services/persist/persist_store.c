@@ -227,6 +227,14 @@ static void s_answer_read(persist_store_t *self, persist_op_t *op, const PGresul
             result.gap.oldest = (uint64_t)s_int8(res, 0, 4);
         }
         break;
+    case PERSIST_OP_TOTALS:
+        result.size = 0;
+        if (rows == 1) {
+            result.totals.subscriptions = s_int8(res, 0, 0);
+            result.totals.backlog = s_int8(res, 0, 1);
+            result.totals.oldest_unacked = PQgetisnull(res, 0, 2) ? 0 : (uint64_t)s_int8(res, 0, 2);
+        }
+        break;
     default:
         tg_check(false);
     }

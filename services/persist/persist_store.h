@@ -119,6 +119,13 @@ typedef struct {
     uint64_t dropped_upto; /* the highest id dropped (the highest over matches) */
 } persist_store_gap_t;
 
+/* What status shows of the stored state (persist_store_totals). */
+typedef struct {
+    int64_t subscriptions;   /* persistent subscriptions */
+    int64_t backlog;         /* delivery rows held, over all of them */
+    uint64_t oldest_unacked; /* the lowest pub_id owed to anyone, 0 = none */
+} persist_store_totals_t;
+
 typedef struct {
     int status;        /* 0 committed / answered, -1 failed */
     const char *error; /* status -1: why ("" otherwise) */
@@ -133,6 +140,7 @@ typedef struct {
     const persist_store_token_row_t *tokens;               /* load_spent_tokens */
     const persist_store_subscription_row_t *subscriptions; /* load_subscriptions */
     persist_store_gap_t gap;                               /* gap_* */
+    persist_store_totals_t totals;                         /* totals */
 } persist_store_result_t;
 
 /* The one callback of an operation; `result` is borrowed for the call. May
@@ -268,6 +276,11 @@ int persist_store_gap_subscription(persist_store_t *self, const char *client_id,
    oldest = the oldest unexpired retained event of the matching topics. */
 int persist_store_gap_topic(persist_store_t *self, const char *topic, const char *match,
                             uint64_t since, int64_t now_us, persist_store_done_fn *fn, void *arg);
+
+/* Counts for status: persistent subscriptions, delivery rows held, the
+   oldest publication id still owed (a scan of the subscriptions: call it
+   every few seconds, not per event). */
+int persist_store_totals(persist_store_t *self, persist_store_done_fn *fn, void *arg);
 
 void persist_store_stats(const persist_store_t *self, persist_store_stats_t *stats);
 

@@ -34,7 +34,8 @@ typedef enum {
     PERSIST_OP_BACKLOG,
     PERSIST_OP_RETAINED,
     PERSIST_OP_GAP_SUB,
-    PERSIST_OP_GAP_TOPIC
+    PERSIST_OP_GAP_TOPIC,
+    PERSIST_OP_TOTALS
 } persist_op_kind_t;
 
 #define PERSIST_OP_IS_READ(kind) ((kind) >= PERSIST_OP_LOAD_TYPES)

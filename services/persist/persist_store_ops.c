@@ -215,6 +215,13 @@ int persist_store_expire(persist_store_t *self, int64_t now_us, int64_t limit,
     return persist_store_enqueue(self, op);
 }
 
+int persist_store_totals(persist_store_t *self, persist_store_done_fn *fn, void *arg)
+{
+    tg_check(self);
+    return persist_store_enqueue(self,
+                                 persist_op_new(PERSIST_OP_TOTALS, PERSIST_ST_TOTALS, fn, arg));
+}
+
 int persist_store_load_types(persist_store_t *self, persist_store_done_fn *fn, void *arg)
 {
     tg_check(self);

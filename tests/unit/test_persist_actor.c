@@ -630,3 +630,44 @@ Test(persist_actor, silent_router_brings_hello, .init = s_setup)
     cr_expect(heartbeat, "persist never sent a HEARTBEAT after the WELCOME");
     cr_expect(hello, "no HELLO from persist after the router went silent");
 }
+
+//  The value of stat `name` in a HEARTBEAT, or -1 when absent.
+static int64_t s_stat(const tg_envelope_t *heartbeat, const char *name)
+{
+    for (size_t i = 0; i < heartbeat->stats_count; i++)
+        if (streq(heartbeat->stats[i].name, name))
+            return heartbeat->stats[i].value;
+    return -1;
+}
+
+//  HEARTBEAT stats carry what is stored (read every few seconds): the
+//  persistent subscriptions, the delivery rows held and the oldest one.
+Test(persist_actor, heartbeat_reports_stored_totals, .init = s_setup)
+{
+    s_subscribe_persistent("client-1", 42, "shop.order");
+    uint64_t first = s_store_accepted("shop.order", 42, 0);
+    s_store_accepted("shop.order", 42, 0);
+    int64_t deadline = zclock_mono() + PERSIST_TOTALS_INTERVAL_MS + S_WAIT_MS;
+    bool seen = false;
+    while (!seen && zclock_mono() < deadline) {
+        zmsg_t *msg = zmsg_recv(s_router);
+        if (!msg)
+            continue;
+        zframe_t *id = zmsg_pop(msg);
+        zframe_destroy(&id);
+        tg_envelope_t *env = tg_envelope_decode(&msg, NULL);
+        if (env && env->command == TG_CMD_HEARTBEAT) { //  answered, as a live router does
+            tg_envelope_t *reply = tg_envelope_new(TG_CMD_HEARTBEAT);
+            reply->instance = strdup("router-a");
+            reply->known = true;
+            s_send(reply);
+        }
+        seen = env && env->command == TG_CMD_HEARTBEAT && s_stat(env, "backlog_total") == 2 &&
+               s_stat(env, "persistent_subscriptions") == 1 &&
+               s_stat(env, "oldest_unacked") == (int64_t)first && s_stat(env, "db_ready") == 1 &&
+               s_stat(env, "stored") == 2;
+        tg_envelope_destroy(&env);
+    }
+    cr_expect(seen,
+              "no HEARTBEAT with backlog_total 2, persistent_subscriptions 1, oldest_unacked");
+}
