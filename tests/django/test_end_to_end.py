@@ -42,7 +42,9 @@ async def wait_types(session, names, timeout=10):
 
 class EndToEndTests(SimpleTestCase):
     def setUp(self):
-        self.gw = Gateway().start()
+        # persist: Shipped is guaranteed, and a guaranteed event is accepted
+        # only once it is stored (DESIGN 2.6); without persist it is refused.
+        self.gw = Gateway(persist=True).start()
         self.addCleanup(self.gw.stop)
         self.override = telegraphy_settings(INGEST=self.gw.ingest_ep, INGEST_ACK=self.gw.ack_ep, REGISTER_INTERVAL=0,
                                             ACK_TIMEOUT_MS=3000)

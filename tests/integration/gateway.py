@@ -1,7 +1,9 @@
 """A small gateway harness for the Python integration tests (the Node one is
 harness.mjs; both start the same processes with the same flags).
 
-Starts telegraphy-router, -ingest and -edge from TELEGRAPHY_BIN_DIR (default
+Starts telegraphy-router, -ingest and -edge (and, with persist=True,
+telegraphy-persist on a fresh database of TELEGRAPHY_TEST_DATABASE_URL's
+server, dropped at stop) from TELEGRAPHY_BIN_DIR (default
 build-asan/bin, relative to the repository root) on free loopback ports,
 waits by condition with deadlines, and stops them by PID (SIGTERM, SIGKILL
 after a deadline). stop() raises if a process exited on its own or non-zero,
@@ -16,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -101,9 +104,34 @@ class Proc:
                 self.problems.append(f"{self.name}: sanitizer report: {log[max(0, at - 200):at + 1500]}")
 
 
+PSQL = next((p for p in ("/usr/bin/psql", "/usr/lib/postgresql/15/bin/psql") if os.path.exists(p)), "psql")
+_serial = 0
+
+
+def psql(url, sql):
+    """One SQL command with psql on the database `url` names -> its output
+    (tuples only), raising with psql's stderr on failure."""
+    r = subprocess.run([PSQL, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError(f"psql failed: {r.stderr.strip()}")
+    return r.stdout.strip()
+
+
+def database_url_for(url, name):
+    """`url` naming database `name` instead (same host, port, user)."""
+    parts = urllib.parse.urlsplit(url)
+    # Built by hand: urlunsplit drops the "//" of an empty host
+    # ("postgresql:///db?host=/socket/dir"), which libpq then refuses.
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{parts.scheme}://{parts.netloc}/{name}{query}"
+
+
 class Gateway:
-    def __init__(self, edge_args=()):
+    def __init__(self, edge_args=(), persist=False):
         self.edge_args = list(edge_args)
+        self.persist = persist
+        self.database_name = None
         self.procs = []
 
     def bin(self, service):
@@ -119,6 +147,20 @@ class Gateway:
         self.ack_ep = f"tcp://127.0.0.1:{ack}"
         self.edge_port = edge
         hb = ["--heartbeat-ms", str(HEARTBEAT_MS)]
+        persist_procs = []
+        if self.persist:
+            base = os.environ.get("TELEGRAPHY_TEST_DATABASE_URL")
+            if not base:
+                raise RuntimeError("TELEGRAPHY_TEST_DATABASE_URL is unset: a gateway with persist needs a real "
+                                   "PostgreSQL (make test starts one; or scripts/pg.sh start DIR PORT)")
+            global _serial
+            _serial += 1
+            self.database_name = f"tg_it_py_{os.getpid()}_{_serial}"
+            psql(base, f"CREATE DATABASE {self.database_name}")
+            self.database_base = base
+            self.database_url = database_url_for(base, self.database_name)
+            persist_procs = [Proc("persist", [self.bin("persist"), "--router", self.router_ep, "--database-url",
+                                              self.database_url, *hb], os.path.join(self.log_dir, "persist.log"))]
         self.procs = [
             Proc("router", [self.bin("router"), "--router", self.router_ep, "--control", self.control_ep,
                             "--monitor", self.monitor_ep, *hb],
@@ -127,6 +169,7 @@ class Gateway:
                             "--router", self.router_ep, *hb], os.path.join(self.log_dir, "ingest.log")),
             Proc("edge", [self.bin("edge"), "--router", self.router_ep, "--port", str(edge), "--host", "127.0.0.1",
                           *hb, *self.edge_args], os.path.join(self.log_dir, "edge.log")),
+            *persist_procs,
         ]
         try:
             for p in self.procs:
@@ -153,6 +196,9 @@ class Gateway:
         if status is None:
             return False
         roles = [p.get("role") for p in status]
+        if self.persist and not any(p.get("role") == "persist" and (p.get("stats") or {}).get("db_ready") == 1
+                                    for p in status):
+            return False
         return "ingest" in roles and "edge" in roles
 
     def ctl(self, *args, timeout=20):
@@ -202,8 +248,14 @@ class Gateway:
         return "\n".join(out)
 
     def stop(self, check=True):
-        for p in reversed(self.procs):  # edge, ingest, router
+        for p in reversed(self.procs):  # persist, edge, ingest, router
             p.stop()
+        if self.database_name:
+            try:
+                psql(self.database_base, f"DROP DATABASE IF EXISTS {self.database_name} WITH (FORCE)")
+            except RuntimeError:
+                pass  # the cluster is the runner's; a leftover database dies with it
+            self.database_name = None
         problems = [x for p in self.procs for x in p.problems]
         report = self.log_report()
         if not problems and not os.environ.get("TELEGRAPHY_KEEP_LOGS"):
