@@ -11,7 +11,7 @@ export class FakeSession {
     this.subscriptions = new Map(); // id -> {id, topic, handler, options}
     this.subscribeLog = []; // {topic, options}
     this.unsubscribed = [];
-    this.calls = []; // {procedure, args}
+    this.calls = []; // {procedure, args, kwargs}
     this.nextId = 1;
     // Mirrors AutobahnJS: EVENT = [36, sub, pub, details, args, kwargs]; the
     // handler gets (args, kwargs, {publication, topic}, subscription).
@@ -27,7 +27,8 @@ export class FakeSession {
   subscribe(topic, handler, options) {
     this.subscribeLog.push({ topic, options });
     const refusal = this.fake.subscribeRefusals.shift();
-    if (refusal) return Promise.reject({ error: refusal, args: [`refused: ${refusal}`] });
+    if (typeof refusal === 'string') return Promise.reject({ error: refusal, args: [`refused: ${refusal}`] });
+    if (refusal) return Promise.reject({ args: [`refused: ${refusal.error}`], ...refusal }); // {error, kwargs}
     // Deterministic ids, as the gateway's: the same key gives the same id.
     const id = this.fake.subscriptionId(topic, options);
     const sub = { id, topic, handler, options };
@@ -41,11 +42,11 @@ export class FakeSession {
     return Promise.resolve();
   }
 
-  call(procedure, args) {
-    this.calls.push({ procedure, args });
+  call(procedure, args, kwargs) {
+    this.calls.push(kwargs === undefined ? { procedure, args } : { procedure, args, kwargs });
     const answer = this.fake.procedures[procedure];
     if (!answer) return Promise.reject({ error: 'wamp.error.no_such_procedure', args: [`no such procedure: ${procedure}`] });
-    return Promise.resolve(answer(args));
+    return Promise.resolve(answer(args, kwargs));
   }
 
   // Sends one EVENT through the client's (possibly wrapped) dispatcher.
@@ -57,7 +58,7 @@ export class FakeSession {
 export class FakeAutobahn {
   constructor() {
     this.connections = [];
-    this.subscribeRefusals = []; // error URIs the next SUBSCRIBEs get
+    this.subscribeRefusals = []; // what the next SUBSCRIBEs get: an error URI, or {error, kwargs}
     this.procedures = {}; // procedure -> (args) => result
     this.ids = new Map();
     const fake = this;

@@ -16,8 +16,10 @@
  * What it adds to AutobahnJS (DESIGN.md §2.7): its own reconnect with capped
  * exponential backoff and full jitter, re-subscription of every live
  * subscription after a reconnect, the ws-token / resume-token handshake
- * (§2.4), dedupe by publication id and automatic ack of guaranteed events
- * (§2.6), and one connection-state callback. See docs/client.md.
+ * (§2.4), durable subscriptions (`persistent`, `since`, explicit gaps through
+ * `ongap`, §2.3), dedupe by publication id and batched automatic acks of
+ * guaranteed events (§2.6), and one connection-state callback. See
+ * docs/client.md.
  *
  * @module telegraphy
  */
@@ -51,12 +53,36 @@ export const DEDUPE_CAPACITY = 1024;
 /** Name of the cookie holding the resume token (browsers only). */
 export const RESUME_COOKIE = "telegraphy_resume";
 
+/**
+ * Acks of guaranteed events are batched: pending acks are sent at most
+ * `ACK_FLUSH_MS` milliseconds after the first of them was queued, or at
+ * once when `ACK_BATCH_MAX` publications are pending (on any subscription).
+ */
+export const ACK_FLUSH_MS = 50;
+/** See {@link ACK_FLUSH_MS}. */
+export const ACK_BATCH_MAX = 100;
+
+/** The largest publication id (DESIGN §2.3: ids are integers in [1, 2^53]). */
+export const MAX_PUBLICATION_ID = 2 ** 53;
+
+/**
+ * How many gaps in a row one subscription may meet (each handled by its
+ * `ongap` and a re-subscription) before the client gives it up and reports
+ * the gap as an error: a store that keeps answering gap must not make the
+ * client loop.
+ */
+export const MAX_GAPS_IN_A_ROW = 3;
+
 const WAMP_EVENT = 36;
 const AUTH_FAILED = "wamp.error.authentication_failed";
 const NO_SUCH_PROCEDURE = "wamp.error.no_such_procedure";
+const INVALID_ARGUMENT = "wamp.error.invalid_argument";
+const GAP = "telegraphy.error.gap";
 // Errors a re-subscription may see for a while after an edge restarts: the
-// edge learns the event types from the router just after it comes up.
-const TRANSIENT_SUBSCRIBE_ERRORS = new Set(["telegraphy.error.unknown_event"]);
+// edge learns the event types from the router just after it comes up, and
+// answers a persistent or `since` SUBSCRIBE with `unavailable` until its
+// router link (and the router's persist) is up.
+const TRANSIENT_SUBSCRIBE_ERRORS = new Set(["telegraphy.error.unknown_event", "telegraphy.error.unavailable"]);
 const CLOSE_TIMEOUT_MS = 3000;
 const QUICK_RESUBSCRIBE_TRIES = 6; // ~3 s of retries before `open` is announced anyway
 
@@ -201,6 +227,11 @@ export class Subscription {
     this.lastPublication = undefined;
     /** @type {Error|undefined} the last error of a (re-)subscription */
     this.error = undefined;
+    /** @type {number} gaps met so far (each reported through `ongap`) */
+    this.gaps = 0;
+    // The `_since` of the next SUBSCRIBE (undefined = none), see wampOptions().
+    this._since = options.since ?? undefined;
+    this._gapsInARow = 0;
     this._key = ++handleSerial;
     this._client = client;
     this._handler = handler;
@@ -211,18 +242,27 @@ export class Subscription {
   }
 
   /**
-   * The WAMP SUBSCRIBE options for this handle (DESIGN §2.3). After a
-   * reconnect, `since` becomes the last publication seen, so the gateway
-   * replays only the gap.
+   * The WAMP SUBSCRIBE options for this handle's next SUBSCRIBE (DESIGN
+   * §2.3). `_since` is:
+   * - for a `since` subscription (not persistent): `since` at first, then
+   *   the last publication delivered, so that a re-subscription replays only
+   *   what was missed;
+   * - for a persistent one: absent (the gateway resumes after the last ack),
+   *   unless `since` was given or a gap was met: then that position,
+   *   advanced by every cumulative ack the gateway confirmed (what was
+   *   delivered but not yet acked is replayed again, dropped as a duplicate
+   *   and acked);
+   * - after a gap: `oldest - 1` (absent when nothing was held), as DESIGN
+   *   §2.3 prescribes.
    * @returns {object}
    */
   wampOptions() {
     const o = {};
-    const { match, filter, persistent, since } = this.options;
+    const { match, filter, persistent } = this.options;
     if (match && match !== "exact") o.match = match;
     if (filter) o._filter = filter;
     if (persistent) o._persistent = true;
-    if (since !== undefined && since !== null) o._since = this.lastPublication ?? since;
+    if (this._since !== undefined) o._since = this._since;
     return o;
   }
 }
@@ -243,7 +283,7 @@ export class Subscription {
  *   nothing to carry on anonymously
  * @property {(state: TelegraphyState) => void} [onstate] same as calling {@link TelegraphyClient#onstate} at once
  * @property {(error: Error, context: object) => void} [onerror] errors that have no caller to reject:
- *   a re-subscription refused after a reconnect, a handler that threw (default: console.warn)
+ *   a re-subscription refused after a reconnect, a handler or an `ongap` that threw (default: console.warn)
  * @property {() => number} [random=Math.random] random source of the jitter (tests)
  * @property {string} [cookiePath] Path of the resume cookie (default: the path of `url`)
  */
@@ -253,8 +293,36 @@ export class Subscription {
  * @typedef {object} SubscribeOptions
  * @property {"exact"|"prefix"|"wildcard"} [match="exact"] WAMP pattern-based subscription policy
  * @property {string} [filter] a query in the event query language (`_filter`), e.g. `room == "lobby"`
- * @property {boolean} [persistent] keep the subscription (and its guaranteed events) while away (`_persistent`)
- * @property {number} [since] replay retained events after this publication id, then go live (`_since`)
+ * @property {boolean} [persistent] keep the subscription, and collect its guaranteed events, while
+ *   the client is away (`_persistent`); needs an identified client (a ws token, or in a browser the
+ *   gateway's identity cookie), else subscribe() rejects with `telegraphy.error.identity_required`
+ * @property {number} [since] replay the retained events after this publication id (an integer in
+ *   [1, 2^53]), then go live without gap or duplicate (`_since`)
+ * @property {GapHandler} [ongap] called when the gateway cannot serve the subscription whole
+ *   (ERROR `telegraphy.error.gap`); the client then subscribes again from the oldest event still held.
+ *   Without it a gap rejects subscribe() (or, on a re-subscription, ends the subscription through
+ *   `onerror`): nothing is skipped silently
+ */
+
+/**
+ * What `ongap` gets.
+ * @typedef {object} GapInfo
+ * @property {number|null} oldest the oldest publication id still held for the subscription
+ *   (the ERROR's kwargs), null when nothing is held
+ * @property {string} topic the subscription's topic
+ * @property {Subscription} subscription the handle
+ */
+
+/**
+ * Called on a gap (DESIGN §2.3): events the subscription should have had
+ * are gone (expired, over the backlog bound, retention lost). Reload what
+ * the page shows from its source of truth here; once it returns (or its
+ * Promise settles) the client subscribes again with `_since: oldest - 1`
+ * (or without `_since` when `oldest` is null) and delivery goes on from
+ * `oldest`.
+ * @callback GapHandler
+ * @param {GapInfo} info
+ * @returns {void|Promise<void>}
  */
 
 /**
@@ -263,7 +331,10 @@ export class Subscription {
  * @property {string} topic the event type (the concrete topic, also for pattern subscriptions)
  * @property {number} publication the publication id (unique, increasing per ingest)
  * @property {number|undefined} ts publication time, microseconds since the Unix epoch
- * @property {boolean} guaranteed whether the gateway expects an ack (sent automatically)
+ * @property {boolean} guaranteed the event type is guaranteed (`_guaranteed`); on a persistent
+ *   subscription the client acks it once the handler returned
+ * @property {boolean} replay delivered from storage (a persistent backlog or a `since` replay,
+ *   EVENT details `_replay`), not live
  * @property {Subscription} subscription the handle this delivery belongs to
  */
 
@@ -304,7 +375,7 @@ export class TelegraphyClient {
     this._recent = new RecentIds(DEDUPE_CAPACITY);
     this._conn = null;
     this._session = null;
-    this._sessionInfo = null; // per session: {acked: RecentIds, ackUnsupported}
+    this._sessionInfo = null; // per session: see _opened
     this._attempt = 0; // failed attempts since the last open
     this._everOpened = false;
     this._closing = false;
@@ -313,7 +384,17 @@ export class TelegraphyClient {
     this._closeWaiters = [];
     this._eventDetails = null; // raw EVENT details while AutobahnJS runs our handler
     /** Counters, for diagnostics and tests. */
-    this._stats = { opens: 0, received: 0, duplicates: 0, acked: 0, ackErrors: 0, ackUnsupported: 0 };
+    this._stats = {
+      opens: 0, received: 0, duplicates: 0, replayed: 0, gaps: 0,
+      acked: 0, ackCalls: 0, ackErrors: 0, ackUnsupported: 0,
+    };
+    // A page being left (tab closed, navigation) sends the pending acks at
+    // once instead of after ACK_FLUSH_MS.
+    this._onPageHide = null;
+    if (typeof window !== "undefined" && window && typeof window.addEventListener === "function") {
+      this._onPageHide = () => this._flushAcks();
+      window.addEventListener("pagehide", this._onPageHide);
+    }
     if (options.onstate) this.onstate(options.onstate);
     this._setState("connecting");
     this._connect();
@@ -330,9 +411,11 @@ export class TelegraphyClient {
   }
 
   /**
-   * Counters: opens, received, duplicates (dropped by dedupe), acked,
-   * ackErrors, ackUnsupported (acks skipped because the gateway has no
-   * telegraphy.ack yet).
+   * Counters: opens, received, duplicates (dropped by dedupe), replayed
+   * (delivered from storage), gaps (met by any subscription), acked
+   * (publications acked, as the gateway confirmed), ackCalls (telegraphy.ack
+   * CALLs answered), ackErrors, ackUnsupported (sessions whose gateway has
+   * no telegraphy.ack).
    * @returns {object}
    */
   stats() {
@@ -353,10 +436,14 @@ export class TelegraphyClient {
   /**
    * Subscribes `handler` to `topic`. Resolves with a handle once the
    * gateway confirmed (SUBSCRIBED means live: any event accepted after it is
-   * delivered); before the first session opens, it waits for it. Rejects
-   * with an Error whose `uri` is the WAMP error (e.g.
-   * "telegraphy.error.unknown_event", "telegraphy.error.invalid_filter",
-   * "wamp.error.not_authorized").
+   * delivered; a persistent or `since` subscription's replay follows it, in
+   * publication order, before the live events); before the first session
+   * opens, it waits for it. Rejects with an Error whose `uri` is the WAMP
+   * error (e.g. "telegraphy.error.unknown_event",
+   * "telegraphy.error.invalid_filter", "wamp.error.not_authorized",
+   * "telegraphy.error.identity_required", "wamp.error.invalid_argument" for
+   * a `since` that is not an integer in [1, 2^53], "telegraphy.error.gap"
+   * without `ongap`: then `error.oldest` is the oldest id held).
    * @param {string} topic an event type, or a pattern with `match`
    * @param {EventHandler} handler
    * @param {SubscribeOptions} [options]
@@ -366,6 +453,15 @@ export class TelegraphyClient {
     if (typeof topic !== "string" || !topic) return Promise.reject(new TypeError("telegraphy: subscribe() needs a topic"));
     if (typeof handler !== "function") return Promise.reject(new TypeError("telegraphy: subscribe() needs a handler"));
     if (this._closing) return Promise.reject(new Error("telegraphy: client is closed"));
+    const since = options.since;
+    if (since !== undefined && since !== null && !(Number.isInteger(since) && since >= 1 && since <= MAX_PUBLICATION_ID)) {
+      const err = new Error(`telegraphy: subscribe ${topic}: since must be an integer in [1, 2^53], not ${since}`);
+      err.uri = INVALID_ARGUMENT;
+      return Promise.reject(err);
+    }
+    if (options.ongap !== undefined && typeof options.ongap !== "function") {
+      return Promise.reject(new TypeError("telegraphy: subscribe() ongap must be a function"));
+    }
     const handle = new Subscription(this, topic, handler, { ...options });
     this._handles.add(handle);
     const first = new Promise((resolve, reject) => {
@@ -436,6 +532,7 @@ export class TelegraphyClient {
     clearTimeout(this._timer);
     this._timer = null;
     for (const h of this._handles) clearTimeout(h._retryTimer);
+    this._flushAcks(); // before the GOODBYE, on the same socket
     const conn = this._conn;
     if (conn) {
       try {
@@ -482,9 +579,13 @@ export class TelegraphyClient {
   }
 
   _finishClose() {
+    this._dropSessionInfo();
     this._conn = null;
     this._session = null;
-    this._sessionInfo = null;
+    if (this._onPageHide) {
+      window.removeEventListener("pagehide", this._onPageHide);
+      this._onPageHide = null;
+    }
     const err = new Error("telegraphy: client is closed");
     for (const h of this._handles) {
       if (h._first) {
@@ -563,7 +664,10 @@ export class TelegraphyClient {
   _opened(conn, session, details, credential) {
     if (conn !== this._conn || this._closing) return;
     this._session = session;
-    this._sessionInfo = { details, acked: new RecentIds(DEDUPE_CAPACITY), ackUnsupported: false };
+    // Acks are per session: the gateway acks only what it sent that session.
+    // acks: handle -> {ids, upto, ordered} pending; ackTop: handle -> the
+    // highest id queued for it on this session.
+    this._sessionInfo = { details, acks: new Map(), ackTop: new Map(), ackCount: 0, ackTimer: null, ackUnsupported: false };
     this._captureEventDetails(session);
     this._attempt = 0;
     this._stats.opens++;
@@ -602,9 +706,9 @@ export class TelegraphyClient {
 
   _lost(conn, reason, details, credential) {
     if (conn !== this._conn) return;
+    this._dropSessionInfo(); // pending acks die with the session: its events come again
     this._conn = null;
     this._session = null;
-    this._sessionInfo = null;
     for (const h of this._handles) {
       clearTimeout(h._retryTimer);
       h._session = null;
@@ -656,6 +760,7 @@ export class TelegraphyClient {
             handle._wamp = wamp;
             handle.id = wamp.id;
             handle.error = undefined;
+            handle._gapsInARow = 0;
             if (handle._first) {
               handle._first.resolve(handle);
               handle._first = null;
@@ -665,6 +770,15 @@ export class TelegraphyClient {
           (e) => {
             const err = wampError(e, `subscribe ${handle.topic}`);
             handle.error = err;
+            if (err.uri === GAP) {
+              const oldest = e && e.kwargs && Number.isInteger(e.kwargs.oldest) ? e.kwargs.oldest : null;
+              err.oldest = oldest;
+              this._stats.gaps++;
+              if (handle.options.ongap && ++handle._gapsInARow <= MAX_GAPS_IN_A_ROW) {
+                this._onGap(handle, oldest).then(() => attempt(n));
+                return;
+              }
+            }
             if (TRANSIENT_SUBSCRIBE_ERRORS.has(err.uri) && handle._first === null) {
               // A re-subscription after a reconnect: the type may simply not
               // have reached this edge yet.
@@ -687,6 +801,26 @@ export class TelegraphyClient {
       };
       attempt(0);
     });
+  }
+
+  // A gap (DESIGN §2.3): the next SUBSCRIBE starts from the oldest event
+  // held; the application hears of it first (and may reload its state,
+  // asynchronously) through `ongap`. Resolves once `ongap` settled.
+  _onGap(handle, oldest) {
+    handle.gaps++;
+    if (oldest !== null && oldest > 1) {
+      handle._since = oldest - 1;
+    } else if (handle.options.persistent) {
+      // Nothing held: resume after what this client last saw, if anything
+      // (from 0 the store would answer the same gap again).
+      handle._since = handle.lastPublication;
+    } else {
+      handle._since = undefined; // nothing retained: live from now
+    }
+    const info = { oldest, topic: handle.topic, subscription: handle };
+    return Promise.resolve()
+      .then(() => handle.options.ongap(info))
+      .catch((e) => this._onerror(e instanceof Error ? e : new Error(String(e)), { during: "ongap", subscription: handle }));
   }
 
   // AutobahnJS hands handlers only some EVENT details (not `ts` nor
@@ -716,14 +850,23 @@ export class TelegraphyClient {
     const details = this._eventDetails || {};
     const publication = ev.publication;
     const guaranteed = details._guaranteed === true;
+    const replay = details._replay === true;
+    // Only a persistent subscription has stored rows to remove: the
+    // gateway ignores (and counts) acks for any other.
+    const ack = guaranteed && handle.options.persistent === true;
     this._stats.received++;
     if (this._recent.seen(`${handle._key}:${publication}`)) {
       this._stats.duplicates++;
-      if (guaranteed) this._ack(publication); // redelivered: our ack may have been lost
+      if (ack) this._queueAck(handle, publication, true); // redelivered: our ack may have been lost
       return;
     }
     handle.lastPublication = publication;
-    const info = { topic: ev.topic || handle.topic, publication, ts: details.ts, guaranteed, subscription: handle };
+    const { persistent, since } = handle.options;
+    if (!persistent && since !== undefined && since !== null && !(handle._since >= publication)) {
+      handle._since = publication; // a re-subscription replays only what comes after
+    }
+    if (replay) this._stats.replayed++;
+    const info = { topic: ev.topic || handle.topic, publication, ts: details.ts, guaranteed, replay, subscription: handle };
     try {
       handle._handler(kwargs || {}, info);
     } catch (e) {
@@ -731,29 +874,87 @@ export class TelegraphyClient {
     }
     // Acked once the handler ran, even if it threw: a handler that always
     // throws must not make the gateway redeliver forever.
-    if (guaranteed) this._ack(publication);
+    if (ack && handle.active) this._queueAck(handle, publication, false);
   }
 
-  _ack(publication) {
+  // Queues the ack of `publication`, delivered (or, `duplicate`, dropped as
+  // delivered before) on `handle` in the current session. While a handle's
+  // ids arrive increasing, one cumulative {subscription, upto} covers them
+  // all (the gateway sends a subscription's events in publication order and
+  // acks only what it sent this session, so everything up to `upto` was
+  // delivered before it); an id below one already queued makes that batch
+  // an explicit list of ids.
+  _queueAck(handle, publication, duplicate) {
+    const info = this._sessionInfo;
+    if (!info || info.ackUnsupported || handle._session !== this._session) return;
+    const top = info.ackTop.get(handle) || 0;
+    let batch = info.acks.get(handle);
+    if (publication > top) {
+      info.ackTop.set(handle, publication);
+    } else if (duplicate) {
+      return; // at or below an id queued or acked on this session: covered
+    }
+    if (!batch) {
+      batch = { ids: [], upto: 0, ordered: true };
+      info.acks.set(handle, batch);
+    }
+    if (publication <= top) batch.ordered = false;
+    batch.ids.push(publication);
+    if (publication > batch.upto) batch.upto = publication;
+    if (++info.ackCount >= ACK_BATCH_MAX) {
+      this._flushAcks();
+    } else if (!info.ackTimer) {
+      info.ackTimer = setTimeout(() => this._flushAcks(), ACK_FLUSH_MS);
+    }
+  }
+
+  // Sends the pending acks of the current session: per subscription one
+  // CALL telegraphy.ack, kwargs {subscription, upto} when its batch was in
+  // order, else args [[id, ...]].
+  _flushAcks() {
     const info = this._sessionInfo;
     const session = this._session;
-    if (!info || !session || info.ackUnsupported) return;
-    if (info.acked.seen(publication)) return;
-    session.call("telegraphy.ack", [publication]).then(
-      () => {
-        this._stats.acked++;
-      },
-      (e) => {
-        if (errorUri(e) === NO_SUCH_PROCEDURE) {
-          // This gateway has no persistence yet: stop acking on this
-          // session, quietly (a newer gateway after a reconnect may have it).
-          info.ackUnsupported = true;
-          this._stats.ackUnsupported++;
-        } else {
-          this._stats.ackErrors++;
-        }
-      },
-    );
+    if (!info) return;
+    clearTimeout(info.ackTimer);
+    info.ackTimer = null;
+    const batches = info.acks;
+    info.acks = new Map();
+    info.ackCount = 0;
+    if (!session || info.ackUnsupported) return;
+    for (const [handle, batch] of batches) {
+      if (!handle.active || handle._session !== session || handle.id === undefined) continue;
+      const subscription = handle.id;
+      const call = batch.ordered
+        ? session.call("telegraphy.ack", [], { subscription, upto: batch.upto })
+        : session.call("telegraphy.ack", [batch.ids]);
+      call.then(
+        () => {
+          this._stats.ackCalls++;
+          this._stats.acked += batch.ids.length;
+          // A persistent subscription that resumes from a position moves it
+          // past what the gateway now holds as acked.
+          if (batch.ordered && handle._since !== undefined && batch.upto > handle._since && handle.options.persistent) {
+            handle._since = batch.upto;
+          }
+        },
+        (e) => {
+          if (errorUri(e) === NO_SUCH_PROCEDURE) {
+            // A gateway without persistence: stop acking on this session,
+            // quietly (a newer gateway after a reconnect may have it).
+            if (!info.ackUnsupported) this._stats.ackUnsupported++;
+            info.ackUnsupported = true;
+          } else {
+            this._stats.ackErrors++;
+          }
+        },
+      );
+    }
+  }
+
+  _dropSessionInfo() {
+    const info = this._sessionInfo;
+    if (info) clearTimeout(info.ackTimer);
+    this._sessionInfo = null;
   }
 }
 
@@ -813,6 +1014,8 @@ export const Telegraphy = {
   backoffDelay,
   RecentIds,
   DEFAULT_RECONNECT,
+  ACK_FLUSH_MS,
+  ACK_BATCH_MAX,
 };
 
 export default Telegraphy;
