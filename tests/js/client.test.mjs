@@ -2,7 +2,8 @@
 // TELEGRAPHY_BIN_DIR, default build-asan/bin), started by the integration
 // harness on free loopback ports. The client under test is the very file the
 // Django app serves (django_telegraphy/static/telegraphy/telegraphy.js),
-// given the npm `autobahn` module instead of the browser global.
+// given the npm `autobahn` module instead of the browser global. This
+// gateway runs without persist; durable.test.mjs has the one with it.
 // Every wait is a bounded wait on a condition.
 
 import { describe, test, before, after } from 'node:test';
@@ -172,22 +173,9 @@ describe('telegraphy.js against the gateway', () => {
     await inbox.waitFor(() => true, 5000, 'an event after the refusals');
   }));
 
-  // Guaranteed events carry _guaranteed: the client acks them; today's
-  // gateway has no telegraphy.ack, so the first ack fails with
-  // no_such_procedure and the client stops acking on that session, quietly.
-  test('guaranteed events are delivered and the missing ack procedure is tolerated once', { timeout: 20000 }, gw.wrap(async () => {
-    const client = connect(gw);
-    const { inbox } = await subscribeInbox(client, GUARANTEED);
-    await gw.publish(GUARANTEED, { n: 1 });
-    const first = await inbox.waitFor(() => true, 5000, 'the guaranteed event');
-    assert.equal(first.info.guaranteed, true);
-    await waitFor('the ack to be refused', () => client.stats().ackUnsupported === 1, { timeoutMs: 5000, intervalMs: 10 });
-    await gw.publish(GUARANTEED, { n: 2 });
-    await inbox.waitFor((e) => e.data.n === 2, 5000, 'the second guaranteed event');
-    assert.equal(client.stats().ackUnsupported, 1);
-    assert.equal(client.stats().ackErrors, 0);
-    assert.equal(client.state, 'open');
-  }));
+  // Without persist the gateway refuses guaranteed events (nothing could
+  // keep them): the durable side of the client (persistent, since, acks,
+  // gaps) is tested against a gateway with persist in durable.test.mjs.
 
   // The edge dies (kill -9) and comes back on the same port: the client
   // goes reconnecting -> open on its own, re-subscribes every live
