@@ -119,6 +119,18 @@ describe('delivery through the handler path', () => {
     assert.equal(handle.lastPublication, 8);
   });
 
+  // At the replay -> live handover the same publication may come twice (once
+  // replayed, once live): the handler sees it once, in order.
+  test('a publication both replayed and live reaches the handler once', async () => {
+    const fake = new FakeAutobahn();
+    const client = connect(fake);
+    const { got, handle, session } = await subscribed(fake, client, 't.a', { since: 1 });
+    for (const id of [2, 3, 4]) session.event(handle.id, id, { _replay: true }, { n: id });
+    for (const id of [4, 5]) session.event(handle.id, id, {}, { n: id });
+    assert.deepEqual(got.map((e) => [e.data.n, e.info.replay]), [[2, true], [3, true], [4, true], [5, false]]);
+    assert.equal(client.stats().duplicates, 1);
+  });
+
   // Two subscriptions matching the same publication each get it once.
   test('one publication reaches every subscription it matches', async () => {
     const fake = new FakeAutobahn();
