@@ -17,9 +17,9 @@ typedef struct {
 } s_item_t;
 
 typedef struct {
-    int64_t interval_ms;
-    int64_t next_ms; /* monotonic; 0 before the first turn sets it */
-    bool armed;      /* next_ms is set */
+    int64_t interval_ms; /* periodic timers: > 0; deadlines: 0 */
+    int64_t next_ms;     /* monotonic time it is due, valid while armed */
+    bool armed;          /* next_ms is set (periodic: from the first turn on) */
     tg_loop_timer_fn *fn;
     void *arg;
 } s_timer_t;
@@ -111,6 +111,29 @@ void tg_loop_add_timer(tg_loop_t *self, int64_t interval_ms, tg_loop_timer_fn *f
     timer->arg = arg;
 }
 
+int tg_loop_add_deadline(tg_loop_t *self, tg_loop_timer_fn *fn, void *arg)
+{
+    tg_check(fn && self->timer_count < TG_LOOP_MAX_TIMERS);
+    s_timer_t *timer = &self->timers[self->timer_count];
+    memset(timer, 0, sizeof *timer);
+    timer->fn = fn;
+    timer->arg = arg;
+    return (int)self->timer_count++;
+}
+
+void tg_loop_arm(tg_loop_t *self, int id, int64_t at_ms)
+{
+    tg_check(id >= 0 && (size_t)id < self->timer_count && self->timers[id].interval_ms == 0);
+    self->timers[id].next_ms = at_ms;
+    self->timers[id].armed = true;
+}
+
+void tg_loop_disarm(tg_loop_t *self, int id)
+{
+    tg_check(id >= 0 && (size_t)id < self->timer_count && self->timers[id].interval_ms == 0);
+    self->timers[id].armed = false;
+}
+
 void tg_loop_set_command(tg_loop_t *self, tg_loop_command_fn *fn, void *arg)
 {
     self->on_command = fn;
@@ -159,6 +182,8 @@ static long s_timeout(const tg_loop_t *self, int64_t now_ms)
 {
     long timeout = -1;
     for (size_t i = 0; i < self->timer_count; i++) {
+        if (!self->timers[i].armed)
+            continue;
         int64_t left = self->timers[i].next_ms - now_ms;
         if (left < 0)
             left = 0;
@@ -181,7 +206,7 @@ int tg_loop_run(tg_loop_t *self)
 {
     tg_now_t now = tg_clock_read();
     for (size_t i = 0; i < self->timer_count; i++)
-        if (!self->timers[i].armed) {
+        if (!self->timers[i].armed && self->timers[i].interval_ms > 0) {
             self->timers[i].next_ms = now.mono_ms + self->timers[i].interval_ms;
             self->timers[i].armed = true;
         }
@@ -222,10 +247,13 @@ int tg_loop_run(tg_loop_t *self)
         s_compact(self);
         for (size_t i = 0; i < self->timer_count && !self->stopped; i++) {
             s_timer_t *timer = &self->timers[i];
-            if (now.mono_ms >= timer->next_ms) {
+            if (!timer->armed || now.mono_ms < timer->next_ms)
+                continue;
+            if (timer->interval_ms > 0)
                 timer->next_ms = now.mono_ms + timer->interval_ms;
-                timer->fn(timer->arg, now);
-            }
+            else
+                timer->armed = false; /* a deadline fires once; the handler may re-arm it */
+            timer->fn(timer->arg, now);
         }
     }
     return 0;

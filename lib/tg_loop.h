@@ -64,6 +64,17 @@ void tg_loop_remove_fd(tg_loop_t *self, int fd);
    first turn of tg_loop_run. */
 void tg_loop_add_timer(tg_loop_t *self, int64_t interval_ms, tg_loop_timer_fn *fn, void *arg);
 
+/* A one-shot deadline, disarmed until tg_loop_arm: for work that is due at
+   a time only the handler knows (libpq's reconnect backoff), so an idle
+   loop sleeps until then instead of polling. Returns its id. */
+int tg_loop_add_deadline(tg_loop_t *self, tg_loop_timer_fn *fn, void *arg);
+
+/* Makes deadline `id` fire once at monotonic at_ms (now or past: on the
+   next turn), replacing any earlier arming; tg_loop_disarm cancels it. A
+   deadline is disarmed before its handler runs, which may arm it again. */
+void tg_loop_arm(tg_loop_t *self, int id, int64_t at_ms);
+void tg_loop_disarm(tg_loop_t *self, int id);
+
 /* Handles pipe messages other than $TERM (tests ask an actor things). */
 void tg_loop_set_command(tg_loop_t *self, tg_loop_command_fn *fn, void *arg);
 

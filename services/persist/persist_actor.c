@@ -32,6 +32,7 @@ typedef struct {
     tg_loop_t *loop;                /* the one loop of the thread */
     int db_fd;                      /* the fd registered with the loop, -1 = none */
     short db_events;                /* what it is registered for */
+    int db_deadline;                /* the loop deadline that runs persist_db_tick */
     uint64_t monitor_drops;         /* MONITOR events the router link refused */
 } persist_actor_t;
 
@@ -64,6 +65,13 @@ static void s_after(persist_actor_t *self, tg_now_t now)
 {
     persist_store_flush(self->store, now.mono_ms);
     s_watch_db(self);
+    //  persist_db says when it next needs a tick (a reconnect's backoff, a
+    //  connect timeout): the loop sleeps until then, not polling.
+    int64_t due = persist_db_deadline(self->db);
+    if (due == INT64_MAX)
+        tg_loop_disarm(self->loop, self->db_deadline);
+    else
+        tg_loop_arm(self->loop, self->db_deadline, due);
 }
 
 /* --- the loop's handlers ------------------------------------------------ */
@@ -124,8 +132,6 @@ static void s_on_heartbeat(void *arg, tg_now_t now)
 static void s_on_db_tick(void *arg, tg_now_t now)
 {
     persist_actor_t *self = arg;
-    if (now.mono_ms < persist_db_deadline(self->db))
-        return;
     persist_broker_turn(self->broker, now);
     persist_db_tick(self->db, now.mono_ms);
     s_after(self, now);
@@ -280,7 +286,7 @@ static void *s_create(zsock_t *pipe, const void *args, tg_actor_ready_t *ready, 
     tg_loop_add_socket(self->loop, self->router, s_on_router, self);
     tg_loop_add_socket(self->loop, tg_monitor_socket(self->monitor), s_on_monitor, self);
     tg_loop_add_timer(self->loop, cfg->heartbeat_ms, s_on_heartbeat, self);
-    tg_loop_add_timer(self->loop, PERSIST_ACTOR_TICK_MS, s_on_db_tick, self);
+    self->db_deadline = tg_loop_add_deadline(self->loop, s_on_db_tick, self);
     tg_loop_add_timer(self->loop, PERSIST_EXPIRE_INTERVAL_MS, s_on_expiry, self);
 
     tg_actor_ready_add(ready, "instance", self->instance);

@@ -12,9 +12,9 @@
         persist_db_wants_write), re-registered whenever it changes (every
         reconnect);
       - timers: the heartbeat (cfg->heartbeat_ms: HEARTBEAT, router
-        silence, replay housekeeping), the database tick
-        (PERSIST_ACTOR_TICK_MS: persist_db_tick once persist_db_deadline is
-        due: reconnects, connect timeout), expiry (PERSIST_EXPIRE_INTERVAL_MS:
+        silence, replay housekeeping), the database tick (a loop deadline
+        armed at persist_db_deadline after every handler: reconnects,
+        connect timeout; an idle persist does not wake for it), expiry (PERSIST_EXPIRE_INTERVAL_MS:
         one bounded step, followed at once by the next while a step reaches
         its bound);
       - after every handler: persist_store_flush (the next batch goes out
@@ -36,10 +36,6 @@
 
 /* Messages read from the router socket before the loop looks at the rest. */
 #define PERSIST_READ_BUDGET 256
-/* How often the loop checks persist_db_deadline (tg_loop has periodic
-   timers only): the reconnect backoff's floor. */
-#define PERSIST_ACTOR_TICK_MS 50
-
 extern const tg_actor_class_t persist_actor_class;
 
 /* Asks the running actor for a copy of its broker's counters. 0, or -1 if

@@ -118,3 +118,51 @@ Test(tg_loop, term_on_the_pipe_stops_the_loop)
     zactor_destroy(&actor);
     cr_assert_null(actor);
 }
+
+typedef struct {
+    tg_loop_t *loop;
+    int id;
+    int calls;
+    int64_t armed_at;
+    int64_t fired_at;
+} s_deadline_t;
+
+static void s_on_deadline(void *arg, tg_now_t now)
+{
+    s_deadline_t *state = arg;
+    state->calls++;
+    state->fired_at = now.mono_ms;
+    if (state->calls == 1)
+        tg_loop_arm(state->loop, state->id, now.mono_ms + 30); /* re-armed from its handler */
+    else
+        tg_loop_stop(state->loop);
+}
+
+static void s_arm_soon(void *arg, tg_now_t now)
+{
+    s_deadline_t *state = arg;
+    if (state->armed_at)
+        return;
+    state->armed_at = now.mono_ms;
+    tg_loop_arm(state->loop, state->id, now.mono_ms + 20);
+}
+
+/* A deadline sleeps until armed, fires once at its time, and may be armed
+   again from its own handler; a disarmed one never fires. */
+Test(tg_loop, deadline_fires_once_when_armed_and_can_rearm)
+{
+    s_deadline_t state = {0};
+    state.loop = tg_loop_new(NULL);
+    state.id = tg_loop_add_deadline(state.loop, s_on_deadline, &state);
+    s_deadline_t never = {0};
+    never.loop = state.loop;
+    never.id = tg_loop_add_deadline(state.loop, s_on_deadline, &never);
+    tg_loop_arm(state.loop, never.id, 0);
+    tg_loop_disarm(state.loop, never.id);
+    tg_loop_add_timer(state.loop, 5, s_arm_soon, &state);
+    tg_loop_run(state.loop);
+    cr_assert_eq(state.calls, 2);
+    cr_assert_eq(never.calls, 0);
+    cr_assert_geq(state.fired_at - state.armed_at, 20 + 30);
+    tg_loop_destroy(&state.loop);
+}
