@@ -73,6 +73,18 @@ describe('persist: the registry and guaranteed publishes', () => {
     assert.equal(gw.sql(`SELECT count(*) FROM telegraphy_events WHERE pub_id = ${id}`), '1');
   }));
 
+  // `telegraphy-ctl status` shows persist below the table: its database
+  // ready, commit latency, batch size, what is stored (issue 11's ops view).
+  test('ctl status shows the persist line with its database and backlog', { timeout: 30000 }, gw.wrap(async () => {
+    const persist = await gw.waitPersist();
+    await waitFor('a persist line saying the database is ready', async () => {
+      const r = await gw.ctl(['status']);
+      return r.code === 0 && new RegExp(`^persist ${persist.instance}: database=ready commit p50/p99=\\d+/\\d+ ms `
+        + 'batch=\\d+ \\(max \\d+\\) stored=\\d+ failed=\\d+ persistent_subscriptions=\\d+ backlog=\\d+ ', 'm')
+        .test(r.stdout);
+    }, { timeoutMs: 10000, intervalMs: 200 });
+  }));
+
   // With persist killed a guaranteed publish is refused as unavailable
   // (never a false success); once persist is back it succeeds again.
   test('a guaranteed publish fails unavailable while persist is down, then succeeds again', { timeout: 60000 }, gw.wrap(async () => {

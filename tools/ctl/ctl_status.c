@@ -27,7 +27,8 @@ static void s_usage(FILE *out)
                  "Asks the router (at --control) for every process of the gateway: uptime,\n"
                  "sessions, subscriptions, events in/out per second, queue depth, drops,\n"
                  "slow-consumer closes, bad input, the router's tap drops, and how long ago\n"
-                 "the router last heard from it.\n"
+                 "the router last heard from it. Below the table, one line per persist: its\n"
+                 "database, commit latency, batch size, stored backlog and oldest unacked event.\n"
                  "\n"
                  "  --watch  ask again every second until Ctrl-C: the table is redrawn in\n"
                  "           place on a terminal; with --json, one answer per line. An\n"
@@ -174,6 +175,42 @@ static void s_print_table(const tg_envelope_t *reply)
     free(cells);
 }
 
+//  The value of stat `name`, or `fallback` when the process does not report it.
+static int64_t s_value(const tg_process_status_t *process, const char *name, int64_t fallback)
+{
+    for (size_t i = 0; i < process->stats_count; i++)
+        if (streq(process->stats[i].name, name))
+            return process->stats[i].value;
+    return fallback;
+}
+
+//  persist's own figures (issue 11): what the table's common columns
+//  cannot say. One line per persist, below the table.
+static void s_print_persist(const tg_envelope_t *reply)
+{
+    static const char *db_states[] = {"down", "connecting", "ready", "failed"};
+    for (size_t r = 0; r < reply->processes_count; r++) {
+        const tg_process_status_t *p = &reply->processes[r];
+        if (!streq(p->role, "persist"))
+            continue;
+        int64_t state = s_value(p, "db_state", -1);
+        char oldest[32] = "-";
+        int64_t age_s = s_value(p, "oldest_unacked_age_s", -1);
+        if (s_value(p, "oldest_unacked", 0) > 0 && age_s >= 0)
+            s_duration((uint64_t)age_s * 1000, oldest, sizeof oldest);
+        printf("persist %s: database=%s commit p50/p99=%" PRId64 "/%" PRId64 " ms batch=%" PRId64
+               " (max %" PRId64 ") stored=%" PRId64 " failed=%" PRId64
+               " persistent_subscriptions=%" PRId64 " backlog=%" PRId64 " oldest_unacked=%s"
+               " gaps=%" PRId64 "\n",
+               p->instance, state >= 0 && state < 4 ? db_states[state] : "?",
+               s_value(p, "commit_p50_ms", 0), s_value(p, "commit_p99_ms", 0),
+               s_value(p, "batch_size", 0), s_value(p, "batch_size_max", 0),
+               s_value(p, "stored", 0), s_value(p, "store_failed", 0),
+               s_value(p, "persistent_subscriptions", 0), s_value(p, "backlog_total", 0), oldest,
+               s_value(p, "gaps", 0));
+    }
+}
+
 //  One STATUS round trip, printed. Returns the exit code of the request.
 static int s_status_once(ctl_context_t *ctx)
 {
@@ -182,8 +219,10 @@ static int s_status_once(ctl_context_t *ctx)
     int rc = ctl_request_ask(ctx, CTL_PEER_ROUTER, "status", request, TG_CMD_STATUS_REPLY, &reply);
     if (rc == CTL_EXIT_OK && ctx->json)
         s_print_json(reply);
-    else if (rc == CTL_EXIT_OK)
+    else if (rc == CTL_EXIT_OK) {
         s_print_table(reply);
+        s_print_persist(reply);
+    }
     fflush(stdout);
     tg_envelope_destroy(&reply);
     tg_envelope_destroy(&request);
