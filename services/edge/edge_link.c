@@ -54,19 +54,17 @@
       timer) reads the clock once (tg_clock_read) and passes it down; the
       rest of the link, and the broker below it, never reads a clock.
 
-    The conversation (DESIGN 3, common brief): HELLO {role, instance} until
-    WELCOME; then HEARTBEAT {instance, uptime_ms, stats} every heartbeat_ms.
-    The router's HEARTBEAT reply names its instance and whether it knows
-    us; a new instance, known=false, or three heartbeats of silence mean
-    it lost our state: we HELLO again and, on the next WELCOME, the broker
-    re-sends every subscription key (ids are deterministic, so sessions
-    notice nothing).
+    The conversation (HELLO until WELCOME, a HEARTBEAT every heartbeat_ms,
+    HELLO again when the router lost our state) is tg_link's, the same in
+    every process: this file hands it each message it reads and its
+    heartbeat timer, and gives it edge_link_send. On each WELCOME the
+    broker re-sends every subscription key (ids are deterministic, so
+    sessions notice nothing).
 */
 #include "edge_link.h"
 
 #include <assert.h>
 #include <czmq.h>
-#include <string.h>
 
 #include "edge_adopt.h"
 #include "edge_monitor.h"
@@ -85,12 +83,10 @@
    enough for a reading client to take a quarter of its queue, short
    enough that other sessions hardly notice. */
 #define S_PAUSE_US (20 * LWS_US_PER_MS)
-/* Heartbeats of silence after which the router is presumed gone. */
-#define S_SILENT_HEARTBEATS 3
 
 struct _edge_link_t {
     const tg_config_t *cfg;               /* borrowed */
-    edge_link_ops_t ops;                  /* the owner's callbacks */
+    tg_link_t *link;                      /* the router conversation */
     edge_metrics_t *metrics;              /* borrowed: bad router messages, pauses */
     edge_pressure_t *pressure;            /* borrowed: session queue levels */
     zsock_t *dealer;                      /* the socket to the router */
@@ -102,14 +98,14 @@ struct _edge_link_t {
     lws_sorted_usec_list_t heartbeat_sul; /* HELLO / HEARTBEAT every heartbeat_ms */
     bool attached;                        /* timers may be scheduled */
     bool paused;                          /* a pass stopped at a crossing; drain_sul resumes */
-    bool welcomed;                        /* the router accepted our HELLO */
-    char router_instance[TG_MAX_ID_STRING + 1]; /* who welcomed us, "" = nobody yet */
-    int64_t started_ms;                         /* monotonic time at creation */
-    bool heard;                                 /* the router sent us something */
-    int64_t last_heard_ms;                      /* monotonic time of its last message, if heard */
-    tg_log_limiter_t bad_limiter;               /* malformed router messages */
-    int drain_budget;                           /* messages per drain pass */
+    int drain_budget;                     /* messages per drain pass */
 };
+
+/* tg_link's send. */
+static int s_link_send(void *arg, tg_envelope_t *envelope)
+{
+    return edge_link_send(arg, envelope);
+}
 
 edge_link_t *edge_link_new(const tg_config_t *cfg, const char *instance, const edge_link_ops_t *ops,
                            edge_metrics_t *metrics, edge_pressure_t *pressure, tg_now_t now,
@@ -117,19 +113,26 @@ edge_link_t *edge_link_new(const tg_config_t *cfg, const char *instance, const e
 {
     assert(cfg);
     assert(instance);
-    assert(ops && ops->on_message && ops->on_welcome && ops->add_stats);
+    assert(ops);
     assert(metrics);
     assert(pressure);
     edge_link_t *self = tg_new(edge_link_t);
     self->cfg = cfg;
-    self->ops = *ops;
     self->metrics = metrics;
     self->pressure = pressure;
-    self->started_ms = now.mono_ms;
     self->drain_budget = S_DRAIN_BUDGET;
     if (cfg->session_queue / 2 < (uint32_t)self->drain_budget)
         self->drain_budget = cfg->session_queue / 2 ? (int)(cfg->session_queue / 2) : 1;
     snprintf(self->instance, sizeof(self->instance), "%s", instance);
+    tg_link_config_t link = {
+        .role = "edge",
+        .instance = self->instance,
+        .router = cfg->router,
+        .heartbeat_ms = cfg->heartbeat_ms,
+        .send = s_link_send,
+        .send_arg = self,
+    };
+    self->link = tg_link_new(&link, ops, now);
 
     /* tg_socket's policy (linger 0, non-blocking, hwm, routing id), built
        here rather than by tg_socket_connect because two things must happen
@@ -178,6 +181,7 @@ void edge_link_destroy(edge_link_t **self_p)
     tg_check(!self->attached);            /* timers in the context would point here */
     edge_monitor_destroy(&self->monitor); /* before the socket it watches */
     zsock_destroy(&self->dealer);
+    tg_link_destroy(&self->link);
     free(self);
 }
 
@@ -204,91 +208,21 @@ int edge_link_send(edge_link_t *self, tg_envelope_t *envelope)
 
 bool edge_link_ready(const edge_link_t *self)
 {
-    return self->welcomed;
+    return tg_link_ready(self->link);
 }
 
 bool edge_link_connected(const edge_link_t *self, int64_t now_ms)
 {
-    return self->heard &&
-           now_ms - self->last_heard_ms <= (int64_t)S_SILENT_HEARTBEATS * self->cfg->heartbeat_ms;
+    return tg_link_connected(self->link, now_ms);
 }
 
-static void s_send_hello(edge_link_t *self)
-{
-    tg_envelope_t *hello = tg_envelope_new(TG_CMD_HELLO);
-    hello->role = tg_strdup("edge");
-    hello->instance = tg_strdup(self->instance);
-    edge_link_send(self, hello);
-    tg_envelope_destroy(&hello);
-}
-
-static void s_send_heartbeat(edge_link_t *self, tg_now_t now)
-{
-    tg_envelope_t *heartbeat = tg_envelope_new(TG_CMD_HEARTBEAT);
-    heartbeat->instance = tg_strdup(self->instance);
-    int64_t uptime_ms = now.mono_ms - self->started_ms;
-    heartbeat->uptime_ms = uptime_ms > 0 ? (uint64_t)uptime_ms : 0;
-    self->ops.add_stats(self->ops.arg, heartbeat, now);
-    edge_link_send(self, heartbeat);
-    tg_envelope_destroy(&heartbeat);
-}
-
-/* The router lost (or may have lost) our state: start over with HELLO. */
-static void s_rehello(edge_link_t *self, const char *why)
-{
-    tg_log_info("edge: router resync needed reason=%s", why);
-    self->welcomed = false;
-    s_send_hello(self);
-}
-
-static void s_on_welcome(edge_link_t *self, const tg_envelope_t *welcome, tg_now_t now)
-{
-    const char *instance = welcome->instance ? welcome->instance : "";
-    bool changed = strcmp(instance, self->router_instance) != 0;
-    snprintf(self->router_instance, sizeof(self->router_instance), "%s", instance);
-    self->welcomed = true;
-    tg_log_info("edge: router welcomed us router=%s%s", instance, changed ? " (new)" : "");
-    /* Re-send every key even when the instance is unchanged: a WELCOME
-       answers a HELLO, and we only HELLO when the router may have lost
-       our subscriptions. */
-    self->ops.on_welcome(self->ops.arg, now);
-}
-
-static void s_on_heartbeat(edge_link_t *self, const tg_envelope_t *heartbeat)
-{
-    if (!self->welcomed)
-        return; /* a reply to a heartbeat from before our HELLO */
-    const char *instance = heartbeat->instance ? heartbeat->instance : "";
-    if (!heartbeat->known)
-        s_rehello(self, "router forgot us");
-    else if (strcmp(instance, self->router_instance) != 0)
-        s_rehello(self, "router instance changed");
-}
-
+/* One message read from the router: tg_link's; what it could not decode
+   is counted with the edge's other bad input from the router. */
 static void s_dispatch(edge_link_t *self, zmsg_t **msg_p, tg_now_t now)
 {
-    const char *reason = NULL;
-    tg_envelope_t *envelope = tg_envelope_decode(msg_p, &reason);
-    if (!envelope) {
-        self->metrics->bad_input[EDGE_BAD_INTERNAL]++;
-        tg_log_ratelimited(&self->bad_limiter, 10000, "edge: bad router message reason=%s",
-                           reason ? reason : "?");
-        return;
-    }
-    self->heard = true;
-    self->last_heard_ms = now.mono_ms;
-    switch (envelope->command) {
-    case TG_CMD_WELCOME:
-        s_on_welcome(self, envelope, now);
-        break;
-    case TG_CMD_HEARTBEAT:
-        s_on_heartbeat(self, envelope);
-        break;
-    default:
-        self->ops.on_message(self->ops.arg, envelope, now);
-        break;
-    }
-    tg_envelope_destroy(&envelope);
+    uint64_t bad_before = tg_link_bad_input(self->link);
+    tg_link_on_message(self->link, msg_p, now);
+    self->metrics->bad_input[EDGE_BAD_INTERNAL] += tg_link_bad_input(self->link) - bad_before;
 }
 
 static void s_resume_cleared(lws_sorted_usec_list_t *sul);
@@ -380,13 +314,7 @@ static void s_on_clear(void *arg)
 static void s_heartbeat(lws_sorted_usec_list_t *sul)
 {
     edge_link_t *self = lws_container_of(sul, edge_link_t, heartbeat_sul);
-    tg_now_t now = tg_clock_read();
-    if (self->welcomed && !edge_link_connected(self, now.mono_ms))
-        s_rehello(self, "router silent");
-    else if (self->welcomed)
-        s_send_heartbeat(self, now);
-    else
-        s_send_hello(self);
+    tg_link_heartbeat(self->link, tg_clock_read());
     /* After HELLO, so the router knows who speaks; see edge_monitor.h. */
     if (edge_monitor_pump(self->monitor, self->dealer) > 0)
         s_check_input(self); /* the sends may have eaten the fd's signal */
@@ -408,7 +336,7 @@ int edge_link_attach(edge_link_t *self, struct lws_context *context, struct lws_
     self->attached = true;
     edge_pressure_listen(self->pressure, s_on_clear, self);
     s_drain(self, now);
-    s_send_hello(self);
+    tg_link_start(self->link);
     lws_sul_schedule(self->context, 0, &self->heartbeat_sul, s_heartbeat,
                      (lws_usec_t)self->cfg->heartbeat_ms * LWS_US_PER_MS);
     return 0;

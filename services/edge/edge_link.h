@@ -1,8 +1,9 @@
 /*  edge_link: the edge's connection to the router (a ZeroMQ DEALER
-    socket), serviced by the libwebsockets event loop, plus the HELLO /
-    WELCOME / HEARTBEAT conversation that keeps the router's view of this
-    edge current. See the comment at the top of edge_link.c for how the
-    socket is driven from the loop without losing wake-ups.
+    socket), serviced by the libwebsockets event loop. The HELLO / WELCOME
+    / HEARTBEAT conversation that keeps the router's view of this edge
+    current is tg_link's (lib/tg_link.h); what is the edge's own is how
+    the socket is driven from the loop without losing wake-ups (see the
+    comment at the top of edge_link.c).
 */
 #ifndef EDGE_LINK_H
 #define EDGE_LINK_H
@@ -16,21 +17,15 @@
 #include "tg_config.h"
 #include "tg_envelope.h"
 #include "tg_instance.h"
+#include "tg_link.h"
 
 typedef struct _edge_link_t edge_link_t;
 
-/* What the link tells its owner (the broker, through the actor). now is
-   the time of the loop's wake-up that led here. */
-typedef struct {
-    /* A router message other than WELCOME/HEARTBEAT (borrowed; the
-       callee may move fields out of it). */
-    void (*on_message)(void *arg, tg_envelope_t *envelope, tg_now_t now);
-    /* The router (re)welcomed this edge: re-send the subscriptions. */
-    void (*on_welcome)(void *arg, tg_now_t now);
-    /* Fill a HEARTBEAT with this process's stats. */
-    void (*add_stats)(void *arg, tg_envelope_t *heartbeat, tg_now_t now);
-    void *arg;
-} edge_link_ops_t;
+/* What the link tells its owner (the broker, through the actor): deliver
+   (a router message other than WELCOME / HEARTBEAT), resync (the router
+   (re)welcomed this edge: re-send the subscriptions), add_stats (to a
+   HEARTBEAT). See tg_link.h. */
+typedef tg_link_ops_t edge_link_ops_t;
 
 /* The protocol the link's adopted descriptor runs under; give it its own
    non-listening vhost. */
