@@ -15,32 +15,36 @@
 #include "tg_body.h"
 #include "tg_envelope.h"
 #include "tg_event_type.h"
+#include "tg_link.h"
 #include "tg_log.h"
 #include "tg_rate.h"
 #include "tg_utf8.h"
 
 struct _ingest_broker_t {
-    tg_config_t cfg;                            /* our copy */
-    char instance[TG_MAX_ID_STRING + 1];        /* our id, the routing id at the router */
-    char router_instance[TG_MAX_ID_STRING + 1]; /* the router's id, "" until heard */
-    zsock_t *ack;                               /* borrowed: ROUTER for acknowledged clients */
-    zsock_t *router;                            /* borrowed: DEALER to the router */
-    tg_registry_t *registry;                    /* event types known here */
-    ingest_pubid_t *pubid;                      /* publication id generator */
-    ingest_pending_t *pending;                  /* REGISTER requests waiting for the router */
-    ingest_pending_t *stores;                   /* guaranteed events waiting to be stored */
-    int64_t store_wait_ms;                      /* how long a guaranteed event may wait */
-    uint64_t last_req;                          /* last request id we used towards the router */
-    int64_t started_ms;                         /* monotonic ms at creation, for uptime */
-    int64_t pending_timeout_ms;                 /* how long a REGISTER may wait */
-    ingest_stats_t stats;                       /* counters (gauges filled on demand) */
-    tg_rate_t events_in_rate;                   /* events_in per second, per heartbeat */
-    tg_rate_t events_out_rate;                  /* events_out per second, per heartbeat */
-    tg_log_limiter_t bad_input_log;             /* bad messages, any socket */
-    tg_log_limiter_t rejected_log;              /* refusals on the PULL path */
-    tg_log_limiter_t drops_log;                 /* events lost on a full router link */
-    tg_log_limiter_t router_log;                /* refusals and oddities from the router */
+    tg_config_t cfg;                /* our copy */
+    zsock_t *ack;                   /* borrowed: ROUTER for acknowledged clients */
+    zsock_t *router;                /* borrowed: DEALER to the router */
+    tg_link_t *link;                /* the router conversation, over router */
+    tg_registry_t *registry;        /* event types known here */
+    ingest_pubid_t *pubid;          /* publication id generator */
+    ingest_pending_t *pending;      /* REGISTER requests waiting for the router */
+    ingest_pending_t *stores;       /* guaranteed events waiting to be stored */
+    int64_t store_wait_ms;          /* how long a guaranteed event may wait */
+    uint64_t last_req;              /* last request id we used towards the router */
+    int64_t pending_timeout_ms;     /* how long a REGISTER may wait */
+    ingest_stats_t stats;           /* counters (gauges filled on demand) */
+    tg_rate_t events_in_rate;       /* events_in per second, per heartbeat */
+    tg_rate_t events_out_rate;      /* events_out per second, per heartbeat */
+    tg_log_limiter_t bad_input_log; /* bad messages, any socket */
+    tg_log_limiter_t rejected_log;  /* refusals on the PULL path */
+    tg_log_limiter_t drops_log;     /* events lost on a full router link */
+    tg_log_limiter_t router_log;    /* refusals and oddities from the router */
 };
+
+static tg_link_send_fn s_link_send;
+static void s_link_deliver(void *arg, tg_envelope_t *env, tg_now_t now);
+static void s_resync(void *arg, tg_now_t now);
+static void s_add_stats(void *arg, tg_envelope_t *heartbeat, tg_now_t now);
 
 ingest_broker_t *ingest_broker_new(const tg_config_t *cfg, const char *instance, zsock_t *ack,
                                    zsock_t *router, tg_now_t now)
@@ -48,16 +52,24 @@ ingest_broker_t *ingest_broker_new(const tg_config_t *cfg, const char *instance,
     assert(cfg && instance && ack && router);
     ingest_broker_t *self = tg_new(ingest_broker_t);
     self->cfg = *cfg;
-    snprintf(self->instance, sizeof(self->instance), "%s", instance);
     self->ack = ack;
     self->router = router;
+    tg_link_config_t link = {
+        .role = "ingest",
+        .instance = instance,
+        .router = cfg->router,
+        .heartbeat_ms = cfg->heartbeat_ms,
+        .send = s_link_send,
+        .send_arg = self,
+    };
+    tg_link_ops_t ops = {s_link_deliver, s_resync, s_add_stats, self};
+    self->link = tg_link_new(&link, &ops, now);
     self->registry = tg_registry_new();
     self->pubid = ingest_pubid_new();
     self->pending = ingest_pending_new(INGEST_PENDING_MAX);
     self->stores = ingest_pending_new(INGEST_STORES_MAX);
     self->store_wait_ms =
         (int64_t)(cfg->store_timeout_ms ? cfg->store_timeout_ms : 5000) + INGEST_STORE_GRACE_MS;
-    self->started_ms = now.mono_ms;
     //  The first heartbeat's rates count from the start.
     tg_rate_sample(&self->events_in_rate, 0, now.mono_ms);
     tg_rate_sample(&self->events_out_rate, 0, now.mono_ms);
@@ -73,6 +85,7 @@ void ingest_broker_destroy(ingest_broker_t **self_p)
     ingest_broker_t *self = *self_p;
     if (!self)
         return;
+    tg_link_destroy(&self->link);
     tg_registry_destroy(&self->registry);
     ingest_pubid_destroy(&self->pubid);
     ingest_pending_destroy(&self->pending);
@@ -94,6 +107,7 @@ void ingest_broker_stats(const ingest_broker_t *self, ingest_stats_t *stats)
     stats->event_types = tg_registry_size(self->registry);
     stats->queue_depth = ingest_pending_size(self->pending);
     stats->stores_waiting = ingest_pending_size(self->stores);
+    stats->bad_input += tg_link_bad_input(self->link);
 }
 
 //  A new request id towards the router: never 0 (that means "none"), and
@@ -364,21 +378,20 @@ void ingest_broker_on_ack(ingest_broker_t *self, zmsg_t **msg_p, tg_now_t now)
 
 /* --- the router link --------------------------------------------------- */
 
-static void s_send_hello(ingest_broker_t *self)
+//  The conversation with the router is tg_link's: these are the ingest's
+//  parts of it (its socket, its resync, its stats, the other messages).
+
+//  tg_link's send: the DEALER, never blocking.
+static int s_link_send(void *arg, tg_envelope_t *envelope)
 {
-    tg_envelope_t *hello = tg_envelope_new(TG_CMD_HELLO);
-    hello->role = tg_strdup("ingest");
-    hello->instance = tg_strdup(self->instance);
-    if (tg_envelope_send(hello, self->router) != 0)
-        tg_log_warning("ingest: hello_failed router=%s", self->cfg.router);
-    tg_envelope_destroy(&hello);
+    ingest_broker_t *self = arg;
+    return tg_envelope_send(envelope, self->router);
 }
 
 void ingest_broker_start(ingest_broker_t *self)
 {
     assert(self);
-    tg_log_debug("ingest: hello instance=%s router=%s", self->instance, self->cfg.router);
-    s_send_hello(self);
+    tg_link_start(self->link);
 }
 
 //  Sends one REGISTER of a known type to the router (resync). Its answer
@@ -393,31 +406,16 @@ static void s_resend_type(const tg_event_type_t *type, void *arg)
     tg_envelope_destroy(&env);
 }
 
-//  The router does not know us (it restarted, or forgot us after silence):
-//  introduce ourselves again and teach it every type we know.
-static void s_resync(ingest_broker_t *self, bool hello)
+//  The router welcomed us (it may have restarted, or forgotten us after a
+//  silence): teach it every type we know (tg_link_ops_t.resync).
+static void s_resync(void *arg, tg_now_t now)
 {
+    (void)now;
+    ingest_broker_t *self = arg;
     self->stats.resyncs++;
-    tg_log_info("ingest: resync router=%s types=%zu", self->router_instance,
+    tg_log_info("ingest: resync router=%s types=%zu", tg_link_router(self->link),
                 tg_registry_size(self->registry));
-    if (hello)
-        s_send_hello(self);
     tg_registry_foreach(self->registry, s_resend_type, self);
-}
-
-//  WELCOME and HEARTBEAT name the router's instance; a new name means a new
-//  router process, which knows nothing of our types.
-static void s_router_seen(ingest_broker_t *self, const tg_envelope_t *env)
-{
-    bool changed = self->router_instance[0] && strcmp(self->router_instance, env->instance) != 0;
-    snprintf(self->router_instance, sizeof(self->router_instance), "%s", env->instance);
-    if (env->command == TG_CMD_WELCOME) {
-        //  WELCOME answers our HELLO: the router knows us; only the types
-        //  may be missing.
-        if (changed)
-            s_resync(self, false);
-    } else if (!env->known || changed)
-        s_resync(self, true);
 }
 
 typedef struct {
@@ -461,18 +459,16 @@ static void s_router_answer(ingest_broker_t *self, tg_envelope_t *answer)
 void ingest_broker_on_router(ingest_broker_t *self, zmsg_t **msg_p, tg_now_t now)
 {
     assert(self && msg_p);
+    tg_link_on_message(self->link, msg_p, now);
+}
+
+//  A router message other than WELCOME / HEARTBEAT (tg_link_ops_t.deliver;
+//  borrowed: the event type of a REGISTER is moved out).
+static void s_link_deliver(void *arg, tg_envelope_t *env, tg_now_t now)
+{
     (void)now; //  nothing from the router is timed yet
-    const char *reason = NULL;
-    tg_envelope_t *env = tg_envelope_decode(msg_p, &reason);
-    if (!env) {
-        s_bad_input(self, "router", reason);
-        return;
-    }
+    ingest_broker_t *self = arg;
     switch (env->command) {
-    case TG_CMD_WELCOME:
-    case TG_CMD_HEARTBEAT:
-        s_router_seen(self, env);
-        break;
     case TG_CMD_REGISTER: {
         //  The router's registry (after WELCOME, or another ingest's type).
         char name[TG_MAX_TOPIC + 1];
@@ -489,14 +485,15 @@ void ingest_broker_on_router(ingest_broker_t *self, zmsg_t **msg_p, tg_now_t now
         s_bad_input(self, "router", "unexpected command");
         break;
     }
-    tg_envelope_destroy(&env);
 }
 
-//  Adds the stats of a HEARTBEAT (names shared by every process).
-static void s_add_stats(ingest_broker_t *self, tg_envelope_t *heartbeat, int64_t now_ms)
+//  Adds the stats of a HEARTBEAT (names shared by every process;
+//  tg_link_ops_t.add_stats).
+static void s_add_stats(void *arg, tg_envelope_t *heartbeat, tg_now_t now)
 {
-    int64_t in_per_s = tg_rate_sample(&self->events_in_rate, self->stats.events_in, now_ms);
-    int64_t out_per_s = tg_rate_sample(&self->events_out_rate, self->stats.events_out, now_ms);
+    ingest_broker_t *self = arg;
+    int64_t in_per_s = tg_rate_sample(&self->events_in_rate, self->stats.events_in, now.mono_ms);
+    int64_t out_per_s = tg_rate_sample(&self->events_out_rate, self->stats.events_out, now.mono_ms);
 
     ingest_stats_t stats;
     ingest_broker_stats(self, &stats);
@@ -515,14 +512,7 @@ static void s_add_stats(ingest_broker_t *self, tg_envelope_t *heartbeat, int64_t
 void ingest_broker_heartbeat(ingest_broker_t *self, tg_now_t now)
 {
     assert(self);
-    tg_envelope_t *heartbeat = tg_envelope_new(TG_CMD_HEARTBEAT);
-    heartbeat->instance = tg_strdup(self->instance);
-    //  A monotonic clock never goes back; kept at 0 should a test drive it so.
-    int64_t uptime_ms = now.mono_ms - self->started_ms;
-    heartbeat->uptime_ms = uptime_ms > 0 ? (uint64_t)uptime_ms : 0;
-    s_add_stats(self, heartbeat, now.mono_ms);
-    tg_envelope_send(heartbeat, self->router); //  a full link: the router will resync us
-    tg_envelope_destroy(&heartbeat);
+    tg_link_heartbeat(self->link, now);
 }
 
 //  Answers a client whose REGISTER the router never answered.

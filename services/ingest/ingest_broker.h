@@ -3,9 +3,12 @@
 
     Publisher side (PULL and the ack ROUTER): PUBLISH is checked and
     forwarded as an EVENT, REGISTER is checked, stored and forwarded; on the
-    ack socket every request gets ACCEPTED or REJECTED. Router side: WELCOME,
-    HEARTBEAT (resync), REGISTER (registry sync) and the answers to our
-    REGISTER requests, relayed to the client that asked.
+    ack socket every request gets ACCEPTED or REJECTED. Router side: the
+    conversation every peer has (HELLO, WELCOME, HEARTBEAT, HELLO again
+    when the router lost our state) is tg_link's; on each WELCOME the
+    ingest re-sends every type it knows; REGISTER (registry sync) and the
+    answers to our REGISTER requests and guaranteed events are relayed to
+    the client that asked.
 
     Time comes from the loop: every entry point takes the turn's tg_now_t
     (wall_us stamps the event's ts and its publication id, mono_ms sets the
@@ -59,7 +62,7 @@ typedef struct {
     uint64_t event_types;    /* types in the local registry */
     uint64_t queue_depth;    /* REGISTER requests waiting for the router */
     uint64_t stores_waiting; /* guaranteed events waiting to be reported stored */
-    uint64_t resyncs;        /* times the router link was re-synchronised */
+    uint64_t resyncs;        /* WELCOMEs from the router: each re-sent every type */
 } ingest_stats_t;
 
 typedef struct _ingest_broker_t ingest_broker_t;
@@ -82,7 +85,9 @@ void ingest_broker_on_pull(ingest_broker_t *self, zmsg_t **msg_p, tg_now_t now);
 void ingest_broker_on_ack(ingest_broker_t *self, zmsg_t **msg_p, tg_now_t now);
 void ingest_broker_on_router(ingest_broker_t *self, zmsg_t **msg_p, tg_now_t now);
 
-/* Sends a HEARTBEAT with the current stats, uptime and rates at `now`. */
+/* The heartbeat timer: HELLO until the router welcomed us (or again when
+   it went silent), else a HEARTBEAT with the current stats, uptime and
+   rates at `now` (tg_link_heartbeat). */
 void ingest_broker_heartbeat(ingest_broker_t *self, tg_now_t now);
 
 /* Refuses the REGISTER requests whose deadline is at or before `now`. */

@@ -471,11 +471,20 @@ Test(ingest_actor, unanswered_register_expires_as_unavailable)
 
 /* --- router link ----------------------------------------------------------- */
 
-/* Heartbeats carry the instance and the shared stat names. */
+//  The fake router welcomes the ingest (router instance `router`).
+static void s_welcome(const char *router)
+{
+    tg_envelope_t *welcome = tg_envelope_new(TG_CMD_WELCOME);
+    welcome->instance = strdup(router);
+    s_router_send(welcome);
+}
+
+/* Once welcomed, heartbeats carry the instance and the shared stat names. */
 Test(ingest_actor, heartbeat_carries_instance_and_stats)
 {
     s_teardown();
     s_start(1024, 50);
+    s_welcome("router-a");
     tg_envelope_t *heartbeat = s_router_recv(TG_CMD_HEARTBEAT);
     cr_assert_not_null(heartbeat);
     cr_expect_str_eq(heartbeat->instance, tg_actor_get(s_actor, "instance"));
@@ -491,34 +500,42 @@ Test(ingest_actor, heartbeat_carries_instance_and_stats)
     tg_envelope_destroy(&heartbeat);
 }
 
+//  Welcomes the ingest, which knows shop.order.shipped, and takes the
+//  REGISTER it re-sends (every WELCOME brings a resync).
+static void s_welcome_with_shipped(const char *router)
+{
+    s_welcome(router);
+    tg_envelope_t *again = s_router_recv(TG_CMD_REGISTER);
+    cr_assert_not_null(again, "REGISTER not re-sent after WELCOME");
+    cr_expect_str_eq(again->event_type->name, "shop.order.shipped");
+    cr_expect_eq(again->event_type->fields_count, 2u);
+    tg_envelope_destroy(&again);
+}
+
 /* A router that answers a HEARTBEAT with known=false (it restarted) gets a
-   new HELLO and every type the ingest knows. */
+   new HELLO and, once it welcomes the ingest, every type the ingest knows. */
 Test(ingest_actor, resync_resends_hello_and_register_after_known_false)
 {
     s_register_shipped();
+    s_welcome_with_shipped("router-a");
+    cr_expect_eq(s_stats().resyncs, 1u);
     tg_envelope_t *heartbeat = tg_envelope_new(TG_CMD_HEARTBEAT);
-    heartbeat->instance = strdup("router-restarted");
+    heartbeat->instance = strdup("router-a");
     heartbeat->known = false;
     s_router_send(heartbeat);
     tg_envelope_t *hello = s_router_recv(TG_CMD_HELLO);
     cr_assert_not_null(hello, "no HELLO after known=false");
     tg_envelope_destroy(&hello);
-    tg_envelope_t *again = s_router_recv(TG_CMD_REGISTER);
-    cr_assert_not_null(again, "REGISTER not re-sent");
-    cr_expect_str_eq(again->event_type->name, "shop.order.shipped");
-    cr_expect_eq(again->event_type->fields_count, 2u);
-    tg_envelope_destroy(&again);
-    cr_expect_eq(s_stats().resyncs, 1u);
+    s_welcome_with_shipped("router-a");
+    cr_expect_eq(s_stats().resyncs, 2u);
 }
 
-/* A HEARTBEAT from a router with a new instance id (known or not) also
-   triggers the resync; the same id with known=true does not. */
+/* A HEARTBEAT from a router with a new instance id (known or not) brings a
+   HELLO, and the new router's WELCOME the resync. */
 Test(ingest_actor, router_instance_change_triggers_resync)
 {
     s_register_shipped();
-    tg_envelope_t *welcome = tg_envelope_new(TG_CMD_WELCOME);
-    welcome->instance = strdup("router-a");
-    s_router_send(welcome);
+    s_welcome_with_shipped("router-a");
     tg_envelope_t *heartbeat = tg_envelope_new(TG_CMD_HEARTBEAT);
     heartbeat->instance = strdup("router-a");
     heartbeat->known = true;
@@ -527,10 +544,11 @@ Test(ingest_actor, router_instance_change_triggers_resync)
     heartbeat->instance = strdup("router-b");
     heartbeat->known = true;
     s_router_send(heartbeat);
-    tg_envelope_t *again = s_router_recv(TG_CMD_REGISTER);
-    cr_assert_not_null(again, "REGISTER not re-sent to the new router");
-    tg_envelope_destroy(&again);
-    cr_expect_eq(s_stats().resyncs, 1u);
+    tg_envelope_t *hello = s_router_recv(TG_CMD_HELLO);
+    cr_assert_not_null(hello, "no HELLO to the new router");
+    tg_envelope_destroy(&hello);
+    s_welcome_with_shipped("router-b");
+    cr_expect_eq(s_stats().resyncs, 2u);
 }
 
 /* --- bad input ------------------------------------------------------------- */

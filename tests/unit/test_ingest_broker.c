@@ -135,6 +135,17 @@ static void s_learn_type(tg_now_t now)
     tg_envelope_destroy(&forwarded);
 }
 
+//  The router's WELCOME (router instance `router`) handed to the broker.
+static void s_welcome(const char *router, tg_now_t now)
+{
+    tg_envelope_t *welcome = tg_envelope_new(TG_CMD_WELCOME);
+    welcome->instance = strdup(router);
+    zmsg_t *msg = tg_envelope_encode(welcome);
+    tg_envelope_destroy(&welcome);
+    ingest_broker_on_router(s_broker, &msg, now);
+    cr_assert_null(msg);
+}
+
 static int64_t s_stat(const tg_envelope_t *heartbeat, const char *name)
 {
     for (size_t i = 0; i < heartbeat->stats_count; i++)
@@ -211,6 +222,7 @@ Test(ingest_broker, unanswered_register_expires_exactly_at_its_deadline)
    monotonic clock from the broker's creation (here at 0). */
 Test(ingest_broker, heartbeat_uptime_and_rates_follow_the_turn_clock)
 {
+    s_welcome("router-1", tg_now_at(0, S_WALL_S)); //  no type yet: nothing to re-send
     s_learn_type(tg_now_at(0, S_WALL_S));
     for (int i = 0; i < 10; i++)
         s_pull(s_publish("chat.message", 0), tg_now_at(100, S_WALL_S));
@@ -233,6 +245,69 @@ Test(ingest_broker, heartbeat_uptime_and_rates_follow_the_turn_clock)
     cr_expect_eq(heartbeat->uptime_ms, 1500u);
     cr_expect_eq(s_stat(heartbeat, "events_in_per_s"), 0);
     tg_envelope_destroy(&heartbeat);
+}
+
+/* --- the router link ----------------------------------------------------- */
+
+/* Until the router welcomes it, the heartbeat timer says HELLO (role
+   ingest, our instance), not HEARTBEAT: the router does not know us. */
+Test(ingest_broker, heartbeat_says_hello_until_the_router_welcomes_us)
+{
+    ingest_broker_start(s_broker);
+    ingest_broker_heartbeat(s_broker, tg_now_at(1000, S_WALL_S));
+    for (int i = 0; i < 2; i++) {
+        tg_envelope_t *hello = s_from_broker();
+        cr_expect_eq(hello->command, TG_CMD_HELLO);
+        cr_expect_str_eq(hello->role, "ingest");
+        cr_expect_str_eq(hello->instance, "ingest-test");
+        tg_envelope_destroy(&hello);
+    }
+    s_welcome("router-1", tg_now_at(1001, S_WALL_S));
+    ingest_broker_heartbeat(s_broker, tg_now_at(2000, S_WALL_S));
+    tg_envelope_t *heartbeat = s_from_broker();
+    cr_expect_eq(heartbeat->command, TG_CMD_HEARTBEAT);
+    tg_envelope_destroy(&heartbeat);
+}
+
+/* Each WELCOME (a router that restarted, or forgot us) re-sends every type
+   the ingest knows, with a request id of its own, and counts a resync. */
+Test(ingest_broker, welcome_resends_every_known_type)
+{
+    s_learn_type(tg_now_at(0, S_WALL_S));
+    for (int round = 1; round <= 2; round++) {
+        s_welcome(round == 1 ? "router-1" : "router-2", tg_now_at(round, S_WALL_S));
+        tg_envelope_t *again = s_from_broker();
+        cr_assert_eq(again->command, TG_CMD_REGISTER);
+        cr_expect_str_eq(again->event_type->name, "chat.message");
+        cr_expect_neq(again->req, 0u);
+        tg_envelope_destroy(&again);
+        ingest_stats_t stats;
+        ingest_broker_stats(s_broker, &stats);
+        cr_expect_eq(stats.resyncs, (uint64_t)round);
+    }
+}
+
+/* Garbage from the router is counted as bad input (with the ingest's own)
+   and dropped; the link goes on: a WELCOME still works. */
+Test(ingest_broker, garbage_from_the_router_is_counted_and_dropped)
+{
+    zmsg_t *garbage = zmsg_new();
+    zmsg_addstr(garbage, "WELCOME");
+    zmsg_addstr(garbage, "\xc1 not msgpack");
+    ingest_broker_on_router(s_broker, &garbage, tg_now_at(0, S_WALL_S));
+    cr_assert_null(garbage);
+    tg_envelope_t *odd = tg_envelope_new(TG_CMD_SUBSCRIBED); //  decodes, but not for us
+    odd->req = 5;
+    odd->sub_id = 5;
+    zmsg_t *msg = tg_envelope_encode(odd);
+    tg_envelope_destroy(&odd);
+    ingest_broker_on_router(s_broker, &msg, tg_now_at(1, S_WALL_S));
+    ingest_stats_t stats;
+    ingest_broker_stats(s_broker, &stats);
+    cr_expect_eq(stats.bad_input, 2u);
+    s_welcome("router-1", tg_now_at(2, S_WALL_S));
+    ingest_broker_stats(s_broker, &stats);
+    cr_expect_eq(stats.resyncs, 1u);
 }
 
 /* --- guaranteed events ---------------------------------------------------- */
