@@ -11,8 +11,13 @@
 - Guaranteed events go out on a DEALER socket to TELEGRAPHY["INGEST_ACK"]:
   PUBLISH{req} then wait for ACCEPTED{req, pub_id} at most ACK_TIMEOUT_MS.
   REJECTED or no answer raises TelegraphyDeliveryError: the caller knows, the
-  event is never dropped silently. After a timeout the DEALER is closed
-  (linger 0) so a late copy is not sent twice.
+  event is never dropped silently. The path is multiplexed: any number of
+  threads wait at once, each for its own req, over the one DEALER (so their
+  events share the gateway's group commits); one of them at a time runs the
+  socket for all (Publisher says how), and each times out on its own
+  deadline. When a request times out and the ingest has answered nothing
+  since it was sent (the link is dead), the DEALER is closed (linger 0) so
+  no late copy is sent, and the other requests sent on it fail with it.
 - The two paths share nothing but the ZeroMQ context: each has its own
   socket, lock, state and counters (Publisher says why), so a guaranteed
   send waiting for its ACCEPTED never delays a fire-and-forget send.
@@ -73,19 +78,25 @@ class Publisher:
     - `push_lock`: the fire-and-forget path. The PUSH socket, its monitor,
       the REGISTERs sent on it (`registered` ...), the drop log and
       `push_stats`. Held only for non-blocking work: every send is NOBLOCK.
-    - `ack_lock`: the acknowledged path. The DEALER, the req numbers, the
-      types the ingest acknowledged (`acknowledged`) and `ack_stats`. Held
-      for whole round trips, up to ACK_TIMEOUT_MS each. Under one shared
-      lock every fire-and-forget send() of the other threads would wait that
-      long too; with its own lock a request waits only for the requests of
-      other threads (one DEALER, answers matched by req).
+    - `ack_lock`: the acknowledged path's state: the requests in flight
+      (`pending`, by req, in send order), those not sent yet (`outbox`),
+      who runs the DEALER (`leading`), the req numbers, `ack_stats`. Held
+      only for bookkeeping, never across a round trip. The DEALER itself is
+      touched by one thread at a time, the *leader*: the first thread with
+      a request when nobody leads. It sends every queued request, polls the
+      DEALER (and a wake-up pipe other threads write to when they queue a
+      request while it sleeps), routes each reply to the thread waiting for
+      its req (that thread sleeps on its own lock), fails the requests whose
+      deadline passed, and once its own request is answered hands the
+      socket to another waiting thread (or leaves it idle). So a request
+      waits for its own answer only, never for other threads' round trips.
     - `context_lock`: making the shared context, the first time either path
       makes its socket.
 
-    Order: a thread holding `ack_lock` may take `push_lock` (briefly, to make
-    the PUSH path register again after unknown_event); never the reverse,
-    so the PUSH path never waits for an acknowledgement. close() takes both
-    in that order. The counters are separate per path (an increment is not
+    Order: close() takes `ack_lock` (waiting until nobody leads) then
+    `push_lock`; the acknowledged path takes `push_lock` only while holding
+    no other lock (to make the PUSH path register again after
+    unknown_event), so the PUSH path never waits for an acknowledgement. The counters are separate per path (an increment is not
     atomic) and summed by counters().
     """
 
@@ -107,9 +118,17 @@ class Publisher:
         self.push_stats = {"sent": 0, "drops": 0, "registers": 0, "reconnects": 0}
         self.drop_logged_at = 0.0
         self.drops_unlogged = 0
-        # The acknowledged path, under ack_lock.
+        # The acknowledged path, under ack_lock (the DEALER: its leader only).
         self.ack_lock = threading.Lock()
+        self.ack_idle = threading.Condition(self.ack_lock)  # notified when nobody leads any more
         self.dealer: Optional[zmq.Socket] = None
+        self.pending: Dict[int, _Request] = {}  # req -> request in flight, in send order
+        self.outbox: List[_Request] = []  # queued for the leader to send
+        self.leading = False  # a thread runs the DEALER
+        self.polling = False  # the leader sleeps in poll: write to the wake-up pipe
+        self.woken = False  # a byte is in the wake-up pipe
+        self.wake_r = self.wake_w = -1  # the wake-up pipe, made with the first request
+        self.last_reply_at = 0.0  # monotonic time of the DEALER's last reply
         self.acknowledged: set = set()  # names the ingest ACCEPTED as REGISTER on the DEALER
         self.req = random.randint(1, 2**31)
         self.ack_stats = {"sent": 0, "registers": 0, "rejected": 0, "timeouts": 0}
@@ -149,17 +168,26 @@ class Publisher:
         its locks may have been held by a parent thread at fork)."""
         if self.pid != os.getpid():
             return
-        with self.ack_lock, self.push_lock:
+        with self.ack_lock:
+            deadline = time.monotonic() + int(self.config["ACK_TIMEOUT_MS"]) / 1000.0 + 1.0
+            while self.leading and time.monotonic() < deadline:
+                self.ack_idle.wait(max(0.001, deadline - time.monotonic()))
             self._drop_dealer()
-            if self.push is not None:
-                self.push.disable_monitor()
-                self.monitor.close(linger=0)
-                self.push.close()
-                self.push = self.monitor = None
-            with self.context_lock:
-                if self.context is not None:
-                    self.context.term()
-                    self.context = None
+            for fd in (self.wake_r, self.wake_w):
+                if fd >= 0:
+                    os.close(fd)
+            self.wake_r = self.wake_w = -1
+            self.woken = False
+            with self.push_lock:
+                if self.push is not None:
+                    self.push.disable_monitor()
+                    self.monitor.close(linger=0)
+                    self.push.close()
+                    self.push = self.monitor = None
+                with self.context_lock:
+                    if self.context is not None:
+                        self.context.term()
+                        self.context = None
 
     # -- the fire-and-forget path (push_lock) ----------------------------------
 
@@ -249,64 +277,184 @@ class Publisher:
             self.drop_logged_at = now
             self.drops_unlogged = 0
 
-    # -- the acknowledged path (ack_lock) --------------------------------------
+    # -- the acknowledged path (ack_lock; the DEALER: its leader only) ---------
 
     def _next_req(self) -> int:
-        self.req = self.req % MAX_REQ + 1
-        return self.req
+        with self.ack_lock:
+            self.req = self.req % MAX_REQ + 1
+            return self.req
+
+    def _count(self, key: str) -> None:
+        with self.ack_lock:
+            self.ack_stats[key] += 1
 
     def _request(self, frames: List[bytes], req: int, what: str) -> Dict[str, Any]:
         """Sends frames (req: the one in their header) over the DEALER and
-        waits for the ACCEPTED/REJECTED carrying the same req. Returns the
-        reply header plus "command". Raises TelegraphyDeliveryError on
-        timeout."""
-        dealer = self._dealer()
+        waits for the ACCEPTED/REJECTED carrying the same req, while other
+        threads' requests are in flight too. Returns the reply header plus
+        "command". Raises TelegraphyDeliveryError on timeout."""
         timeout = int(self.config["ACK_TIMEOUT_MS"])
-        deadline = time.monotonic() + timeout / 1000.0
-        try:
-            dealer.send_multipart(frames, zmq.NOBLOCK)
-        except zmq.Again:
-            pass  # not connected and queue full: waits out the deadline below
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not dealer.poll(max(1, int(left * 1000)), zmq.POLLIN):
-                self.ack_stats["timeouts"] += 1
-                self._drop_dealer()
-                raise TelegraphyDeliveryError(
-                    f"telegraphy: no answer from the ingest at {self.config['INGEST_ACK']} within {timeout} ms "
-                    f"({what})", error="timeout")
-            reply = dealer.recv_multipart()
-            if len(reply) < 2:
-                continue
+        me = _Request(req, frames, time.monotonic() + timeout / 1000.0, what, timeout)
+        wake = lead = False
+        with self.ack_lock:
+            if self.wake_r < 0:
+                self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            self.pending[req] = me
+            self.outbox.append(me)
+            if not self.leading:
+                self.leading = lead = True
+            elif self.polling and not self.woken:
+                self.woken = wake = True
+        if wake:
             try:
-                header = msgpack.unpackb(reply[1], raw=False)
-            except Exception:  # noqa: BLE001 - a bad reply is ignored like a stale one
-                continue
-            if isinstance(header, dict) and header.get("req") == req:
-                header["command"] = reply[0].decode("ascii", "replace")
-                return header
+                os.write(self.wake_w, b"w")
+            except BlockingIOError:
+                pass  # the pipe is full of wake-ups already
+        while not lead:
+            # A follower: answered, failed or promoted by the leader.
+            if not me.wakeup.acquire(timeout=max(0.0, me.deadline - time.monotonic()) + 1.0):
+                with self.ack_lock:  # the leader is stuck: fail on our own
+                    if me.reply is None and me.error is None and not me.lead:
+                        self._fail(me)
+            with self.ack_lock:
+                if me.reply is not None or me.error is not None:
+                    break
+                lead = me.lead
+        if lead:
+            self._lead(me)
+        if me.error is not None:
+            raise me.error
+        return me.reply
+
+    def _fail(self, request: "_Request") -> None:
+        """Under ack_lock: request timed out (it leaves pending and outbox)."""
+        self.pending.pop(request.req, None)
+        if request.sent_at is None and request in self.outbox:
+            self.outbox.remove(request)
+        self.ack_stats["timeouts"] += 1
+        request.error = TelegraphyDeliveryError(
+            f"telegraphy: no answer from the ingest at {self.config['INGEST_ACK']} within {request.timeout_ms} ms "
+            f"({request.what})", error="timeout")
+        request.wakeup.release()
+
+    def _expire(self, now: float) -> None:
+        """Under ack_lock: fails every request whose deadline passed (pending
+        is in deadline order). A request that got no answer while the ingest
+        answered nothing since it was sent means a dead link: the DEALER goes
+        (no late copy leaves it) with every request sent on it."""
+        dead = False
+        for request in list(self.pending.values()):
+            if request.deadline > now:
+                break
+            if request.sent_at is not None and self.last_reply_at < request.sent_at:
+                dead = True
+            self._fail(request)
+        if dead:
+            for request in list(self.pending.values()):
+                if request.sent_at is not None:
+                    self._fail(request)
+            self._drop_dealer()
+
+    def _lead(self, me: "_Request") -> None:
+        """Runs the DEALER for every thread until `me` is answered or
+        failed: sends what is queued, routes replies by req, expires
+        requests; then hands the socket to another waiting thread."""
+        try:
+            poller = dealer = None
+            while True:
+                with self.ack_lock:
+                    self._expire(time.monotonic())
+                    if me.reply is not None or me.error is not None:
+                        return
+                    out, self.outbox = self.outbox, []
+                    if self.dealer is None or self.dealer is not dealer:
+                        dealer = self._dealer()
+                        poller = zmq.Poller()
+                        poller.register(dealer, zmq.POLLIN)
+                        poller.register(self.wake_r, zmq.POLLIN)
+                    now = time.monotonic()
+                    for request in out:
+                        request.sent_at = now
+                    first = next(iter(self.pending.values()))
+                    wait_ms = max(1, int((first.deadline - now) * 1000) + 1)
+                    self.polling = not out
+                for request in out:
+                    try:
+                        dealer.send_multipart(request.frames, zmq.NOBLOCK)
+                    except zmq.Again:
+                        pass  # not connected and queue full: it times out
+                if out:
+                    wait_ms = 0  # replies first, then sleep
+                events = dict(poller.poll(wait_ms))
+                replies = []
+                while dealer.getsockopt(zmq.EVENTS) & _POLLIN:
+                    replies.append(dealer.recv_multipart(zmq.NOBLOCK))
+                with self.ack_lock:
+                    self.polling = False
+                    if self.woken or self.wake_r in events:
+                        self.woken = False
+                        try:
+                            os.read(self.wake_r, 4096)
+                        except BlockingIOError:
+                            pass
+                    if replies:
+                        self.last_reply_at = time.monotonic()
+                    for reply in replies:
+                        self._route(reply, me)
+        finally:
+            with self.ack_lock:
+                self.polling = False
+                if self.pending.pop(me.req, None) is me and me in self.outbox:  # left by an exception
+                    self.outbox.remove(me)
+                successor = next(iter(self.pending.values()), None)
+                if successor is None:
+                    self.leading = False
+                    self.ack_idle.notify_all()
+                else:
+                    successor.lead = True
+                    successor.wakeup.release()
+
+    def _route(self, frames: List[bytes], me: "_Request") -> None:
+        """Under ack_lock: one reply to the request carrying its req (a
+        stale, unknown or undecodable reply is ignored)."""
+        if len(frames) < 2:
+            return
+        try:
+            header = msgpack.unpackb(frames[1], raw=False)
+        except Exception:  # noqa: BLE001 - a bad reply is ignored like a stale one
+            return
+        if not isinstance(header, dict):
+            return
+        request = self.pending.pop(header.get("req"), None) if isinstance(header.get("req"), int) else None
+        if request is None:
+            return
+        header["command"] = frames[0].decode("ascii", "replace")
+        request.reply = header
+        if request is not me:
+            request.wakeup.release()
 
     def _register_acknowledged(self, cls: type) -> None:
         req = self._next_req()
         reply = self._request([b"REGISTER", pack({"v": 1, "req": req, "type": cls.type_map()})], req,
                               f"REGISTER {cls.name}")
         if reply["command"] != "ACCEPTED":
-            self.ack_stats["rejected"] += 1
+            self._count("rejected")
             raise TelegraphyDeliveryError(
                 f"telegraphy: REGISTER {cls.name} rejected: {reply.get('error')} {reply.get('message', '')}",
                 error=str(reply.get("error", "")), event=cls.name)
         self.acknowledged.add(cls.name)
-        self.ack_stats["registers"] += 1
+        self._count("registers")
 
     def _publish_acknowledged(self, cls: type, header: Dict[str, Any], body: bytes) -> int:
-        """Under ack_lock: blocks for up to ACK_TIMEOUT_MS per round trip."""
+        """Blocks for up to ACK_TIMEOUT_MS per round trip; other threads'
+        round trips run at the same time."""
         if cls.name not in self.acknowledged:
             self._register_acknowledged(cls)
         for attempt in (1, 2):
             header["req"] = self._next_req()
             reply = self._request([b"PUBLISH", pack(header), body], header["req"], f"PUBLISH {cls.name}")
             if reply["command"] == "ACCEPTED":
-                self.ack_stats["sent"] += 1
+                self._count("sent")
                 return int(reply.get("pub_id", 0))
             if reply.get("error") == UNKNOWN_EVENT and attempt == 1:
                 # The gateway restarted and forgot every type: teach it this
@@ -316,7 +464,7 @@ class Publisher:
                     self._forget_registrations()
                 self._register_acknowledged(cls)
                 continue
-            self.ack_stats["rejected"] += 1
+            self._count("rejected")
             raise TelegraphyDeliveryError(
                 f"telegraphy: event {cls.name} rejected: {reply.get('error')}: {reply.get('message', '')}",
                 error=str(reply.get("error", "")), event=cls.name)
@@ -331,8 +479,7 @@ class Publisher:
         if not self.config.get("ENABLED", True):
             return False
         if cls.guaranteed:
-            with self.ack_lock:
-                return self._publish_acknowledged(cls, self._header(cls.name, to_users), body)
+            return self._publish_acknowledged(cls, self._header(cls.name, to_users), body)
         with self.push_lock:
             return self._publish_push(cls, to_users, body)
 
@@ -350,6 +497,27 @@ class Publisher:
         return {"sent": push["sent"] + ack["sent"], "drops": push["drops"],
                 "registers": push["registers"] + ack["registers"], "reconnects": push["reconnects"],
                 "rejected": ack["rejected"], "timeouts": ack["timeouts"]}
+
+
+class _Request:
+    """One acknowledged request in flight: its req, frames and own deadline,
+    its reply or error, and the lock its thread sleeps on (taken at once;
+    released once, by the leader that answers, fails or promotes it)."""
+
+    __slots__ = ("req", "frames", "deadline", "what", "timeout_ms", "sent_at", "reply", "error", "lead", "wakeup")
+
+    def __init__(self, req: int, frames: List[bytes], deadline: float, what: str, timeout_ms: int):
+        self.req = req
+        self.frames = frames
+        self.deadline = deadline
+        self.what = what
+        self.timeout_ms = timeout_ms
+        self.sent_at: Optional[float] = None  # when the leader sent it; None while in the outbox
+        self.reply: Optional[Dict[str, Any]] = None
+        self.error: Optional[TelegraphyDeliveryError] = None
+        self.lead = False  # promoted: its thread runs the DEALER next
+        self.wakeup = threading.Lock()
+        self.wakeup.acquire()
 
 
 _lock = threading.Lock()

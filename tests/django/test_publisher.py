@@ -302,3 +302,101 @@ class PathSeparationTests(SimpleTestCase):
         release.set()
         self.assertTrue(guaranteed_done.wait(5))
         self.assertEqual(guaranteed["result"], 5)
+
+
+class GatheringIngest:
+    """A fake acknowledged ingest that ACCEPTs every REGISTER at once but
+    answers PUBLISHes only once it holds `gather` of them, then all of them
+    in reverse order (pub_id = 1000 + the order they arrived in), so each
+    answer must be routed to its own waiter by req. `skip`: reqs (by
+    arrival index) never answered."""
+
+    def __init__(self, gather, skip=()):
+        import msgpack
+        import zmq
+        self.msgpack, self.zmq = msgpack, zmq
+        self.gather, self.skip = gather, set(skip)
+        self.publishes = []  # (identity, header) in arrival order
+        self.answered = threading.Event()
+        self.context = zmq.Context()
+        self.socket = self.context.socket(zmq.ROUTER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.endpoint = f"tcp://127.0.0.1:{self.socket.bind_to_random_port('tcp://127.0.0.1')}"
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _reply(self, identity, command, header, **extra):
+        self.socket.send_multipart([identity, command, self.msgpack.packb({"v": 1, "req": header["req"], **extra})])
+
+    def _serve(self):
+        while not self.stopping.is_set():
+            if not self.socket.poll(50):
+                continue
+            identity, cmd, header = self.socket.recv_multipart()[:3]
+            header = self.msgpack.unpackb(header, raw=False)
+            if cmd == b"REGISTER":
+                self._reply(identity, b"ACCEPTED", header)
+                continue
+            self.publishes.append((identity, header))
+            if len(self.publishes) == self.gather:
+                for i in reversed(range(self.gather)):
+                    if i not in self.skip:
+                        self._reply(self.publishes[i][0], b"ACCEPTED", self.publishes[i][1], pub_id=1000 + i)
+                self.answered.set()
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join(5)
+        self.socket.close(linger=0)
+        self.context.term()
+
+
+class MultiplexedTests(SimpleTestCase):
+    def gather(self, n, timeout_ms, skip=()):
+        ingest = GatheringIngest(n, skip)
+        self.addCleanup(ingest.close)
+        override = telegraphy_settings(INGEST_ACK=ingest.endpoint, ACK_TIMEOUT_MS=timeout_ms)
+        override.enable()
+        self.addCleanup(override.disable)
+        results = [None] * n
+
+        def send(i):
+            try:
+                results[i] = Shipped(order_id=i).send()
+            except Exception as e:  # noqa: BLE001 - checked by the test
+                results[i] = e
+
+        threads = [threading.Thread(target=send, args=(i,), daemon=True) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout_ms / 1000.0 + 5)
+        self.assertFalse(any(t.is_alive() for t in threads), "a guaranteed send never returned")
+        return ingest, results
+
+    # N threads' guaranteed sends are in flight together over the one
+    # DEALER: an ingest that answers nothing until it holds N PUBLISHes
+    # gets all N (with one lock per round trip it would see one and the
+    # rest would time out), and each thread gets the pub_id of its own req
+    # although the answers come in reverse order.
+    def test_guaranteed_sends_of_many_threads_are_in_flight_together(self):
+        n = 16
+        ingest, results = self.gather(n, timeout_ms=5000)
+        self.assertTrue(ingest.answered.is_set(), f"the ingest saw {len(ingest.publishes)} of {n} at once")
+        self.assertEqual(len({h["req"] for _, h in ingest.publishes}), n)
+        self.assertEqual(sorted(results), [1000 + i for i in range(n)])
+        self.assertEqual(publisher.stats()["sent"], n)
+
+    # A waiter times out on its own: the one request the ingest never
+    # answers raises "timeout" at its deadline while the other threads,
+    # whose answers came, return their pub_ids (the link answered, so the
+    # DEALER is kept).
+    def test_one_unanswered_request_times_out_alone(self):
+        n = 4
+        ingest, results = self.gather(n, timeout_ms=1500, skip=(2,))
+        errors = [r for r in results if isinstance(r, Exception)]
+        self.assertEqual(len(errors), 1, results)
+        self.assertEqual(errors[0].error, "timeout")
+        self.assertEqual(sorted(r for r in results if not isinstance(r, Exception)), [1000, 1001, 1003])
+        self.assertEqual(publisher.stats()["timeouts"], 1)
