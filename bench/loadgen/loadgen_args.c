@@ -11,33 +11,41 @@
 void loadgen_args_usage(loadgen_mode_t mode, FILE *out)
 {
     if (mode == LOADGEN_MODE_SUBSCRIBE) {
-        fprintf(out,
-                "Usage: telegraphy-loadgen subscribe --url ws://HOST:PORT/PATH\n"
-                "           --proto wamp-json|wamp-msgpack|raw --conns N [OPTIONS]\n"
-                "Opens N WebSockets (at most --connect-concurrency handshakes in flight);\n"
-                "wamp-*: HELLO, SUBSCRIBE exact to --topic; raw: ready once upgraded. Writes\n"
-                "--ready-file when every connection is ready or failed, then counts messages\n"
-                "(wamp: EVENTs; raw: every text/binary message) until each connection got\n"
-                "--expect, --timeout-s passed since start, or SIGTERM/SIGINT; then writes the\n"
-                "result JSON to --out. Latency = receive time - the payload's \"sent_us\".\n\n"
-                "  --url URL                   ws:// URL of the system under test (required)\n"
-                "  --proto P                   wamp-json, wamp-msgpack or raw (required)\n"
-                "  --conns N                   connections to open (required; the open-file\n"
-                "                              limit is raised to its hard limit)\n"
-                "  --expect M                  messages per connection, 0 = just hold the\n"
-                "                              connections until the timeout (default 0)\n"
-                "  --topic URI                 topic to subscribe to (default %s)\n"
-                "  --realm URI                 WAMP realm (default %s)\n"
-                "  --timeout-s S               bound of the whole run (default %.0f)\n"
-                "  --connect-concurrency C     handshakes in flight (default %d)\n"
-                "  --ready-file PATH           {\"connected\",\"failed\",\"connect_s\",\n"
-                "                              \"connect_rate\"} written atomically when ready\n"
-                "  --max-message BYTES         largest message accepted (default %u)\n"
-                "  --out PATH                  result file, atomically (default stdout)\n"
-                "  --help, -h                  this help\n\n"
-                "Exit status: 0 ran (failures are in the JSON), 1 could not run, 2 usage.\n",
-                LOADGEN_DEFAULT_TOPIC, LOADGEN_DEFAULT_REALM, LOADGEN_DEFAULT_TIMEOUT_S,
-                LOADGEN_DEFAULT_CONCURRENCY, LOADGEN_DEFAULT_MAX_MESSAGE);
+        fprintf(
+            out,
+            "Usage: telegraphy-loadgen subscribe --url ws://HOST:PORT/PATH\n"
+            "           --proto wamp-json|wamp-msgpack|raw --conns N [OPTIONS]\n"
+            "Opens N WebSockets (at most --connect-concurrency handshakes in flight);\n"
+            "wamp-*: HELLO, SUBSCRIBE exact to --topic; raw: ready once upgraded. Writes\n"
+            "--ready-file when every connection is ready or failed, then counts messages\n"
+            "(wamp: EVENTs; raw: every text/binary message) until each connection got\n"
+            "--expect, --timeout-s passed since start, or SIGTERM/SIGINT; then writes the\n"
+            "result JSON to --out. Latency = receive time - the payload's \"sent_us\".\n\n"
+            "  --url URL                   ws:// URL of the system under test (required)\n"
+            "  --proto P                   wamp-json, wamp-msgpack or raw (required)\n"
+            "  --conns N                   connections to open (required; the open-file\n"
+            "                              limit is raised to its hard limit)\n"
+            "  --expect M                  messages per connection, 0 = just hold the\n"
+            "                              connections until the timeout (default 0)\n"
+            "  --topic URI                 topic to subscribe to (default %s)\n"
+            "  --realm URI                 WAMP realm (default %s)\n"
+            "  --timeout-s S               bound of the whole run (default %.0f)\n"
+            "  --connect-concurrency C     handshakes in flight (default %d)\n"
+            "  --ready-file PATH           {\"connected\",\"failed\",\"connect_s\",\n"
+            "                              \"connect_rate\"} written atomically when ready\n"
+            "  --max-message BYTES         largest message accepted (default %u)\n"
+            "  --token TOKEN               wamp: authenticate with this ticket (HELLO\n"
+            "                              authmethods [\"ticket\"], AUTHENTICATE on the\n"
+            "                              CHALLENGE); a ws token is single-use, so one\n"
+            "                              connection per token (a resume token is reusable)\n"
+            "  --persistent                wamp: SUBSCRIBE with {\"_persistent\": true} (needs\n"
+            "                              an identity: --token); a returning subscriber\n"
+            "                              counts its backlog's EVENTs like live ones\n"
+            "  --out PATH                  result file, atomically (default stdout)\n"
+            "  --help, -h                  this help\n\n"
+            "Exit status: 0 ran (failures are in the JSON), 1 could not run, 2 usage.\n",
+            LOADGEN_DEFAULT_TOPIC, LOADGEN_DEFAULT_REALM, LOADGEN_DEFAULT_TIMEOUT_S,
+            LOADGEN_DEFAULT_CONCURRENCY, LOADGEN_DEFAULT_MAX_MESSAGE);
     } else if (mode == LOADGEN_MODE_PUBLISH_HTTP) {
         fprintf(out,
                 "Usage: telegraphy-loadgen publish-http --url http://HOST:PORT/PATH --count N\n"
@@ -137,6 +145,10 @@ int loadgen_args_parse(int argc, char **argv, loadgen_args_t *args, FILE *out, c
         }
         if (strncmp(flag, "--", 2) != 0)
             return s_error(error, error_cap, "unexpected argument '%s'", flag);
+        if (subscribe && strcmp(flag, "--persistent") == 0) {
+            args->persistent = true; /* a switch: no value */
+            continue;
+        }
         /* --flag=VALUE or --flag VALUE */
         char name[64];
         const char *value;
@@ -178,7 +190,11 @@ int loadgen_args_parse(int argc, char **argv, loadgen_args_t *args, FILE *out, c
             args->connect_concurrency = (size_t)number;
         } else if (subscribe && strcmp(name, "--ready-file") == 0)
             args->ready_file = value;
-        else if (subscribe && strcmp(name, "--max-message") == 0) {
+        else if (subscribe && strcmp(name, "--token") == 0) {
+            if (!*value)
+                return s_error(error, error_cap, "--token: a non-empty token");
+            args->token = value;
+        } else if (subscribe && strcmp(name, "--max-message") == 0) {
             if (s_uint(value, 1024, 256u << 20, &number) != 0)
                 return s_error(error, error_cap, "--max-message: 1024 .. 268435456 bytes");
             args->max_message = (size_t)number;
@@ -216,6 +232,8 @@ int loadgen_args_parse(int argc, char **argv, loadgen_args_t *args, FILE *out, c
                            proto);
         if (!have_conns)
             return s_error(error, error_cap, "--conns is required");
+        if ((args->token || args->persistent) && args->proto == LOADGEN_PROTO_RAW)
+            return s_error(error, error_cap, "--token and --persistent are WAMP options");
     } else if (!have_count)
         return s_error(error, error_cap, "--count is required");
     return 0;

@@ -8,6 +8,7 @@
 #ifndef LOADGEN_ARGS_H
 #define LOADGEN_ARGS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +43,8 @@ typedef struct {
     size_t connect_concurrency; /* --connect-concurrency: handshakes in flight */
     const char *ready_file;     /* --ready-file, NULL = none */
     size_t max_message;         /* --max-message: largest message accepted */
+    const char *token;          /* --token: WAMP ticket (ws or resume token), NULL = anonymous */
+    bool persistent;            /* --persistent: SUBSCRIBE with {"_persistent": true} */
     /* publish-http */
     uint64_t count; /* --count: POSTs to make */
     double rate;    /* --rate: POSTs per second, 0 = as fast as answered */

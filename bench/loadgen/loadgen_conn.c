@@ -190,6 +190,10 @@ static int s_on_message(loadgen_conn_t *self, loadgen_conn_ctx_t *ctx, uint8_t o
             self->state = LOADGEN_CONN_SUBSCRIBING;
             return 0;
         }
+        if (type == TG_WAMP_CHALLENGE && ctx->authenticate) {
+            loadgen_conn_queue_frame(self, ctx, opcode, ctx->authenticate, ctx->authenticate_len);
+            return 0; /* WELCOME (or ABORT) comes next */
+        }
         if (type == TG_WAMP_ABORT)
             return s_fail(self, ctx, LOADGEN_FAIL_ABORT, "ABORT instead of WELCOME");
         return s_fail(self, ctx, LOADGEN_FAIL_PROTOCOL, "unexpected message before WELCOME");

@@ -56,6 +56,8 @@ typedef struct {
     const char *path;             /* request path ("/ws") */
     const uint8_t *hello;         /* encoded HELLO (wamp only) */
     size_t hello_len;             /* its length */
+    const uint8_t *authenticate;  /* encoded AUTHENTICATE, NULL = anonymous (wamp only) */
+    size_t authenticate_len;      /* its length */
     const uint8_t *subscribe;     /* encoded SUBSCRIBE (wamp only) */
     size_t subscribe_len;         /* its length */
     loadgen_histogram_t *latency; /* receive time - sent_us; not owned */

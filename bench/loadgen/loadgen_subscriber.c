@@ -36,6 +36,7 @@ struct _loadgen_subscriber_t {
     loadgen_conn_t *conns;        /* args->conns slots (owned) */
     loadgen_histogram_t *latency; /* receive time - sent_us (owned) */
     tg_buf_t hello, subscribe;    /* encoded once for every connection */
+    tg_buf_t authenticate;        /* AUTHENTICATE with --token, empty without */
     uint8_t *buf;                 /* shared read buffer (owned) */
     size_t buf_cap;               /* its size */
     int epoll_fd;                 /* the loop */
@@ -100,6 +101,7 @@ loadgen_subscriber_t *loadgen_subscriber_new(const loadgen_args_t *args)
     self->epoll_fd = -1;
     tg_buf_init(&self->hello, 0);
     tg_buf_init(&self->subscribe, 0);
+    tg_buf_init(&self->authenticate, 0);
     self->conns = calloc(args->conns, sizeof(loadgen_conn_t));
     self->latency = loadgen_histogram_new();
     self->buf_cap = 4 * LOADGEN_SUBSCRIBER_READ_SIZE;
@@ -109,8 +111,12 @@ loadgen_subscriber_t *loadgen_subscriber_new(const loadgen_args_t *args)
     for (size_t i = 0; i < args->conns; i++)
         loadgen_conn_init(&self->conns[i]);
     if (args->proto != LOADGEN_PROTO_RAW &&
-        (loadgen_wamp_hello(args->proto, args->realm, &self->hello) != 0 ||
-         loadgen_wamp_subscribe(args->proto, 1, args->topic, &self->subscribe) != 0)) {
+        ((args->token ? loadgen_wamp_hello_ticket(args->proto, args->realm, &self->hello)
+                      : loadgen_wamp_hello(args->proto, args->realm, &self->hello)) != 0 ||
+         (args->token &&
+          loadgen_wamp_authenticate(args->proto, args->token, &self->authenticate) != 0) ||
+         loadgen_wamp_subscribe_options(args->proto, 1, args->topic, args->persistent,
+                                        &self->subscribe) != 0)) {
         tg_log_error("loadgen: cannot encode HELLO/SUBSCRIBE realm=%s topic=%s", args->realm,
                      args->topic);
         goto err;
@@ -128,6 +134,10 @@ loadgen_subscriber_t *loadgen_subscriber_new(const loadgen_args_t *args)
     ctx->path = args->url.path;
     ctx->hello = tg_buf_payload(&self->hello);
     ctx->hello_len = self->hello.len;
+    if (args->token) {
+        ctx->authenticate = tg_buf_payload(&self->authenticate);
+        ctx->authenticate_len = self->authenticate.len;
+    }
     ctx->subscribe = tg_buf_payload(&self->subscribe);
     ctx->subscribe_len = self->subscribe.len;
     ctx->latency = self->latency;
@@ -165,6 +175,7 @@ void loadgen_subscriber_destroy(loadgen_subscriber_t **self_p)
     loadgen_histogram_destroy(&self->latency);
     tg_buf_release(&self->hello);
     tg_buf_release(&self->subscribe);
+    tg_buf_release(&self->authenticate);
     free(self->buf);
     free(self);
     *self_p = NULL;

@@ -42,8 +42,28 @@ int loadgen_wamp_hello(loadgen_proto_t proto, const char *realm, tg_buf_t *out)
 int loadgen_wamp_subscribe(loadgen_proto_t proto, uint64_t request, const char *topic,
                            tg_buf_t *out)
 {
-    return s_encode(proto, json_pack("[i I {} s]", TG_WAMP_SUBSCRIBE, (json_int_t)request, topic),
+    return loadgen_wamp_subscribe_options(proto, request, topic, false, out);
+}
+
+int loadgen_wamp_hello_ticket(loadgen_proto_t proto, const char *realm, tg_buf_t *out)
+{
+    return s_encode(proto,
+                    json_pack("[i s {s:{s:{}} s:[s]}]", TG_WAMP_HELLO, realm, "roles", "subscriber",
+                              "authmethods", "ticket"),
                     out);
+}
+
+int loadgen_wamp_authenticate(loadgen_proto_t proto, const char *ticket, tg_buf_t *out)
+{
+    return s_encode(proto, json_pack("[i s {}]", TG_WAMP_AUTHENTICATE, ticket), out);
+}
+
+int loadgen_wamp_subscribe_options(loadgen_proto_t proto, uint64_t request, const char *topic,
+                                   bool persistent, tg_buf_t *out)
+{
+    json_t *options = persistent ? json_pack("{s:b}", "_persistent", 1) : json_object();
+    return s_encode(
+        proto, json_pack("[i I o s]", TG_WAMP_SUBSCRIBE, (json_int_t)request, options, topic), out);
 }
 
 static int s_json_type(const uint8_t *data, size_t len)

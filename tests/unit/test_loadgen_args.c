@@ -124,3 +124,26 @@ Test(loadgen_args, ipv6_url_host_is_unbracketed)
     cr_assert_str_eq(url.host_header, "[::1]:81");
     cr_assert_eq(loadgen_url_resolve(&url, &error), 0);
 }
+
+/* --token TOKEN and the --persistent switch (no value) for wamp; both are
+   refused for raw WebSockets. */
+Test(loadgen_args, token_and_persistent_switch)
+{
+    const char *argv[] = {
+        "lg",        "subscribe", "--url", "ws://localhost/", "--persistent", "--proto",
+        "wamp-json", "--conns",   "1",     "--token=abc.def"};
+    loadgen_args_t args;
+    char error[256] = "";
+    cr_assert_eq(parse(&args, error, sizeof(argv) / sizeof(argv[0]), argv), 0, "%s", error);
+    cr_assert(args.persistent);
+    cr_assert_str_eq(args.token, "abc.def");
+    const char *plain[] = {"lg",      "subscribe", "--url",   "ws://localhost/",
+                           "--proto", "wamp-json", "--conns", "1"};
+    cr_assert_eq(parse(&args, error, sizeof(plain) / sizeof(plain[0]), plain), 0, "%s", error);
+    cr_assert_not(args.persistent);
+    cr_assert_null(args.token);
+    const char *raw[] = {"lg",  "subscribe", "--url", "ws://localhost/", "--proto",
+                         "raw", "--conns",   "1",     "--persistent"};
+    cr_assert_eq(parse(&args, error, sizeof(raw) / sizeof(raw[0]), raw), -1);
+    cr_assert_not_null(strstr(error, "WAMP"));
+}

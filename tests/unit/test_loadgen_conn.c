@@ -371,3 +371,48 @@ Test(loadgen_conn, server_close_is_echoed_and_closes)
         cr_assert_eq(ctx.failures[i], 0);
     tg_buf_release(&in);
 }
+
+/* With a ticket (--token) the edge's CHALLENGE is answered with the
+   AUTHENTICATE frame and the connection stays in HELLO until WELCOME;
+   without one a CHALLENGE is a protocol failure. */
+Test(loadgen_conn, challenge_is_answered_with_the_ticket)
+{
+    setup_proto(LOADGEN_PROTO_WAMP_JSON, 0);
+    tg_buf_t authenticate;
+    tg_buf_init(&authenticate, 0);
+    loadgen_wamp_authenticate(LOADGEN_PROTO_WAMP_JSON, "tok", &authenticate);
+    ctx.authenticate = tg_buf_payload(&authenticate);
+    ctx.authenticate_len = authenticate.len;
+    char response[512];
+    size_t n = upgrade_response(response, sizeof(response), "wamp.2.json");
+    tg_buf_t in;
+    tg_buf_init(&in, 0);
+    tg_buf_append(&in, response, n);
+    cr_assert_eq(feed_all(&in, 0), 0);
+    conn.out_len = 0;
+    tg_buf_reset(&in);
+    text(&in, "[4,\"ticket\",{}]");
+    cr_assert_eq(feed_all(&in, 0), 0);
+    cr_assert_eq(conn.state, LOADGEN_CONN_HELLO);
+    cr_assert_eq(conn.out_len, 6 + authenticate.len);
+    for (size_t i = 0; i < authenticate.len; i++)
+        cr_assert_eq(conn.out[6 + i] ^ conn.out[2 + (i & 3)], tg_buf_payload(&authenticate)[i]);
+    tg_buf_reset(&in);
+    text(&in, "[2,1,{}]");
+    cr_assert_eq(feed_all(&in, 0), 0);
+    cr_assert_eq(conn.state, LOADGEN_CONN_SUBSCRIBING);
+    /* Anonymous: a CHALLENGE fails the connection. */
+    ctx.authenticate = NULL;
+    loadgen_conn_release(&conn);
+    loadgen_conn_init(&conn);
+    conn.state = LOADGEN_CONN_CONNECTING;
+    cr_assert_eq(loadgen_conn_start(&conn, &ctx), 0);
+    n = upgrade_response(response, sizeof(response), "wamp.2.json");
+    tg_buf_reset(&in);
+    tg_buf_append(&in, response, n);
+    text(&in, "[4,\"ticket\",{}]");
+    cr_assert_eq(feed_all(&in, 0), -1);
+    cr_assert_eq(conn.state, LOADGEN_CONN_FAILED);
+    tg_buf_release(&in);
+    tg_buf_release(&authenticate);
+}

@@ -104,3 +104,25 @@ Test(loadgen_wamp, msgpack_type_follows_the_array_header)
     cr_assert_eq(loadgen_wamp_type(LOADGEN_PROTO_WAMP_MSGPACK, empty, sizeof(empty)), -1);
     cr_assert_eq(loadgen_wamp_type(LOADGEN_PROTO_WAMP_MSGPACK, fix, 1), -1);
 }
+
+/* --token / --persistent: HELLO asks for ticket auth, AUTHENTICATE carries
+   the ticket, SUBSCRIBE carries {"_persistent": true}. */
+Test(loadgen_wamp, ticket_hello_authenticate_and_persistent_subscribe)
+{
+    tg_buf_t out;
+    tg_buf_init(&out, 0);
+    cr_assert_eq(loadgen_wamp_hello_ticket(LOADGEN_PROTO_WAMP_JSON, "telegraphy", &out), 0);
+    tg_buf_append_byte(&out, 0);
+    cr_assert_str_eq((char *)tg_buf_payload(&out),
+                     "[1,\"telegraphy\",{\"roles\":{\"subscriber\":{}},"
+                     "\"authmethods\":[\"ticket\"]}]");
+    cr_assert_eq(loadgen_wamp_authenticate(LOADGEN_PROTO_WAMP_JSON, "tok.en", &out), 0);
+    tg_buf_append_byte(&out, 0);
+    cr_assert_str_eq((char *)tg_buf_payload(&out), "[5,\"tok.en\",{}]");
+    cr_assert_eq(
+        loadgen_wamp_subscribe_options(LOADGEN_PROTO_WAMP_JSON, 1, "bench.stored", true, &out), 0);
+    tg_buf_append_byte(&out, 0);
+    cr_assert_str_eq((char *)tg_buf_payload(&out),
+                     "[32,1,{\"_persistent\":true},\"bench.stored\"]");
+    tg_buf_release(&out);
+}
