@@ -15,9 +15,12 @@
     persist a guaranteed event is refused; a ttl event is routed and
     counted retention_lost.
 
-    Subscriptions with persistent or since: RESUME to persist and a pending
-    entry; persist's ACCEPTED {req, instance} adds the edge as a holder and
-    answers SUBSCRIBED {replay: true}; its REJECTED answers SUBSCRIBE_ERROR.
+    Subscriptions with persistent or since: the edge becomes a holder of
+    the key, then RESUME to persist and a pending entry (in this order: no
+    event falls between the replay and the live stream); persist's
+    ACCEPTED {req, instance} answers SUBSCRIBED {replay: true}; its
+    REJECTED answers SUBSCRIBE_ERROR and leaves the holder (the edge
+    releases the key when none of its sessions uses it).
     REPLAY and REPLAY_END are relayed to the edge they name as received;
     MORE, ACK and UNSUBSCRIBE with client_id go to persist.
 */
@@ -26,7 +29,6 @@
 
 #include "router_broker_private.h"
 #include "tg_alloc.h"
-#include "tg_subkey.h"
 
 /* Logs a persistence line, rate-limited. */
 #define S_LOG(self, ...)                                                                           \
@@ -223,11 +225,6 @@ void router_persist_subscribe(router_broker_t *self, router_request_t *request,
                              "persist is not connected");
         return;
     }
-    const char *canonical = *filter_p ? tg_query_canonical(*filter_p) : NULL;
-    tg_subkey_t key;
-    tg_subkey_make(&key, env->match, env->topic, canonical);
-    uint64_t sub_id = tg_subkey_id(&key, 0);
-    tg_subkey_clear(&key);
     router_pending_t *entry =
         router_store_add(self->store, ROUTER_PENDING_RESUME, env->req, request->peer->instance,
                          request->now.mono_ms + (int64_t)self->store_timeout_ms);
@@ -235,6 +232,23 @@ void router_persist_subscribe(router_broker_t *self, router_request_t *request,
         tg_query_destroy(filter_p);
         router_broker_refuse(self, request, TG_CMD_SUBSCRIBE_ERROR, ROUTER_ERROR_UNAVAILABLE,
                              "too many subscriptions waiting for persist");
+        return;
+    }
+    /* The canonical text outlives the filter, which the index takes. */
+    char *canonical = *filter_p ? tg_strdup(tg_query_canonical(*filter_p)) : NULL;
+    /* The edge holds the key from now on, before persist reads anything:
+       an event routed before this RESUME was STOREd before it (persist
+       reads after the writes it received earlier: the replay has it), an
+       event routed after it goes to the edge live, which holds it until
+       the replay ends. No event falls between the two. */
+    uint64_t sub_id = 0;
+    if (router_broker_hold(self, env->match, env->topic, filter_p, request->peer, &sub_id) != 0) {
+        free(canonical);
+        entry = router_store_take(self->store, ROUTER_PENDING_RESUME, env->req,
+                                  request->peer->instance);
+        router_store_entry_free(&entry);
+        router_broker_refuse(self, request, TG_CMD_SUBSCRIBE_ERROR, ROUTER_ERROR_INTERNAL,
+                             "the router could not store this subscription");
         return;
     }
     entry->routing_id = zframe_dup(request->routing_id);
@@ -247,12 +261,10 @@ void router_persist_subscribe(router_broker_t *self, router_request_t *request,
     resume->sub_id = sub_id;
     resume->topic = tg_strdup(env->topic);
     resume->match = env->match;
-    resume->filter = canonical ? tg_strdup(canonical) : NULL;
+    resume->filter = canonical;
     resume->client_id = env->client_id ? tg_strdup(env->client_id) : NULL;
     resume->persistent = env->persistent;
     resume->since = env->since;
-    entry->filter = *filter_p;
-    *filter_p = NULL;
     int rc = tg_envelope_send_to(resume, self->socket, self->persist->routing_id);
     tg_envelope_destroy(&resume);
     if (rc != 0) {
@@ -262,8 +274,10 @@ void router_persist_subscribe(router_broker_t *self, router_request_t *request,
     }
 }
 
-/* Persist answered a RESUME: the edge becomes a holder and is told a
-   replay follows, or is refused with persist's error. */
+/* Persist answered a RESUME: the edge (a holder since the RESUME) is told
+   a replay follows, or is refused with persist's error. A refusal leaves
+   the holder in place: the edge may share the key with other sessions,
+   and releases it itself when none of its sessions uses it. */
 static void s_resumed(router_broker_t *self, const tg_envelope_t *answer,
                       router_pending_t **entry_p)
 {
@@ -274,24 +288,14 @@ static void s_resumed(router_broker_t *self, const tg_envelope_t *answer,
         return;
     }
     router_peer_t *edge = router_peers_lookup(self->peers, entry->routing_id);
-    uint64_t sub_id = 0;
     if (!edge || edge->role != ROUTER_ROLE_EDGE || strcmp(edge->instance, entry->instance) != 0) {
         S_LOG(self, "router: resume answered for a gone edge instance=%s", entry->instance);
         router_store_entry_free(entry_p);
         return;
     }
-    if (router_broker_hold(self, entry->match, entry->topic, &entry->filter, edge, &sub_id) != 0) {
-        s_fail(self, entry_p, ROUTER_ERROR_INTERNAL, "the router could not store this subscription",
-               0);
-        return;
-    }
-    if (sub_id != entry->sub_id)
-        tg_log_error("router: resumed subscription id differs (a key collision) sent=%" PRIu64
-                     " held=%" PRIu64,
-                     entry->sub_id, sub_id);
     tg_envelope_t *reply = tg_envelope_new(TG_CMD_SUBSCRIBED);
     reply->req = entry->req;
-    reply->sub_id = sub_id;
+    reply->sub_id = entry->sub_id;
     reply->replay = true;
     router_broker_send_peer(self, entry->routing_id, &reply);
     router_store_entry_free(entry_p);

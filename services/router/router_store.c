@@ -34,7 +34,6 @@ void router_store_entry_free(router_pending_t **entry_p)
     tg_envelope_destroy(&entry->event);
     zframe_destroy(&entry->header);
     free(entry->topic);
-    tg_query_destroy(&entry->filter);
     free(entry->key);
     free(entry);
     *entry_p = NULL;

@@ -7,8 +7,8 @@
               the ingest sent it (body inside), the header edges get, and
               the ingest to answer.
       RESUME  an edge's persistent or since SUBSCRIBE waiting for persist
-              (keyed by the edge's instance and its req): the parsed
-              subscription, added to the index only on persist's ACCEPTED.
+              (keyed by the edge's instance and its req): the key's topic
+              and sub_id (the edge holds the key from the RESUME on).
     Every entry has a deadline (the loop's monotonic ms + the store
     timeout); entries are added in deadline order (one timeout for all), so
     the expired ones are at the head of a list. No clock is read here.
@@ -48,9 +48,8 @@ struct router_pending_t {
     zframe_t *header;     /* owned: the header edges get (tg_envelope_event_header) */
     /* RESUME */
     tg_match_t match;
-    char *topic;        /* owned */
-    tg_query_t *filter; /* owned, NULL = none */
-    uint64_t sub_id;    /* as sent in the RESUME */
+    char *topic;     /* owned */
+    uint64_t sub_id; /* as sent in the RESUME */
     /* private: the deadline order and the key */
     router_pending_t *prev, *next;
     char *key;

@@ -338,8 +338,20 @@ Test(router_persist, ttl_event_on_a_persistent_key_is_owed_to_nobody)
     tg_envelope_destroy(&store);
 }
 
+/* SUBSCRIBE {req, exact topic, since} from `from`; the reply is the
+   caller's. */
+static void s_subscribe_since(const char *from, uint64_t req, const char *topic, uint64_t since)
+{
+    tg_envelope_t *env = tg_envelope_new(TG_CMD_SUBSCRIBE);
+    env->req = req;
+    env->topic = strdup(topic);
+    env->match = TG_MATCH_EXACT;
+    env->since = since;
+    s_deliver(from, env);
+}
+
 /* A persistent SUBSCRIBE: RESUME {req, instance, sub_id, topic, match,
-   client_id, persistent} to persist, nothing to the edge until persist's
+   client_id, persistent} to persist, no answer to the edge until persist's
    ACCEPTED {req, instance}; then SUBSCRIBED {req, sub_id, replay} and the
    edge is a holder (it gets the next event). */
 Test(router_persist, persistent_subscribe_resumes_then_subscribes)
@@ -353,6 +365,7 @@ Test(router_persist, persistent_subscribe_resumes_then_subscribes)
     cr_expect_str_eq(resume->client_id, "c-1");
     cr_expect(resume->persistent);
     s_nothing_for(edge, "edge-a");
+    cr_expect_eq(s_stats().subscriptions, 2, "the edge holds the key from the RESUME on");
     s_answer(TG_CMD_ACCEPTED, 5, "edge-a");
     tg_envelope_t *subscribed = s_expect(edge, TG_CMD_SUBSCRIBED);
     cr_expect_eq(subscribed->req, 5);
@@ -366,19 +379,75 @@ Test(router_persist, persistent_subscribe_resumes_then_subscribes)
     tg_envelope_destroy(&resume);
 }
 
-/* persist's REJECTED gap: SUBSCRIBE_ERROR {req, gap, pub_id}, no holder. */
+/* The handover has no hole: the edge is a holder from the moment the
+   RESUME is sent. A ttl event routed between the RESUME and persist's
+   ACCEPTED is STOREd after the RESUME (persist reads the replay after it,
+   so the replay may carry it too: the edge dedupes) and reaches the edge
+   live at once, before SUBSCRIBED. */
+Test(router_persist, since_subscriber_holds_the_key_from_the_resume_on)
+{
+    s_persist_joins();
+    s_subscribe_since("edge-a", 5, "t", 40);
+    tg_envelope_t *resume = s_expect(persist, TG_CMD_RESUME);
+    cr_expect_eq(resume->since, 40);
+    cr_expect_not(resume->persistent);
+    cr_expect_eq(s_stats().subscriptions, 2, "persist's and the edge's");
+    s_deliver("ingest-a", s_event("t", 0));
+    s_skip(persist, TG_CMD_STORE); /* after the RESUME on persist's connection */
+    tg_envelope_t *event = s_expect(edge, TG_CMD_EVENT);
+    cr_expect_eq(event->sub_ids_count, 1);
+    cr_expect_eq(event->sub_ids[0], resume->sub_id);
+    s_answer(TG_CMD_ACCEPTED, 5, "edge-a");
+    tg_envelope_t *subscribed = s_expect(edge, TG_CMD_SUBSCRIBED);
+    cr_expect_eq(subscribed->sub_id, resume->sub_id);
+    cr_expect(subscribed->replay);
+    tg_envelope_destroy(&subscribed);
+    tg_envelope_destroy(&event);
+    tg_envelope_destroy(&resume);
+}
+
+/* The persistent case has the same window: a guaranteed event whose STORE
+   persist commits before it answers the RESUME is routed to the edge on
+   that commit (the edge holds the key), and SUBSCRIBED follows. */
+Test(router_persist, persistent_subscriber_gets_events_committed_before_the_answer)
+{
+    s_persist_joins();
+    s_subscribe("edge-a", 5, "g", true);
+    tg_envelope_t *resume = s_expect(persist, TG_CMD_RESUME);
+    s_deliver("ingest-a", s_event("g", 9));
+    tg_envelope_t *store = s_expect(persist, TG_CMD_STORE);
+    cr_expect_eq(store->sub_ids_count, 1, "persist's key only");
+    s_answer(TG_CMD_ACCEPTED, store->req, NULL);
+    tg_envelope_t *event = s_expect(edge, TG_CMD_EVENT);
+    cr_expect_eq(event->sub_ids[0], resume->sub_id);
+    s_skip(ingest, TG_CMD_ACCEPTED);
+    s_answer(TG_CMD_ACCEPTED, 5, "edge-a");
+    s_skip(edge, TG_CMD_SUBSCRIBED);
+    tg_envelope_destroy(&event);
+    tg_envelope_destroy(&store);
+    tg_envelope_destroy(&resume);
+}
+
+/* persist's REJECTED gap: SUBSCRIBE_ERROR {req, gap, pub_id}. The holder
+   added at the RESUME stays (the edge may share the key with other
+   sessions): the edge's own UNSUBSCRIBE releases it. */
 Test(router_persist, gap_answers_subscribe_error_with_pub_id)
 {
     s_persist_joins();
     s_subscribe("edge-a", 5, "t", true);
-    s_skip(persist, TG_CMD_RESUME);
+    tg_envelope_t *resume = s_expect(persist, TG_CMD_RESUME);
     s_answer(TG_CMD_REJECTED, 5, "edge-a");
     tg_envelope_t *error = s_expect(edge, TG_CMD_SUBSCRIBE_ERROR);
     cr_expect_eq(error->req, 5);
     cr_expect_str_eq(error->error, "telegraphy.error.gap");
     cr_expect_eq(error->pub_id, 12);
+    cr_expect_eq(s_stats().subscriptions, 2, "the edge still holds the key");
+    tg_envelope_t *unsubscribe = tg_envelope_new(TG_CMD_UNSUBSCRIBE);
+    unsubscribe->sub_id = resume->sub_id;
+    s_deliver("edge-a", unsubscribe);
     cr_expect_eq(s_stats().subscriptions, 1, "only persist's");
     tg_envelope_destroy(&error);
+    tg_envelope_destroy(&resume);
 }
 
 /* Without a persist a persistent SUBSCRIBE is refused unavailable. */
