@@ -150,7 +150,10 @@ static void s_release_if_unused(edge_broker_t *self, edge_sub_t *sub, int64_t no
     if (!edge_sub_unused(sub))
         return;
     if (edge_sub_state(sub) == EDGE_SUB_LIVE) {
-        s_send_unsubscribe(self, edge_sub_id(sub));
+        /* A durable SUBSCRIBE of the key waiting for its answer makes the
+           router hold it for us too: the durable record releases it. */
+        if (!edge_durables_key_waited(self->durables, edge_sub_id(sub)))
+            s_send_unsubscribe(self, edge_sub_id(sub));
         edge_subs_remove(self->subs, sub);
     } else if (edge_sub_request(sub) == 0 ||
                edge_sub_deadline(sub) + EDGE_SUBSCRIBE_TIMEOUT_MS <= now_ms) {

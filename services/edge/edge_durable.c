@@ -13,15 +13,16 @@
 #include "tg_alloc.h"
 #include "tg_body.h"
 #include "tg_log.h"
+#include "tg_subkey.h"
 #include "tg_wamp.h"
 
 typedef enum {
-    S_WAITING = 0, /* SUBSCRIBE at the router */
+    S_WAITING = 0, /* SUBSCRIBE at the router; live events of the key held */
     S_REPLAYING,   /* REPLAYs arriving, live events held */
     S_LIVE         /* persistent, live: kept for acks and UNSUBSCRIBE */
 } s_state_t;
 
-/* A live event held while its record replays. */
+/* A live event held while its record waits or replays. */
 typedef struct {
     edge_frame_t *frame; /* one reference, ours */
     uint64_t pub_id;
@@ -31,20 +32,24 @@ struct _edge_durable_t {
     edge_session_t *session; /* borrowed; NULL = orphan (the session closed while waiting) */
     edge_durable_t *next;    /* the session's list */
     s_state_t state;
-    uint64_t req;           /* the router SUBSCRIBE's request id (the index key) */
-    int64_t request;        /* the client's WAMP SUBSCRIBE request id */
-    tg_match_t match;       /* the key */
-    char *topic;            /* owned */
-    char *filter;           /* owned canonical text, or NULL */
-    tg_query_t *query;      /* owned parsed filter (applied to `_since` replays), or NULL */
-    bool persistent;        /* `_persistent: true` */
-    uint64_t since;         /* `_since`, 0 = none */
-    uint64_t sub_id;        /* from SUBSCRIBED */
-    int64_t deadline_ms;    /* WAITING: when the router's answer is late */
-    uint64_t last_replayed; /* highest pub_id replayed */
-    uint32_t page_count;    /* REPLAYs since the last MORE */
-    bool more_owed;         /* a page arrived: MORE once the session's queue is below half */
-    s_held_t *held;         /* REPLAYING: live events held, in arrival order */
+    uint64_t req;              /* the router SUBSCRIBE's request id (the index key) */
+    int64_t request;           /* the client's WAMP SUBSCRIBE request id */
+    tg_match_t match;          /* the key */
+    char *topic;               /* owned */
+    char *filter;              /* owned canonical text, or NULL */
+    tg_query_t *query;         /* owned parsed filter (applied to `_since` replays), or NULL */
+    bool persistent;           /* `_persistent: true` */
+    uint64_t since;            /* `_since`, 0 = none */
+    uint64_t sub_id;           /* from SUBSCRIBED */
+    uint64_t key_id;           /* the key's id as the router derives it (tg_subkey, counter 0):
+                                  the sub_id of the live events held while WAITING */
+    edge_durable_t *wait_next; /* the waiting index's chain of records with this key_id */
+    bool wait_indexed;         /* in the waiting index (WAITING, with or without session) */
+    int64_t deadline_ms;       /* WAITING: when the router's answer is late */
+    uint64_t last_replayed;    /* highest pub_id replayed */
+    uint32_t page_count;       /* REPLAYs since the last MORE */
+    bool more_owed;            /* a page arrived: MORE once the session's queue is below half */
+    s_held_t *held;            /* WAITING, REPLAYING: live events held, in arrival order */
     uint32_t held_count;
     uint32_t held_capacity;
     uint64_t *sent; /* persistent: ids sent and not acked, increasing (a ring) */
@@ -55,7 +60,10 @@ struct _edge_durable_t {
 };
 
 struct _edge_durables_t {
-    zhashx_t *by_req; /* req (uint64_t key inside the record) -> record, owned */
+    zhashx_t *by_req;  /* req (uint64_t key inside the record) -> record, owned */
+    zhashx_t *waiting; /* key_id (inside the head record) -> the first WAITING record of that
+                          key, chained by wait_next; borrowed from by_req */
+    size_t waiting_count;
 };
 
 /* How often a kind of anomaly may be logged. */
@@ -105,6 +113,12 @@ edge_durables_t *edge_durables_new(void)
     zhashx_set_key_duplicator(self->by_req, NULL);
     zhashx_set_key_destructor(self->by_req, NULL);
     zhashx_set_destructor(self->by_req, s_destructor);
+    self->waiting = zhashx_new();
+    tg_check(self->waiting);
+    zhashx_set_key_hasher(self->waiting, s_hash);
+    zhashx_set_key_comparator(self->waiting, s_compare);
+    zhashx_set_key_duplicator(self->waiting, NULL);
+    zhashx_set_key_destructor(self->waiting, NULL);
     return self;
 }
 
@@ -115,6 +129,7 @@ void edge_durables_destroy(edge_durables_t **self_p)
     if (!self)
         return;
     *self_p = NULL;
+    zhashx_destroy(&self->waiting); /* borrowed records: before their owner */
     zhashx_destroy(&self->by_req);
     free(self);
 }
@@ -123,6 +138,59 @@ size_t edge_durables_count(const edge_durables_t *self)
 {
     assert(self);
     return zhashx_size(self->by_req);
+}
+
+/* ---- the waiting index ----------------------------------------------- */
+
+/* Adds a WAITING record under its key_id. */
+static void s_wait_add(edge_durables_t *self, edge_durable_t *record)
+{
+    edge_durable_t *head = zhashx_lookup(self->waiting, &record->key_id);
+    if (head) {
+        record->wait_next = head->wait_next;
+        head->wait_next = record;
+    } else {
+        record->wait_next = NULL;
+        tg_check(zhashx_insert(self->waiting, &record->key_id, record) == 0);
+    }
+    record->wait_indexed = true;
+    self->waiting_count++;
+}
+
+/* Takes a record out of the waiting index (no-op when not in it). */
+static void s_wait_remove(edge_durables_t *self, edge_durable_t *record)
+{
+    if (!record->wait_indexed)
+        return;
+    edge_durable_t *head = zhashx_lookup(self->waiting, &record->key_id);
+    if (head == record) {
+        /* The key lives in the head: re-insert under the next one's. */
+        zhashx_delete(self->waiting, &record->key_id);
+        if (record->wait_next)
+            tg_check(zhashx_insert(self->waiting, &record->wait_next->key_id, record->wait_next) ==
+                     0);
+    } else {
+        for (edge_durable_t *at = head; at; at = at->wait_next)
+            if (at->wait_next == record) {
+                at->wait_next = record->wait_next;
+                break;
+            }
+    }
+    record->wait_next = NULL;
+    record->wait_indexed = false;
+    self->waiting_count--;
+}
+
+/* Frees the live events a record holds (a refusal, a closed session, an
+   id other than the one they were held for). */
+static void s_drop_held(edge_durable_t *self)
+{
+    for (uint32_t i = 0; i < self->held_count; i++)
+        edge_frame_unref(&self->held[i].frame);
+    free(self->held);
+    self->held = NULL;
+    self->held_count = 0;
+    self->held_capacity = 0;
 }
 
 /* ---- the session's list ---------------------------------------------- */
@@ -145,8 +213,41 @@ static void s_unlink(edge_durable_t *record)
 static void s_forget(edge_broker_t *broker, edge_durable_t *record)
 {
     s_unlink(record);
+    s_wait_remove(edge_broker_durables(broker), record);
     uint64_t req = record->req;
     zhashx_delete(edge_broker_durables(broker)->by_req, &req);
+}
+
+/* The router holds key_id for this edge (since our SUBSCRIBE for it: the
+   router adds a durable subscription's holder when it asks persist) and a
+   record that used it is gone: UNSUBSCRIBE {key_id} unless the key is
+   still used here, by a shared entry (any state: it releases the key
+   itself) or another record waiting for it. */
+static void s_release_key(edge_broker_t *broker, tg_match_t match, const char *topic,
+                          const char *filter, uint64_t key_id)
+{
+    if (key_id == 0 || edge_subs_lookup(edge_broker_subs(broker), match, topic, filter) ||
+        zhashx_lookup(edge_broker_durables(broker)->waiting, &key_id))
+        return;
+    tg_envelope_t *unsubscribe = tg_envelope_new(TG_CMD_UNSUBSCRIBE);
+    unsubscribe->sub_id = key_id;
+    edge_broker_router_send(broker, unsubscribe);
+    tg_envelope_destroy(&unsubscribe);
+}
+
+/* Forgets a record whose subscription ended before it went live (a
+   refusal, a timeout, an orphan's answer), then releases its key (sub_id:
+   the router's, or 0 for the record's own key_id). */
+static void s_forget_release(edge_broker_t *broker, edge_durable_t *record, uint64_t sub_id)
+{
+    tg_match_t match = record->match;
+    char *topic = record->topic, *filter = record->filter;
+    record->topic = record->filter = NULL; /* ours now */
+    uint64_t key_id = sub_id ? sub_id : record->key_id;
+    s_forget(broker, record);
+    s_release_key(broker, match, topic, filter, key_id);
+    free(topic);
+    free(filter);
 }
 
 /* The session's record holding sub_id (REPLAYING or LIVE), or NULL. */
@@ -296,6 +397,43 @@ static int s_push(edge_broker_t *broker, edge_durable_t *record, edge_frame_t *f
     return 0;
 }
 
+/* Holds a live event (one more reference) until the record's replay
+   ends, bounded by session_queue: past it the session is closed as a
+   slow consumer (the replay does not keep up with the live stream; a
+   persistent backlog stays stored). */
+static void s_hold(edge_broker_t *broker, edge_durable_t *record, edge_frame_t *frame,
+                   uint64_t pub_id)
+{
+    uint32_t bound = edge_broker_config(broker)->session_queue;
+    if (record->held_count >= bound) {
+        edge_session_kill_slow(record->session);
+        return;
+    }
+    if (record->held_count == record->held_capacity) {
+        uint32_t capacity = record->held_capacity ? record->held_capacity * 2 : 16;
+        if (capacity > bound)
+            capacity = bound;
+        record->held = tg_realloc(record->held, sizeof(s_held_t) * capacity);
+        record->held_capacity = capacity;
+    }
+    record->held[record->held_count].frame = edge_frame_ref(frame);
+    record->held[record->held_count].pub_id = pub_id;
+    record->held_count++;
+}
+
+/* Sends the held events newer than the last replayed one (all of them
+   when nothing was replayed: last_replayed is 0), in order; the others
+   were in the replay. Frees the rest. */
+static void s_release_held(edge_broker_t *broker, edge_durable_t *record, tg_now_t now)
+{
+    for (uint32_t i = 0; i < record->held_count; i++) {
+        s_held_t *held = &record->held[i];
+        if (held->pub_id > record->last_replayed && record->session)
+            s_push(broker, record, held->frame, held->pub_id, now);
+    }
+    s_drop_held(record);
+}
+
 /* The expiry of an event of topic published at ts: ts + the type's ttl
    (the registry's copy), 0 = none. */
 static uint64_t s_expires(edge_broker_t *broker, const char *topic, uint64_t ts)
@@ -405,22 +543,14 @@ static void s_on_replay(edge_broker_t *broker, edge_durable_t *record,
 }
 
 /* REPLAY_END: the held live events newer than the last replayed one go
-   out, in order; the record goes live (persistent) or is forgotten. */
+   out, in order (those held while WAITING too); the record goes live
+   (persistent) or is forgotten. */
 static void s_on_replay_end(edge_broker_t *broker, edge_durable_t *record,
                             const tg_envelope_t *envelope, tg_now_t now)
 {
     if (envelope->pub_id > record->last_replayed)
         record->last_replayed = envelope->pub_id;
-    for (uint32_t i = 0; i < record->held_count; i++) {
-        s_held_t *held = &record->held[i];
-        if (held->pub_id > record->last_replayed && record->session)
-            s_push(broker, record, held->frame, held->pub_id, now);
-        edge_frame_unref(&held->frame);
-    }
-    record->held_count = 0;
-    free(record->held);
-    record->held = NULL;
-    record->held_capacity = 0;
+    s_release_held(broker, record, now);
     record->more_owed = false;
     record->state = S_LIVE;
     if (!record->persistent)
@@ -469,22 +599,24 @@ static void s_on_subscribed(edge_broker_t *broker, edge_durable_t *record,
                             const tg_envelope_t *envelope, tg_now_t now)
 {
     edge_session_t *session = record->session;
+    s_wait_remove(edge_broker_durables(broker), record);
     if (!session) {
         /* An orphan: its session left while waiting. The router holds the
-           key for this edge now; release it unless someone else uses it,
-           like a late confirmation of an abandoned shared key. */
-        edge_subs_t *subs = edge_broker_subs(broker);
-        edge_sub_t *sub = envelope->sub_id ? edge_subs_find_id(subs, envelope->sub_id) : NULL;
-        if (!sub && envelope->sub_id) {
-            tg_envelope_t *unsubscribe = tg_envelope_new(TG_CMD_UNSUBSCRIBE);
-            unsubscribe->sub_id = envelope->sub_id;
-            edge_broker_router_send(broker, unsubscribe);
-            tg_envelope_destroy(&unsubscribe);
-        }
-        s_forget(broker, record);
+           key for this edge; release it unless someone else uses it, like
+           a late confirmation of an abandoned shared key. */
+        s_forget_release(broker, record, envelope->sub_id <= TG_MAX_ID ? envelope->sub_id : 0);
         return;
     }
     edge_session_pending_done(session);
+    if (envelope->sub_id != record->key_id && record->held_count > 0) {
+        /* Held for the key's expected id, which the router did not use
+           (a key collision): not this subscription's events. */
+        tg_log_error("edge: durable subscription id differs from its key's expected=%llu "
+                     "got=%llu topic=%s: %u held events dropped",
+                     (unsigned long long)record->key_id, (unsigned long long)envelope->sub_id,
+                     record->topic, record->held_count);
+        s_drop_held(record);
+    }
     if (envelope->sub_id == 0 || envelope->sub_id > TG_MAX_ID ||
         s_join(broker, record, envelope->sub_id, now.mono_ms) != 0) {
         edge_broker_metrics(broker)->bad_input[EDGE_BAD_INTERNAL]++;
@@ -492,7 +624,7 @@ static void s_on_subscribed(edge_broker_t *broker, edge_durable_t *record,
                      (unsigned long long)envelope->sub_id, record->topic);
         edge_session_send_error(session, TG_WAMP_SUBSCRIBE, record->request,
                                 "telegraphy.error.unavailable", "subscription id conflict");
-        s_forget(broker, record);
+        s_forget_release(broker, record, 0);
         return;
     }
     record->sub_id = envelope->sub_id;
@@ -500,10 +632,11 @@ static void s_on_subscribed(edge_broker_t *broker, edge_durable_t *record,
     edge_session_send(session, reply);
     json_decref(reply);
     if (envelope->replay) {
-        record->state = S_REPLAYING;
+        record->state = S_REPLAYING; /* what was held stays held until REPLAY_END */
         return;
     }
     record->state = S_LIVE;
+    s_release_held(broker, record, now);
     if (!record->persistent)
         s_forget(broker, record);
 }
@@ -532,7 +665,10 @@ bool edge_durable_router_message(edge_broker_t *broker, const tg_envelope_t *env
                           envelope->error ? envelope->error : "telegraphy.error.unavailable",
                           envelope->message, envelope);
         }
-        s_forget(broker, record);
+        /* The held live events go with the record; the router may hold
+           the key for us since the SUBSCRIBE (it does not undo that on a
+           refusal): released unless used here. */
+        s_forget_release(broker, record, 0);
         return true;
     case TG_CMD_REPLAY:
         if (record->state != S_REPLAYING || !record->session ||
@@ -590,9 +726,14 @@ void edge_durable_subscribe(edge_broker_t *broker, edge_session_t *session, int6
     record->since = since;
     record->req = edge_broker_next_request(broker);
     record->deadline_ms = now.mono_ms + EDGE_SUBSCRIBE_TIMEOUT_MS;
+    tg_subkey_t key;
+    tg_subkey_make(&key, match, topic, record->filter);
+    record->key_id = tg_subkey_id(&key, 0);
+    tg_subkey_clear(&key);
     record->next = session->durables;
     session->durables = record;
     tg_check(zhashx_insert(edge_broker_durables(broker)->by_req, &record->req, record) == 0);
+    s_wait_add(edge_broker_durables(broker), record);
     edge_session_pending_add(session);
 
     tg_envelope_t *envelope = tg_envelope_new(TG_CMD_SUBSCRIBE);
@@ -628,24 +769,72 @@ bool edge_durable_live(edge_broker_t *broker, edge_session_t *session, uint64_t 
         return false;
     }
     /* REPLAYING: held until REPLAY_END. */
-    uint32_t bound = edge_broker_config(broker)->session_queue;
-    if (record->held_count >= bound) {
-        /* The replay does not keep up with the live stream: close the
-           session as a slow consumer; its backlog stays stored. */
-        edge_session_kill_slow(session);
-        return true;
-    }
-    if (record->held_count == record->held_capacity) {
-        uint32_t capacity = record->held_capacity ? record->held_capacity * 2 : 16;
-        if (capacity > bound)
-            capacity = bound;
-        record->held = tg_realloc(record->held, sizeof(s_held_t) * capacity);
-        record->held_capacity = capacity;
-    }
-    record->held[record->held_count].frame = edge_frame_ref(frame);
-    record->held[record->held_count].pub_id = pub_id;
-    record->held_count++;
+    s_hold(broker, record, frame, pub_id);
     return true;
+}
+
+bool edge_durables_waiting(const edge_durables_t *self)
+{
+    assert(self);
+    return self->waiting_count > 0;
+}
+
+bool edge_durables_key_waited(edge_durables_t *self, uint64_t sub_id)
+{
+    assert(self);
+    return self->waiting_count > 0 && zhashx_lookup(self->waiting, &sub_id) != NULL;
+}
+
+size_t edge_durable_waiting_event(edge_broker_t *broker, const tg_envelope_t *event,
+                                  uint64_t sub_id, uint64_t expires_at, tg_now_t now)
+{
+    assert(broker);
+    assert(event);
+    (void)now;
+    edge_durables_t *self = edge_broker_durables(broker);
+    size_t held = 0;
+    edge_durable_t *record = self->waiting_count ? zhashx_lookup(self->waiting, &sub_id) : NULL;
+    for (; record; record = record->wait_next) {
+        edge_session_t *session = record->session;
+        /* Who may see it is decided now, as for the key's members. */
+        if (!session || session->state != EDGE_SESSION_OPEN ||
+            !edge_session_may_see(session, event->audience) ||
+            (event->to_users &&
+             !edge_session_is_listed(session, event->to_users, event->to_users_count)))
+            continue;
+        const uint8_t empty[] = {0x80};
+        const uint8_t *body = empty;
+        size_t body_len = sizeof(empty);
+        if (event->body && zframe_size(event->body) > 0) {
+            body = zframe_data(event->body);
+            body_len = zframe_size(event->body);
+        }
+        tg_buf_t json;
+        tg_buf_init(&json, 0);
+        if (session->serializer == TG_WAMP_JSON) {
+            if (tg_body_to_json(body, body_len, &json) != 0) {
+                edge_broker_metrics(broker)->bad_input[EDGE_BAD_INTERNAL]++;
+                tg_buf_release(&json);
+                continue;
+            }
+            body = tg_buf_payload(&json);
+            body_len = json.len;
+        }
+        tg_buf_t buf;
+        tg_buf_init(&buf, edge_frame_headroom());
+        const char *topic = record->match == TG_MATCH_EXACT ? NULL : event->topic;
+        tg_wamp_encode_event(session->serializer, sub_id, event->pub_id, topic, event->ts,
+                             event->guaranteed ? TG_WAMP_EVENT_GUARANTEED : 0, body, body_len,
+                             &buf);
+        tg_buf_release(&json);
+        edge_frame_t *frame = edge_frame_new(&buf, session->serializer == TG_WAMP_MSGPACK, true);
+        tg_buf_release(&buf);
+        edge_frame_set_expires(frame, expires_at);
+        s_hold(broker, record, frame, event->pub_id);
+        edge_frame_unref(&frame);
+        held++;
+    }
+    return held;
 }
 
 void edge_durable_drained(edge_broker_t *broker, edge_session_t *session)
@@ -782,6 +971,7 @@ void edge_durable_session_closed(edge_broker_t *broker, edge_session_t *session)
         edge_durable_t *record = session->durables;
         if (record->state == S_WAITING) {
             s_unlink(record); /* an orphan until the router answers */
+            s_drop_held(record);
         } else {
             s_forget(broker, record);
         }
@@ -807,7 +997,7 @@ void edge_durable_tick(edge_broker_t *broker, tg_now_t now)
         }
         tg_log_ratelimited(&s_unknown_limiter, S_LOG_INTERVAL_MS,
                            "edge: durable subscribe timed out topic=%s", record->topic);
-        s_forget(broker, record);
+        s_forget_release(broker, record, 0);
     }
     zlistx_destroy(&late);
 }

@@ -7,18 +7,33 @@
     for other sessions: the router's holder set makes that idempotent, and
     its answer and the REPLAY stream name this record only (by req).
 
+    The router makes this edge a holder of the key when it sends persist
+    the RESUME (before persist reads anything), so every event is either
+    in the replay or arrives live after the SUBSCRIBE; live events can
+    therefore arrive before SUBSCRIBED, and are held from the start.
+
     States of a record:
       WAITING    the SUBSCRIBE is at the router; the session counts it as
                  pending (the per-session limit), answered ERROR
-                 unavailable after EDGE_SUBSCRIBE_TIMEOUT_MS.
+                 unavailable after EDGE_SUBSCRIBE_TIMEOUT_MS. The live
+                 events of the key's expected id (tg_subkey, counter 0: the
+                 router's) meant for this session are held, bounded like
+                 the replay's (below); found through a waiting index by
+                 key id, since the session is no member of the key yet.
+                 On SUBSCRIBE_ERROR or the timeout they are dropped and
+                 the key released at the router (UNSUBSCRIBE) unless a
+                 shared entry or another waiting record uses it; the same
+                 for an orphan's late answer.
       REPLAYING  SUBSCRIBED {replay} came: the client got SUBSCRIBED and
                  the session is a member of the key's entry (edge_subs).
                  REPLAYs become EVENTs with `_replay: true` for this session
                  only; the live EVENTs of the key meant for this session are
                  held, in order, bounded by session_queue (overflow closes
                  the session as a slow consumer: its backlog stays stored).
-                 At REPLAY_END the held events newer than the last replayed
-                 one are released (the others were in the backlog).
+                 At REPLAY_END the held events (held while WAITING too)
+                 newer than the last replayed one are released, all of
+                 them when nothing was replayed (the others were in the
+                 backlog: an event both held and replayed goes out once).
       LIVE       an ordinary membership. A persistent one stays recorded for
                  telegraphy.ack and UNSUBSCRIBE; a `_since` one is forgotten
                  here (the membership is all there is left).
@@ -89,6 +104,21 @@ bool edge_durable_router_message(edge_broker_t *broker, const tg_envelope_t *env
    record then remembers the id as sent. */
 bool edge_durable_live(edge_broker_t *broker, edge_session_t *session, uint64_t sub_id,
                        edge_frame_t *frame, uint64_t pub_id, tg_now_t now);
+
+/* True when some record waits for the router's answer (the fanout's
+   cheap test before edge_durable_waiting_event). */
+bool edge_durables_waiting(const edge_durables_t *self);
+
+/* True when a WAITING record (orphan or not) expects sub_id: the router
+   holds that key for this edge, so a shared entry that goes unused must
+   not UNSUBSCRIBE it. */
+bool edge_durables_key_waited(edge_durables_t *self, uint64_t sub_id);
+
+/* A live EVENT (borrowed) for sub_id, before any entry of this edge is
+   checked: every WAITING record expecting sub_id whose session may see it
+   holds it (encoded for that session). Returns how many held it. */
+size_t edge_durable_waiting_event(edge_broker_t *broker, const tg_envelope_t *event,
+                                  uint64_t sub_id, uint64_t expires_at, tg_now_t now);
 
 /* The session's queue drained (the writer popped frames): sends the MOREs
    its replaying records owe once the queue is below half. */

@@ -88,8 +88,17 @@ size_t edge_fanout_deliver(edge_fanout_t *self, edge_broker_t *broker, const tg_
     s_json_state_t json_state = S_JSON_UNRENDERED;
     size_t queued = 0;
 
+    bool waiting = edge_durables_waiting(edge_broker_durables(broker));
     for (size_t i = 0; i < event->sub_ids_count; i++) {
+        /* Durable subscriptions waiting for SUBSCRIBED hold their key's
+           events (edge_durable.h): their sessions are no members yet. */
+        size_t held =
+            waiting ? edge_durable_waiting_event(broker, event, event->sub_ids[i], expires_at, now)
+                    : 0;
+        queued += held;
         edge_sub_t *sub = edge_subs_find_id(subs, event->sub_ids[i]);
+        if (!sub && held > 0)
+            continue;
         if (!sub) {
             /* Normal right after an UNSUBSCRIBE crossed this event. */
             tg_log_ratelimited(&self->unknown_sub, 10000,

@@ -7,6 +7,7 @@
 #include "test_edge_harness.h"
 
 #include "edge_durable.h"
+#include "tg_subkey.h"
 
 static harness_t h;
 
@@ -243,6 +244,178 @@ Test(edge_durable, replay_comes_first_then_held_live_events_without_duplicates)
     /* Live from now on. */
     s_live(42, 201, "demo.hello", ts);
     s_expect_event(s, 201, false);
+}
+
+/* The router's id of an exact key without filter (tg_subkey, counter 0):
+   what it sends live events with from the durable SUBSCRIBE on. */
+static uint64_t s_key_id(const char *topic)
+{
+    tg_subkey_t key;
+    tg_subkey_make(&key, TG_MATCH_EXACT, topic, NULL);
+    uint64_t id = tg_subkey_id(&key, 0);
+    tg_subkey_clear(&key);
+    return id;
+}
+
+/* UNSUBSCRIBEs of sub_id sent to the router. */
+static size_t s_unsubscribes_of(uint64_t sub_id)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < h.sent_count; i++)
+        if (h.sent[i].command == TG_CMD_UNSUBSCRIBE && h.sent[i].sub_id == sub_id)
+            count++;
+    return count;
+}
+
+/* The router holds the key from the durable SUBSCRIBE on, so live events
+   of the key can come before SUBSCRIBED: they are held (none before
+   SUBSCRIBED reaches the client), and after REPLAY_END the ones newer than
+   the last replayed go out, once each; then the subscription is live. */
+Test(edge_durable, live_events_before_subscribed_are_held_until_the_replay_ends)
+{
+    edge_session_t *s = h_welcomed(&h, TG_WAMP_JSON);
+    uint64_t key = s_key_id("demo.hello");
+    h_input(&h, s, "[32, 7, {\"_since\": 5}, \"demo.hello\"]");
+    uint64_t req = h_last_sent(&h)->req;
+    uint64_t ts = (uint64_t)h.now.wall_us;
+    s_live(key, 150, "demo.hello", ts); /* also in the replay */
+    s_live(key, 200, "demo.hello", ts);
+    h_expect_nothing(s);
+    s_subscribed_replay(req, key, true);
+    json_decref(h_expect(s, TG_WAMP_SUBSCRIBED));
+    h_expect_nothing(s);
+    s_replay(req, key, 100, "demo.hello", "public", ts);
+    s_replay(req, key, 150, "demo.hello", "public", ts);
+    s_expect_event(s, 100, true);
+    s_expect_event(s, 150, true);
+    h_expect_nothing(s);
+    s_replay_end(req, key, 150);
+    s_expect_event(s, 200, false);
+    h_expect_nothing(s);
+    s_live(key, 201, "demo.hello", ts);
+    s_expect_event(s, 201, false);
+    cr_assert_eq(s_unsubscribes_of(key), 0);
+}
+
+/* Nothing replayed (a persistent subscription owed nothing): every event
+   held while waiting goes out at REPLAY_END, in order. */
+Test(edge_durable, held_while_waiting_all_go_out_when_nothing_was_replayed)
+{
+    edge_session_t *s = s_identified();
+    uint64_t key = s_key_id("demo.hello");
+    h_input(&h, s, "[32, 7, {\"_persistent\": true}, \"demo.hello\"]");
+    uint64_t req = h_last_sent(&h)->req;
+    uint64_t ts = (uint64_t)h.now.wall_us;
+    s_live(key, 150, "demo.hello", ts);
+    s_live(key, 160, "demo.hello", ts);
+    s_subscribed_replay(req, key, true);
+    json_decref(h_expect(s, TG_WAMP_SUBSCRIBED));
+    h_expect_nothing(s);
+    s_replay_end(req, key, 0);
+    s_expect_event(s, 150, false);
+    s_expect_event(s, 160, false);
+    h_expect_nothing(s);
+}
+
+/* A refused durable subscribe (gap) drops what it held and releases the
+   key the router holds for this edge: UNSUBSCRIBE {key} when no other
+   session uses it. */
+Test(edge_durable, refused_while_holding_drops_the_events_and_releases_the_key)
+{
+    edge_session_t *s = h_welcomed(&h, TG_WAMP_JSON);
+    uint64_t key = s_key_id("demo.hello");
+    h_input(&h, s, "[32, 3, {\"_since\": 5}, \"demo.hello\"]");
+    uint64_t req = h_last_sent(&h)->req;
+    s_live(key, 150, "demo.hello", (uint64_t)h.now.wall_us);
+    tg_envelope_t *envelope = tg_envelope_new(TG_CMD_SUBSCRIBE_ERROR);
+    envelope->req = req;
+    envelope->error = strdup("telegraphy.error.gap");
+    envelope->pub_id = 120;
+    s_router_message(envelope);
+    h_expect_error(s, TG_WAMP_SUBSCRIBE, 3, "telegraphy.error.gap");
+    h_expect_nothing(s);
+    cr_assert_eq(s_unsubscribes_of(key), 1);
+    cr_assert_eq(edge_durables_count(edge_broker_durables(h.broker)), 0);
+}
+
+/* The key shared with another session of this edge: a refusal does not
+   release it (the other session keeps getting events), and the waiting
+   session is not sent the events it held. */
+Test(edge_durable, refusal_keeps_a_key_another_session_holds)
+{
+    uint64_t key = s_key_id("demo.hello");
+    edge_session_t *other = h_welcomed(&h, TG_WAMP_JSON);
+    h_subscribe_live(&h, other, 1, "exact", "demo.hello", key);
+    edge_session_t *s = h_welcomed(&h, TG_WAMP_JSON);
+    h_input(&h, s, "[32, 3, {\"_since\": 5}, \"demo.hello\"]");
+    uint64_t req = h_last_sent(&h)->req;
+    s_live(key, 150, "demo.hello", (uint64_t)h.now.wall_us);
+    s_expect_event(other, 150, false);
+    h_expect_nothing(s);
+    tg_envelope_t *envelope = tg_envelope_new(TG_CMD_SUBSCRIBE_ERROR);
+    envelope->req = req;
+    envelope->error = strdup("telegraphy.error.unavailable");
+    s_router_message(envelope);
+    h_expect_error(s, TG_WAMP_SUBSCRIBE, 3, "telegraphy.error.unavailable");
+    h_expect_nothing(s);
+    cr_assert_eq(s_unsubscribes_of(key), 0);
+}
+
+/* The last plain session of a key leaves while a durable SUBSCRIBE of the
+   same key waits: the edge does not UNSUBSCRIBE it (the router holds it
+   for the waiting one too), and the durable subscription then gets the
+   key's live events. */
+Test(edge_durable, shared_key_left_while_a_durable_subscribe_waits_stays_held)
+{
+    uint64_t key = s_key_id("demo.hello");
+    edge_session_t *other = h_welcomed(&h, TG_WAMP_JSON);
+    h_subscribe_live(&h, other, 1, "exact", "demo.hello", key);
+    edge_session_t *s = h_welcomed(&h, TG_WAMP_JSON);
+    h_input(&h, s, "[32, 3, {\"_since\": 5}, \"demo.hello\"]");
+    uint64_t req = h_last_sent(&h)->req;
+    char text[64];
+    snprintf(text, sizeof text, "[34, 2, %llu]", (unsigned long long)key);
+    h_input(&h, other, text);
+    json_decref(h_expect(other, TG_WAMP_UNSUBSCRIBED));
+    cr_assert_eq(s_unsubscribes_of(key), 0);
+    s_subscribed_replay(req, key, true);
+    json_decref(h_expect(s, TG_WAMP_SUBSCRIBED));
+    s_replay_end(req, key, 0);
+    s_live(key, 300, "demo.hello", (uint64_t)h.now.wall_us);
+    s_expect_event(s, 300, false);
+    h_expect_nothing(other);
+}
+
+/* Events held while waiting count against the same bound as during the
+   replay: past session_queue the session is closed as a slow consumer. */
+Test(edge_durable, held_while_waiting_beyond_the_bound_closes_the_session)
+{
+    h.cfg.session_queue = 4;
+    edge_session_t *s = s_identified();
+    uint64_t key = s_key_id("demo.hello");
+    h_input(&h, s, "[32, 7, {\"_persistent\": true}, \"demo.hello\"]");
+    uint64_t ts = (uint64_t)h.now.wall_us;
+    for (uint64_t i = 0; i < 4; i++)
+        s_live(key, 100 + i, "demo.hello", ts);
+    cr_assert_eq(h_conn(s)->kills, 0);
+    s_live(key, 104, "demo.hello", ts);
+    cr_assert_eq(h_conn(s)->kills, 1);
+}
+
+/* A session that closes while waiting holds nothing more, and the key is
+   released when the late answer comes. */
+Test(edge_durable, closing_while_waiting_frees_the_held_events)
+{
+    edge_session_t *s = s_identified();
+    uint64_t key = s_key_id("demo.hello");
+    h_input(&h, s, "[32, 7, {\"_persistent\": true}, \"demo.hello\"]");
+    uint64_t req = h_last_sent(&h)->req;
+    s_live(key, 100, "demo.hello", (uint64_t)h.now.wall_us);
+    h_drop(&h, s);
+    s_live(key, 101, "demo.hello", (uint64_t)h.now.wall_us);
+    s_subscribed_replay(req, key, true);
+    cr_assert_eq(s_unsubscribes_of(key), 1);
+    cr_assert_eq(edge_durables_count(edge_broker_durables(h.broker)), 0);
 }
 
 /* Replayed events carry _guaranteed and ts from the stored header, and
