@@ -24,18 +24,20 @@ struct _tg_link_t {
     tg_log_limiter_t bad_log;                   /* their log lines */
 };
 
-tg_link_t *tg_link_new(const tg_link_config_t *config, const tg_link_ops_t *ops, tg_now_t now)
+tg_link_t *tg_link_new(const tg_config_t *cfg, const char *role, const char *instance,
+                       tg_link_send_fn *send, void *send_arg, const tg_link_ops_t *ops,
+                       tg_now_t now)
 {
-    assert(config && config->role && config->instance && config->router && config->send);
-    assert(config->heartbeat_ms > 0);
+    assert(cfg && cfg->heartbeat_ms > 0);
+    assert(role && instance && send);
     assert(ops && ops->deliver && ops->resync && ops->add_stats);
     tg_link_t *self = tg_new(tg_link_t);
-    self->role = tg_strdup(config->role);
-    self->instance = tg_strdup(config->instance);
-    self->router = tg_strdup(config->router);
-    self->heartbeat_ms = config->heartbeat_ms;
-    self->send = config->send;
-    self->send_arg = config->send_arg;
+    self->role = tg_strdup(role);
+    self->instance = tg_strdup(instance);
+    self->router = tg_strdup(cfg->router);
+    self->heartbeat_ms = cfg->heartbeat_ms;
+    self->send = send;
+    self->send_arg = send_arg;
     self->ops = *ops;
     self->started_ms = now.mono_ms;
     return self;

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "tg_clock.h"
+#include "tg_config.h"
 #include "tg_envelope.h"
 
 /* Heartbeat intervals of silence after which the router is presumed gone. */
@@ -56,20 +57,16 @@ typedef struct {
    dropped (router unreachable, queue full). */
 typedef int(tg_link_send_fn)(void *arg, tg_envelope_t *envelope);
 
-typedef struct {
-    const char *role;      /* HELLO's role and the log lines' module: "edge" ... */
-    const char *instance;  /* our instance id, the routing id at the router */
-    const char *router;    /* the router's endpoint, for log lines */
-    int64_t heartbeat_ms;  /* the owner's heartbeat interval (> 0) */
-    tg_link_send_fn *send; /* the owner's socket */
-    void *send_arg;        /* passed to send */
-} tg_link_config_t;
-
 typedef struct _tg_link_t tg_link_t;
 
-/* Caller owns the result. Copies config's strings and ops. now is the
-   start: the heartbeat's uptime counts from it. */
-tg_link_t *tg_link_new(const tg_link_config_t *config, const tg_link_ops_t *ops, tg_now_t now);
+/* Caller owns the result. role: HELLO's role and the log lines' module
+   ("edge", "ingest", "persist"); instance: our id, the routing id at the
+   router; both copied, as are cfg's heartbeat interval (> 0) and router
+   endpoint (for log lines) and ops. send(send_arg, ...) is the owner's
+   socket. now is the start: the heartbeat's uptime counts from it. */
+tg_link_t *tg_link_new(const tg_config_t *cfg, const char *role, const char *instance,
+                       tg_link_send_fn *send, void *send_arg, const tg_link_ops_t *ops,
+                       tg_now_t now);
 
 /* Safe on NULL and twice. */
 void tg_link_destroy(tg_link_t **self_p);

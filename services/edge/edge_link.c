@@ -124,15 +124,7 @@ edge_link_t *edge_link_new(const tg_config_t *cfg, const char *instance, const e
     if (cfg->session_queue / 2 < (uint32_t)self->drain_budget)
         self->drain_budget = cfg->session_queue / 2 ? (int)(cfg->session_queue / 2) : 1;
     snprintf(self->instance, sizeof(self->instance), "%s", instance);
-    tg_link_config_t link = {
-        .role = "edge",
-        .instance = self->instance,
-        .router = cfg->router,
-        .heartbeat_ms = cfg->heartbeat_ms,
-        .send = s_link_send,
-        .send_arg = self,
-    };
-    self->link = tg_link_new(&link, ops, now);
+    self->link = tg_link_new(cfg, "edge", self->instance, s_link_send, self, ops, now);
 
     /* tg_socket's policy (linger 0, non-blocking, hwm, routing id), built
        here rather than by tg_socket_connect because two things must happen

@@ -54,16 +54,8 @@ ingest_broker_t *ingest_broker_new(const tg_config_t *cfg, const char *instance,
     self->cfg = *cfg;
     self->ack = ack;
     self->router = router;
-    tg_link_config_t link = {
-        .role = "ingest",
-        .instance = instance,
-        .router = cfg->router,
-        .heartbeat_ms = cfg->heartbeat_ms,
-        .send = s_link_send,
-        .send_arg = self,
-    };
     tg_link_ops_t ops = {s_link_deliver, s_resync, s_add_stats, self};
-    self->link = tg_link_new(&link, &ops, now);
+    self->link = tg_link_new(cfg, "ingest", instance, s_link_send, self, &ops, now);
     self->registry = tg_registry_new();
     self->pubid = ingest_pubid_new();
     self->pending = ingest_pending_new(INGEST_PENDING_MAX);

@@ -25,15 +25,7 @@ persist_link_t *persist_link_new(const tg_config_t *cfg, const char *instance, z
     assert(cfg && instance && dealer && ops);
     persist_link_t *self = tg_new(persist_link_t);
     self->dealer = dealer;
-    tg_link_config_t config = {
-        .role = "persist",
-        .instance = instance,
-        .router = cfg->router,
-        .heartbeat_ms = cfg->heartbeat_ms,
-        .send = s_send,
-        .send_arg = self,
-    };
-    self->link = tg_link_new(&config, ops, now);
+    self->link = tg_link_new(cfg, "persist", instance, s_send, self, ops, now);
     return self;
 }
 

@@ -83,16 +83,12 @@ static void s_start(int64_t mono_ms)
 {
     s_teardown();
     memset(&s_owner, 0, sizeof s_owner);
-    tg_link_config_t config = {
-        .role = "edge",
-        .instance = "edge-1",
-        .router = "tcp://127.0.0.1:1",
-        .heartbeat_ms = S_HEARTBEAT_MS,
-        .send = s_send,
-        .send_arg = &s_owner,
-    };
+    tg_config_t cfg;
+    cr_assert_eq(tg_config_load(&cfg, 0, 0, NULL, "test", NULL, NULL), 0);
+    cfg.heartbeat_ms = S_HEARTBEAT_MS;
     tg_link_ops_t ops = {s_deliver, s_resync, s_add_stats, &s_owner};
-    s_link = tg_link_new(&config, &ops, tg_now_at(mono_ms, S_WALL_S));
+    s_link =
+        tg_link_new(&cfg, "edge", "edge-1", s_send, &s_owner, &ops, tg_now_at(mono_ms, S_WALL_S));
     tg_link_start(s_link);
     cr_assert_eq(s_owner.sent_count, 1);
     cr_assert_eq(s_owner.sent[0]->command, TG_CMD_HELLO);
