@@ -177,13 +177,25 @@ const persist_statement_t persist_statements[PERSIST_ST_COUNT] = {
                                     S_RETAINED("starts_with(e.topic, $1::text)")},
     [PERSIST_ST_RETAINED_WILDCARD] = {"tg_retained_wildcard", S_RETAINED("e.topic ~ $1::text")},
     [PERSIST_ST_GAP_SUB] =
-        {"tg_gap_sub",
-         "SELECT s.dropped_upto, (SELECT min(d.pub_id) FROM telegraphy_deliveries d"
-         " JOIN telegraphy_events e ON e.pub_id = d.pub_id WHERE d.sub_key = s.sub_key"
-         " AND (e.expires_at_us = 0 OR e.expires_at_us > $4::bigint)),"
-         " $3::bigint < s.dropped_upto"
-         " FROM telegraphy_subscriptions s"
-         " WHERE s.client_id = $1::text AND s.sub_id = $2::bigint"},
+        //  A gap while a drop the client has not acknowledged is above its
+        //  position. The statement acknowledges the drop (gap_acked_upto)
+        //  when the resume is from at or after it, or when it answers a gap
+        //  with nothing held (the client can only go on from the start).
+        //  It runs after the batch's COMMIT, so that write commits at the
+        //  batch's end: lost with the connection, the loss is only
+        //  reported again.
+    {"tg_gap_sub",
+     "WITH s AS (SELECT s.sub_key, s.dropped_upto, s.gap_acked_upto,"
+     " (SELECT min(d.pub_id) FROM telegraphy_deliveries d"
+     " JOIN telegraphy_events e ON e.pub_id = d.pub_id WHERE d.sub_key = s.sub_key"
+     " AND (e.expires_at_us = 0 OR e.expires_at_us > $4::bigint)) AS oldest"
+     " FROM telegraphy_subscriptions s"
+     " WHERE s.client_id = $1::text AND s.sub_id = $2::bigint),"
+     " acked AS (UPDATE telegraphy_subscriptions t SET gap_acked_upto = s.dropped_upto"
+     " FROM s WHERE t.sub_key = s.sub_key AND s.dropped_upto > s.gap_acked_upto"
+     " AND ($3::bigint >= s.dropped_upto OR s.oldest IS NULL) RETURNING 1)"
+     " SELECT s.dropped_upto, s.oldest,"
+     " $3::bigint < s.dropped_upto AND s.dropped_upto > s.gap_acked_upto FROM s"},
     [PERSIST_ST_GAP_TOPIC_EXACT] = {"tg_gap_topic_exact",
                                     S_GAP_TOPIC("m.topic = $1::text", "e.topic = $1::text")},
     [PERSIST_ST_GAP_TOPIC_PREFIX] = {"tg_gap_topic_prefix",

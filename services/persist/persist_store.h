@@ -266,7 +266,11 @@ int persist_store_retained_page(persist_store_t *self, const char *topic, const 
 
 /* The gap rule for a persistent subscription resumed after `after` (the
    position the wire side holds for it; 0: from the start): a gap when
-   after < its dropped_upto. oldest = its oldest unexpired delivery row. */
+   after < its dropped_upto and that drop is not acknowledged (dropped_upto
+   > its gap_acked_upto). The call acknowledges the drop when after >=
+   dropped_upto, or when it answers a gap with nothing held (the client can
+   only go on from the start): later resumes are not a gap for it. oldest =
+   its oldest unexpired delivery row. */
 int persist_store_gap_subscription(persist_store_t *self, const char *client_id, uint64_t sub_id,
                                    uint64_t after, int64_t now_us, persist_store_done_fn *fn,
                                    void *arg);

@@ -401,6 +401,64 @@ Test(persist_store, backlog_max_drops_the_oldest_and_makes_a_gap)
     cr_assert_not(fine.gap.gap);
 }
 
+//  One resume of alice's subscription 7 from `after`: its gap answer.
+static persist_store_gap_t s_gap_after(uint64_t after)
+{
+    s_answer_t answer = {0};
+    cr_assert_eq(persist_store_gap_subscription(s_store, "alice", 7, after, 1, s_done, &answer), 0);
+    s_wait_ok(&answer);
+    cr_assert(answer.gap.found);
+    return answer.gap;
+}
+
+// A drop is reported until the client acknowledges it: once a resume from
+// at or after dropped_upto (the client's `oldest - 1` after the gap) has
+// been answered, resumes from the start (a new page with no position) are
+// no gap for that drop; a later drop is a gap again, and a position below
+// it too.
+Test(persist_store, an_acknowledged_drop_is_no_gap_for_later_resumes)
+{
+    s_reopen(&(persist_store_config_t){.backlog_max = 3});
+    s_subscribe("alice", 7, "t.g");
+    s_store_guaranteed((uint64_t[]){10, 20, 30, 40, 50}, 5);
+    persist_store_gap_t gap = s_gap_after(0);
+    cr_assert(gap.gap);
+    cr_assert_eq(gap.oldest, 30);
+    cr_assert_eq(th_sql_int(s_check, "SELECT gap_acked_upto FROM telegraphy_subscriptions"), 0,
+                 "reporting a gap with rows held acknowledges nothing");
+    cr_assert_not(s_gap_after(29).gap);
+    cr_assert_eq(th_sql_int(s_check, "SELECT gap_acked_upto FROM telegraphy_subscriptions"), 20);
+    cr_assert_not(s_gap_after(0).gap, "the drop up to 20 was acknowledged");
+    cr_assert_not(s_gap_after(0).gap);
+
+    s_store_guaranteed((uint64_t[]){60, 70}, 2); /* 30 and 40 dropped */
+    gap = s_gap_after(0);
+    cr_assert(gap.gap, "a new drop is reported");
+    cr_assert_eq(gap.oldest, 50);
+    cr_assert_eq(gap.dropped_upto, 40);
+    cr_assert(s_gap_after(29).gap, "29 is below the new drop");
+    cr_assert_not(s_gap_after(49).gap);
+    cr_assert_not(s_gap_after(0).gap);
+}
+
+// With nothing held the client can only go on from the start (the gap's
+// oldest is null: DESIGN re-subscribes without `_since`): the gap is
+// reported once, and the resume from the start that follows is served.
+Test(persist_store, a_gap_with_nothing_held_is_reported_once)
+{
+    s_reopen(&(persist_store_config_t){.backlog_max = 3});
+    s_subscribe("alice", 7, "t.g");
+    s_store_guaranteed((uint64_t[]){10, 20, 30, 40, 50}, 5);
+    s_answer_t acked = {0};
+    cr_assert_eq(persist_store_ack_upto(s_store, "alice", 7, 50, s_done, &acked), 0);
+    s_wait_ok(&acked);
+    cr_assert_eq(s_deliveries("alice"), 0);
+    persist_store_gap_t gap = s_gap_after(0);
+    cr_assert(gap.gap);
+    cr_assert_not(gap.has_oldest);
+    cr_assert_not(s_gap_after(0).gap);
+}
+
 // Expiry removes events past their ttl and their delivery rows, raises the
 // topic's dropped_upto (a `_since` below it is a gap) and the owed
 // subscription's; unexpired rows stay.
