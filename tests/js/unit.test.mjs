@@ -388,6 +388,21 @@ describe('since and gaps (DESIGN §2.3)', () => {
     assert.deepEqual(s3.subscribeLog.map((l) => l.options), [{ _persistent: true }, { _persistent: true, _since: 70 }]);
   });
 
+  // oldest 1: `oldest - 1` is 0, which the gateway refuses (`_since` is a
+  // publication id in [1, 2^53]); the re-subscribe carries no `_since` then
+  // (a persistent one without a last publication resumes from the start).
+  test('a gap with oldest 1 never re-subscribes with _since 0', async () => {
+    const fake = new FakeAutobahn();
+    const client = connect(fake);
+    const s = fake.welcome();
+    fake.subscribeRefusals.push(gap(1));
+    await client.subscribe('t.a', () => {}, { since: 5, ongap: () => {} });
+    fake.subscribeRefusals.push(gap(1));
+    await client.subscribe('t.b', () => {}, { persistent: true, ongap: () => {} });
+    assert.deepEqual(s.subscribeLog.map((l) => l.options),
+      [{ _since: 5 }, {}, { _persistent: true }, { _persistent: true }]);
+  });
+
   // Without ongap a gap is not skipped silently: subscribe() rejects with
   // the gap, carrying oldest.
   test('without ongap a gap rejects subscribe with its oldest', async () => {
