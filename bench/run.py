@@ -39,7 +39,7 @@ from peers.system import Unavailable  # noqa: E402
 from peers.telegraphy import Telegraphy  # noqa: E402
 
 SYSTEMS = ["telegraphy", "channels", "channels-pubsub", "nchan"]
-WORKLOADS = ["W1", "W2", "W3", "W4"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6"]
 
 # The issue's workloads. bound_s: how long the system gets after the
 # subscribers are ready (publishing + delivering); what is not delivered by
@@ -56,7 +56,14 @@ SPEC = {
            "conns": 10000, "events": 0, "rate": 0, "connect_s": 100, "bound_s": 0},
     "W4": {"what": "publish path: send() (Telegraphy) / group_send (Channels) timed call by call",
            "calls": {"telegraphy": 100000, "channels": 5000, "channels-pubsub": 5000}, "bound_s": 30},
+    "W5": {"what": "guaranteed publish: send() of a guaranteed type (one persistent subscription) for 10 s,"
+                   " beside telegraphy-pgceiling; then 1,000/s guaranteed vs acknowledged",
+           "seconds": 10, "threads": 64, "steady_rate": 1000, "steady_s": 5, "ceiling_batch": 100,
+           "ceiling_body": 32, "bound_s": 90},
+    "W6": {"what": "backlog: a persistent subscriber returns to 100,000 stored events",
+           "events": 100000, "threads": 64, "connect_s": 30, "bound_s": 60},
 }
+PERSIST_WORKLOADS = ("W5", "W6")  # Telegraphy only: persist on a private PostgreSQL
 SMOKE = {"conns": 10, "events": 50, "rate": 0, "connect_s": 10, "bound_s": 8}
 W4_SYSTEMS = ("telegraphy", "channels", "channels-pubsub")  # nchan's publish path is HTTP, not Django
 
@@ -72,7 +79,11 @@ NOTES = [
     " time - sent_us in the payload; loss = 1 - received / (subscribers x events), counting everything not"
     " delivered within the bound.",
     "The load client, the publisher and the system share the machine's 2 cores: see CPU seconds per process.",
+    "W5/W6: Telegraphy with telegraphy-persist on a private PostgreSQL 15 (scripts/pg.sh, fsync and"
+    " synchronous_commit on); W5's libpq row is telegraphy-pgceiling on the same cluster in the same run (the"
+    " same rows, batches of 100, pipelined): the most persist could reach there.",
 ]
+PGCEILING = os.path.join(REPO_ROOT, "build", "bench", "telegraphy-pgceiling")
 
 
 # --- helpers -------------------------------------------------------------------
@@ -86,9 +97,9 @@ def log(msg):
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def make_system(name, workdir, args):
+def make_system(name, workdir, args, persist=False):
     if name == "telegraphy":
-        return Telegraphy(workdir, bin_dir=args.bin_dir)
+        return Telegraphy(workdir, bin_dir=args.bin_dir, persist=persist)
     if name == "channels":
         return Channels(workdir)
     if name == "channels-pubsub":
@@ -120,7 +131,7 @@ def rnd(x, digits=3):
 class Subscribers:
     """One `telegraphy-loadgen subscribe` run."""
 
-    def __init__(self, loadgen, system, conns, expect, timeout_s, workdir):
+    def __init__(self, loadgen, system, conns, expect, timeout_s, workdir, extra=()):
         self.ready_path = os.path.join(workdir, "loadgen.ready")
         self.out_path = os.path.join(workdir, "loadgen.json")
         self.err_path = os.path.join(workdir, "loadgen.log")
@@ -130,6 +141,7 @@ class Subscribers:
                 "--out", self.out_path]
         if system.proto.startswith("wamp"):
             args += ["--topic", system.topic]
+        args += list(extra)  # a later --topic wins
         self.started = time.monotonic()
         with open(self.err_path, "ab") as err:
             self.popen = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
@@ -176,8 +188,8 @@ def run_one(workload, sysname, args, spec, base_dir):
     try:
         if workload != "W4" and not args.loadgen_ok:
             raise Unavailable(f"the load client {args.loadgen} is missing (make loadgen)")
-        system = make_system(sysname, workdir, args)
-        system.start()
+        system = make_system(sysname, workdir, args, persist=workload in PERSIST_WORKLOADS)
+        system.start(timeout=60.0 if workload in PERSIST_WORKLOADS else 30.0)
     except Unavailable as e:
         return empty_row(f"unavailable: {e}"), workdir, False
     except Exception as e:  # noqa: BLE001 - reported as the row, the run goes on
@@ -190,6 +202,10 @@ def run_one(workload, sysname, args, spec, base_dir):
         rss0 = system.rss_kib()
         if workload == "W4":
             row = run_w4(system, spec, workdir)
+        elif workload == "W5":
+            row = run_w5(system, spec, workdir, args)
+        elif workload == "W6":
+            row = run_w6(system, spec, workdir, args)
         else:
             bound = spec["bound_s"]
             subs = Subscribers(args.loadgen, system, spec["conns"], spec["events"],
@@ -224,11 +240,13 @@ def run_one(workload, sysname, args, spec, base_dir):
             if out:
                 row["loadgen"] = {k: out.get(k) for k in ("closed_by_peer", "dupes_or_extra", "cpu_s")}
         cpu1 = system.cpu_snapshot()
-        row["cpu_s"] = {k: round(cpu1.get(k, 0) - cpu0.get(k, 0), 2) for k in cpu1}
+        row["cpu_s"] = row.pop("_cpu_window", None) or {k: round(cpu1.get(k, 0) - cpu0.get(k, 0), 2) for k in cpu1}
         if subs is not None:
             row["cpu_s"]["loadgen"] = round((row.get("loadgen") or {}).get("cpu_s") or subs.cpu, 2)
         if row.get("publisher", {}).get("cpu_s") is not None:
             row["cpu_s"]["publisher"] = row["publisher"]["cpu_s"]
+        for key, value in (row.pop("_cpu_extra", None) or {}).items():
+            row["cpu_s"][key] = value
         problems += system.alive_problems()
     except Unavailable as e:
         row = empty_row(f"unavailable: {e}")
@@ -282,6 +300,16 @@ def delivery_row(extra, pub, out):
             **extra}
 
 
+def ceiling_row(c, spec):
+    """W5's libpq row from telegraphy-pgceiling's JSON."""
+    row = {"events_per_s": c.get("events_per_s"), "deliveries_per_s": c.get("events_per_s"), "p50_ms": None,
+           "p99_ms": None, "rss_kib_per_conn": None, "loss": None, "batch": spec["ceiling_batch"],
+           "body_bytes": spec["ceiling_body"], **{k: v for k, v in c.items() if k != "events_per_s"}}
+    if c.get("cpu_s") is not None:
+        row["cpu_s"] = {"pgceiling": c["cpu_s"]}
+    return row
+
+
 def w3_row(extra, spec):
     connected = extra.get("connected") or 0
     per_conn = (extra["rss_kib_ready"] - extra["rss_kib_before"]) / connected if connected else None
@@ -311,6 +339,131 @@ def run_w4(system, spec, workdir):
               "ingest_events_in", "ingest_events_out", "ingest_rejected", "ingest_drops"):
         if k in r:
             row[k] = r[k]
+    return row
+
+
+def persistent_subscription(system, args, workdir, name, expect, timeout_s):
+    """`telegraphy-loadgen subscribe --persistent` as user "bench" with a
+    fresh ws token (single-use) on bench.stored; one connection."""
+    sub_dir = os.path.join(workdir, name)
+    os.makedirs(sub_dir, exist_ok=True)
+    subs = Subscribers(args.loadgen, system, 1, expect, timeout_s, sub_dir,
+                       extra=["--token", system.token("bench"), "--persistent", "--topic", "bench.stored"])
+    return subs
+
+
+def leave_persistent_subscription(system, args, workdir):
+    """Makes the one persistent subscription (user bench, bench.stored) and
+    leaves it: the client goes away, the subscription stays and collects."""
+    # A router refuses every token spend for its first three heartbeats
+    # (docs/protocol.md, TOKEN_SPEND): retried, bounded, with a fresh token.
+    deadline = time.monotonic() + 15
+    cpu = 0.0
+    for attempt in range(100):
+        subs = persistent_subscription(system, args, workdir, f"subscribe-once-{attempt}", 0, 30)
+        ready = subs.wait_ready(30)
+        if ready and ready.get("connected") == 1:
+            # Leave only once persist holds the subscription (its
+            # heartbeat's `subscriptions`): bounded by condition.
+            try:
+                procs.wait_for("persist to hold the persistent subscription",
+                               lambda: (system.persist_stats().get("subscriptions") or 0) >= 1, 10, interval=0.1)
+            except TimeoutError:
+                pass
+        out = subs.finish(10, terminate=True)
+        cpu += subs.cpu
+        if (ready and ready.get("connected") == 1) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    subs.cpu = cpu
+    if not ready or ready.get("connected") != 1:
+        raise RuntimeError(f"the persistent subscriber did not subscribe: {ready} {subs.tail()} "
+                           f"{json.dumps(out)[:300] if out else ''}")
+    if (system.persist_stats().get("subscriptions") or 0) < 1:
+        raise RuntimeError("persist never held the persistent subscription (its heartbeats' subscriptions)")
+    return subs.cpu
+
+
+def run_pgceiling(database_url, seconds, batch, body, log_path):
+    if not os.access(PGCEILING, os.X_OK):
+        return {"status": f"unavailable: {PGCEILING} is missing (make loadgen)"}
+    code, out, cpu, timed_out = procs.run_bounded([PGCEILING, database_url, str(seconds), str(batch), str(body)],
+                                                  seconds + 30, stderr_path=log_path)
+    try:
+        result = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {"status": f"failed: telegraphy-pgceiling exit {code}: {out[-200:]}"}
+    result["cpu_s"] = round(cpu, 2)
+    return result
+
+
+def run_w5(system, spec, workdir, args):
+    sub_cpu = leave_persistent_subscription(system, args, workdir)
+    cpu0 = system.cpu_snapshot()
+    pub = system.publish_w5(spec["seconds"], spec["threads"], spec["steady_rate"], spec["steady_s"],
+                            os.path.join(workdir, "publisher.log"))
+    if not pub.get("sent"):
+        raise RuntimeError(f"no guaranteed send was ACCEPTED: {json.dumps(pub)[:400]}")
+    sg, sa = pub.get("steady_guaranteed") or {}, pub.get("steady_acknowledged") or {}
+    row = {"events_per_s": pub.get("events_per_s"), "deliveries_per_s": pub.get("events_per_s"),
+           "p50_ms": pub.get("p50_ms"), "p99_ms": pub.get("p99_ms"), "rss_kib_per_conn": None,
+           "loss": None, "p90_ms": pub.get("p90_ms"), "max_ms": pub.get("max_ms"), "accepted": pub.get("sent"),
+           "errors": pub.get("errors"), "threads": pub.get("threads"), "seconds": pub.get("seconds"),
+           "steady_rate": pub.get("steady_rate"),
+           "steady_guaranteed_p50_ms": sg.get("p50_ms"), "steady_guaranteed_p99_ms": sg.get("p99_ms"),
+           "steady_acknowledged_p50_ms": sa.get("p50_ms"), "steady_acknowledged_p99_ms": sa.get("p99_ms"),
+           "steady_p99_extra_ms": rnd(sg["p99_ms"] - sa["p99_ms"]) if sg.get("p99_ms") is not None and
+           sa.get("p99_ms") is not None else None,
+           "steady": {"guaranteed": sg, "acknowledged": sa},
+           "persist": {k: v for k, v in system.persist_stats().items()
+                       if k.startswith(("commit", "batch", "stored", "failed", "backlog"))},
+           "publisher": {k: pub.get(k) for k in ("count", "sent", "errors", "rate", "cpu_s", "error_kinds",
+                                                 "first_exception")},
+           "_cpu_extra": {"loadgen": round(sub_cpu, 2)}}
+    cpu1 = system.cpu_snapshot()
+    row["_cpu_window"] = {k: round(cpu1.get(k, 0) - cpu0.get(k, 0), 2) for k in cpu1}  # without the ceiling's
+    # The ceiling: the same rows by a minimal libpq client, same cluster, same run.
+    row["_ceiling"] = run_pgceiling(system.database_url, spec["seconds"], spec["ceiling_batch"],
+                                    spec["ceiling_body"], os.path.join(workdir, "pgceiling.log"))
+    return row
+
+
+def run_w6(system, spec, workdir, args):
+    sub_cpu = leave_persistent_subscription(system, args, workdir)
+    n = spec["events"]
+    pub = system.publish_stored(n, spec["threads"], spec["bound_s"], os.path.join(workdir, "publisher.log"))
+    if pub.get("sent") != n:
+        raise RuntimeError(f"only {pub.get('sent')} of {n} guaranteed events were ACCEPTED: {json.dumps(pub)[:400]}")
+    persist_pid, edge_pid = system.pid_of("persist"), system.pid_of("edge")
+    rss0 = {"persist": procs.rss_kib(persist_pid), "edge": procs.rss_kib(edge_pid)}
+    peak = dict(rss0)
+    start_us = time.time_ns() // 1000
+    subs = persistent_subscription(system, args, workdir, "return", n, spec["bound_s"])
+    # RSS sampled while the backlog streams (every 20 ms: the peak).
+    while not procs.exited(subs.popen.pid):
+        peak["persist"] = max(peak["persist"], procs.rss_kib(persist_pid))
+        peak["edge"] = max(peak["edge"], procs.rss_kib(edge_pid))
+        time.sleep(0.02)
+    out = subs.finish(spec["bound_s"] + 10)
+    if out is None:
+        raise RuntimeError(f"the returning subscriber wrote no result (exit {subs.code}): {subs.tail()}")
+    received = out.get("received", 0)
+    span = ((out.get("last_rx_us") or 0) - start_us) / 1e6
+    first_to_last = ((out.get("last_rx_us") or 0) - (out.get("first_rx_us") or 0)) / 1e6
+    row = {"events_per_s": round(received / span, 1) if received and span > 0 else 0.0,
+           "deliveries_per_s": round(received / span, 1) if received and span > 0 else 0.0,
+           "p50_ms": None, "p99_ms": None, "rss_kib_per_conn": None, "loss": rnd(out.get("loss"), 6),
+           "received": received, "expected": n, "seconds": rnd(span), "first_to_last_s": rnd(first_to_last),
+           "events_per_s_first_to_last": round(received / first_to_last, 1) if first_to_last > 0 else None,
+           "rss_kib_persist": peak["persist"], "rss_kib_edge": peak["edge"],
+           "rss_kib_persist_before": rss0["persist"], "rss_kib_edge_before": rss0["edge"],
+           "rss_kib_persist_after": procs.rss_kib(persist_pid), "rss_kib_edge_after": procs.rss_kib(edge_pid),
+           "stored_rate": pub.get("rate"),
+           "publisher": {k: pub.get(k) for k in ("count", "sent", "errors", "rate", "cpu_s")},
+           "loadgen": {k: out.get(k) for k in ("closed_by_peer", "dupes_or_extra", "cpu_s", "stopped_by")},
+           "_cpu_extra": {"loadgen": round(sub_cpu + (out.get("cpu_s") or subs.cpu), 2)}}
+    if received < n:
+        row["status"] = f"only {received} of {n} stored events arrived within {spec['bound_s']} s"
     return row
 
 
@@ -354,6 +507,16 @@ def note(wl, row):
         return row["status"]
     if wl == "W3":
         return f"{row.get('connected')}/{row.get('connected', 0) + (row.get('failed') or 0)} conns at {fmt(row.get('connect_rate'), 'rate')}/s"
+    if wl == "W5" and "steady_guaranteed_p99_ms" in row:
+        return (f"ACCEPTED/s, {row.get('threads')} threads; at {fmt(row.get('steady_rate'), 'rate')}/s p99"
+                f" guaranteed {fmt(row.get('steady_guaranteed_p99_ms'), 'ms')} ms vs acknowledged"
+                f" {fmt(row.get('steady_acknowledged_p99_ms'), 'ms')} ms")
+    if wl == "W5":
+        return (f"ceiling: {row.get('batch', '?')} events per commit, commit p50 {fmt(row.get('commit_p50_ms'), 'ms')}"
+                f" ms, p99 {fmt(row.get('commit_p99_ms'), 'ms')} ms")
+    if wl == "W6":
+        return (f"{row.get('received')}/{row.get('expected')} in {row.get('seconds')} s; RSS persist"
+                f" {row.get('rss_kib_persist')} KiB, edge {row.get('rss_kib_edge')} KiB (peak)")
     if wl == "W4":
         s = (f"{row.get('send_us_p50')} us p50 per call, {fmt(row.get('events_per_s'), 'rate')} calls/s")
         if "ingest_events_out" in row:
@@ -505,6 +668,8 @@ def main(argv=None):
         for name in args.systems:
             if wl == "W4" and name not in W4_SYSTEMS:
                 continue
+            if wl in PERSIST_WORKLOADS and name != "telegraphy":
+                continue
             log(f"{wl} {name}: {spec['what']}")
             row, workdir, ok = run_one(wl, name, args, spec, base)
             if ok and not row.get("bound_hit") and spec.get("repeat", 1) > 1:
@@ -520,7 +685,11 @@ def main(argv=None):
                         break
                 else:
                     row = combine(rows)
+            ceiling = row.pop("_ceiling", None)
             results[wl][name] = row
+            if ceiling is not None:
+                results[wl]["libpq"] = ceiling_row(ceiling, spec)
+                log(f"{wl} libpq: {json.dumps(ceiling)}")
             log(f"{wl} {name}: {json.dumps({k: row.get(k) for k in ('deliveries_per_s', 'p50_ms', 'p99_ms', 'rss_kib_per_conn', 'loss', 'status', 'problems', 'wall_s') if row.get(k) is not None})}")
             if name not in versions:
                 try:

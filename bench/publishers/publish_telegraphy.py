@@ -17,6 +17,17 @@ Modes (one JSON line on stdout, the shape of every bench publisher:
   --w4 N                 N send() calls, each timed (perf_counter_ns): mean,
                          p50, p99 µs per call, events/s over the whole loop,
                          and the publisher's own drop counter.
+  --w5 S --threads T     W5: T threads each send() the guaranteed type
+                         bench.stored back to back for S seconds; each call
+                         returns once ACCEPTED (after persist's COMMIT):
+                         events/s, ACCEPTED latency p50/p99 ms, errors.
+                         Then --steady R events/s (0: skip) for
+                         --steady-s seconds twice, each call timed: bench.stored
+                         (guaranteed) and bench.tick sent acknowledged
+                         (PUBLISH with a req, ACCEPTED without persist):
+                         p50/p99 ms of each.
+  --stored N --threads T N guaranteed bench.stored events as fast as T
+                         threads get them ACCEPTED (W6's backlog).
 Bounded by --timeout-s: sending stops there and the count reached is printed.
 """
 
@@ -44,9 +55,14 @@ def parse_args(argv=None):
     p.add_argument("--w4", type=int, default=0, metavar="N", help="time N send() calls one by one")
     p.add_argument("--timeout-s", type=float, default=60.0, help="stop sending after this many seconds")
     p.add_argument("--queue-size", type=int, default=None, help="TELEGRAPHY QUEUE_SIZE (default: the library's)")
+    p.add_argument("--w5", type=float, default=0.0, metavar="S", help="W5: guaranteed send() for S seconds")
+    p.add_argument("--stored", type=int, default=0, metavar="N", help="W6: N guaranteed events, then exit")
+    p.add_argument("--threads", type=int, default=64, help="threads calling send() (W5, W6)")
+    p.add_argument("--steady", type=float, default=0.0, metavar="R", help="W5: then R acknowledged sends/s")
+    p.add_argument("--steady-s", type=float, default=5.0, help="W5: seconds of each steady phase")
     a = p.parse_args(argv)
-    if (a.count > 0) == (a.w4 > 0):
-        p.error("give exactly one of --count N or --w4 N")
+    if sum(1 for x in (a.count, a.w4, a.w5, a.stored) if x > 0) != 1:
+        p.error("give exactly one of --count N, --w4 N, --w5 S or --stored N")
     return a
 
 
@@ -68,6 +84,14 @@ def setup(a):
         name = "bench.warmup"  # nobody subscribes to it
         audience = telegraphy.PUBLIC
 
+    class Stored(telegraphy.Event):
+        name = "bench.stored"  # W5/W6: one persistent subscription holds it
+        fields = ["sent_us", "seq"]
+        audience = telegraphy.PUBLIC
+        guaranteed = True
+
+    global STORED
+    STORED = Stored
     return Tick, Warmup
 
 
@@ -144,10 +168,146 @@ def w4(a, Tick, Warmup):
             "publisher_stats": stats}
 
 
+STORED = None  # the guaranteed type, declared by setup()
+
+
+def percentiles_ms(samples_ns):
+    s = sorted(samples_ns)
+    if not s:
+        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
+    pick = lambda q: round(s[min(len(s) - 1, int(q * len(s)))] / 1e6, 3)  # noqa: E731
+    return {"p50_ms": pick(0.50), "p90_ms": pick(0.90), "p99_ms": pick(0.99), "max_ms": round(s[-1] / 1e6, 3)}
+
+
+def threaded(threads, work):
+    """Runs work(k) in `threads` threads; returns (ok latencies ns, errors, first error)."""
+    import threading
+    lat, errs, first = [], [0], []
+
+    def run(k):
+        mine = []
+        try:
+            work(k, mine)
+        except Exception as e:  # noqa: BLE001 - counted, the first one reported
+            errs[0] += 1
+            first.append(repr(e))
+        lat.extend(mine)
+
+    ts = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return lat, errs[0], first[:1]
+
+
+def guaranteed_loop(stop_at, counter, errors, limit=None):
+    """work() for threaded(): guaranteed send() back to back until stop_at
+    (or until `limit` events were claimed), each timed."""
+    from django_telegraphy.exceptions import TelegraphyDeliveryError
+    clock = time.perf_counter_ns
+
+    def work(k, mine):
+        while True:
+            with counter["lock"]:
+                i = counter["n"]
+                if (limit is not None and i >= limit) or clock() >= stop_at:
+                    return
+                counter["n"] = i + 1
+            t = clock()
+            try:
+                STORED(sent_us=now_us(), seq=i).send()
+            except TelegraphyDeliveryError as e:
+                errors.append(e.error)
+                continue
+            mine.append(clock() - t)
+    return work
+
+
+def steady(rate, seconds, send, threads=16):
+    """`rate` calls/s of send(i) for `seconds` on an absolute schedule,
+    spread over threads (an acknowledged call blocks for its round trip);
+    each call timed from its start to its return."""
+    count = int(rate * seconds)
+    t0 = time.monotonic() + 0.05
+    errors = []
+
+    def work(k, mine):
+        for i in range(k, count, threads):
+            left = t0 + i / rate - time.monotonic()
+            if left > 0:
+                time.sleep(left)
+            t = time.perf_counter_ns()
+            try:
+                send(i)
+            except Exception as e:  # noqa: BLE001 - counted
+                errors.append(repr(e))
+                continue
+            mine.append(time.perf_counter_ns() - t)
+
+    lat, _, _ = threaded(threads, work)
+    return {"calls": count, "ok": len(lat), "errors": len(errors), **percentiles_ms(lat),
+            "first_error": errors[:1]}
+
+
+def w5(a, Tick, Warmup):
+    """--w5 S: guaranteed send() from --threads threads for S seconds; then
+    the steady comparison."""
+    import threading
+    from django_telegraphy import publisher
+    from django_telegraphy.serialization import pack_body
+
+    warm_up(Warmup)
+    STORED(sent_us=now_us(), seq=-1).send()  # registers the type (acknowledged), opens the DEALER
+    counter, errors = {"n": 0, "lock": threading.Lock()}, []
+    start_us = now_us()
+    t0 = time.perf_counter_ns()
+    lat, failed, first = threaded(a.threads, guaranteed_loop(t0 + int(a.w5 * 1e9), counter, errors))
+    wall = (time.perf_counter_ns() - t0) / 1e9
+    result = {"count": counter["n"], "sent": len(lat), "errors": len(errors) + failed, "start_us": start_us,
+              "end_us": now_us(), "rate": round(len(lat) / wall, 1), "events_per_s": round(len(lat) / wall, 1),
+              "threads": a.threads, "seconds": round(wall, 3), **percentiles_ms(lat),
+              "error_kinds": sorted(set(errors))[:5], "first_exception": first}
+    if a.steady > 0:
+        p = publisher.get_publisher()
+        result["steady_guaranteed"] = steady(a.steady, a.steady_s,
+                                             lambda i: STORED(sent_us=now_us(), seq=10**9 + i).send())
+
+        def tick_acknowledged(i):
+            body = pack_body({"sent_us": now_us(), "seq": i})
+            p._publish_acknowledged(Tick, {"v": 1, "topic": Tick.name}, body)
+        result["steady_acknowledged"] = steady(a.steady, a.steady_s, tick_acknowledged)
+        result["steady_rate"] = a.steady
+    result["publisher_stats"] = publisher.stats()
+    return result
+
+
+def stored(a, Tick, Warmup):
+    """--stored N: N guaranteed events as fast as they are ACCEPTED."""
+    import threading
+    from django_telegraphy import publisher
+
+    warm_up(Warmup)
+    counter, errors = {"n": 0, "lock": threading.Lock()}, []
+    start_us = now_us()
+    t0 = time.perf_counter_ns()
+    lat, failed, first = threaded(a.threads, guaranteed_loop(t0 + int(a.timeout_s * 1e9), counter, errors,
+                                                             limit=a.stored))
+    wall = (time.perf_counter_ns() - t0) / 1e9
+    return {"count": a.stored, "sent": len(lat), "errors": len(errors) + failed, "start_us": start_us,
+            "end_us": now_us(), "rate": round(len(lat) / wall, 1), "seconds": round(wall, 3),
+            **percentiles_ms(lat), "first_exception": first, "publisher_stats": publisher.stats()}
+
+
 def main(argv=None):
     a = parse_args(argv)
     Tick, Warmup = setup(a)
-    result = burst(a, Tick, Warmup) if a.count else w4(a, Tick, Warmup)
+    if a.w5:
+        result = w5(a, Tick, Warmup)
+    elif a.stored:
+        result = stored(a, Tick, Warmup)
+    else:
+        result = burst(a, Tick, Warmup) if a.count else w4(a, Tick, Warmup)
     # Queued events get LINGER_MS to leave when the publisher closes.
     from django_telegraphy import publisher
 
