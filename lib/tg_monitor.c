@@ -152,15 +152,15 @@ done:
     return env;
 }
 
-tg_envelope_t *tg_monitor_recv(tg_monitor_t *self)
+tg_envelope_t *tg_monitor_recv(tg_monitor_t *self, int64_t now_wall_us)
 {
     assert(self);
     while (true) {
         zmsg_t *msg = zmsg_recv(self->pair);
         if (!msg)
             return NULL;
-        tg_envelope_t *env =
-            tg_monitor_decode(&msg, self->role, self->instance, (uint64_t)zclock_time() * 1000);
+        tg_envelope_t *env = tg_monitor_decode(&msg, self->role, self->instance,
+                                               now_wall_us > 0 ? (uint64_t)now_wall_us : 0);
         if (env)
             return env;
         self->bad++;

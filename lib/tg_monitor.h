@@ -51,10 +51,11 @@ void tg_monitor_destroy(tg_monitor_t **self_p);
 /* The PAIR socket to poll for input (borrowed). */
 zsock_t *tg_monitor_socket(tg_monitor_t *self);
 
-/* Reads one pending event without blocking. Caller owns the result: a
-   MONITOR envelope, or NULL when nothing is pending. A malformed monitor
-   message is counted in tg_monitor_bad() and skipped. */
-tg_envelope_t *tg_monitor_recv(tg_monitor_t *self);
+/* Reads one pending event without blocking, stamped `now_wall_us` (the
+   loop turn's wall clock: the event happened since the last turn). Caller
+   owns the result: a MONITOR envelope, or NULL when nothing is pending. A
+   malformed monitor message is counted in tg_monitor_bad() and skipped. */
+tg_envelope_t *tg_monitor_recv(tg_monitor_t *self, int64_t now_wall_us);
 
 /* Messages from libzmq that were not a monitor event (should stay 0). */
 uint64_t tg_monitor_bad(const tg_monitor_t *self);

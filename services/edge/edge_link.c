@@ -306,9 +306,10 @@ static void s_on_clear(void *arg)
 static void s_heartbeat(lws_sorted_usec_list_t *sul)
 {
     edge_link_t *self = lws_container_of(sul, edge_link_t, heartbeat_sul);
-    tg_link_heartbeat(self->link, tg_clock_read());
+    tg_now_t now = tg_clock_read();
+    tg_link_heartbeat(self->link, now);
     /* After HELLO, so the router knows who speaks; see edge_monitor.h. */
-    if (edge_monitor_pump(self->monitor, self->dealer) > 0)
+    if (edge_monitor_pump(self->monitor, self->dealer, now) > 0)
         s_check_input(self); /* the sends may have eaten the fd's signal */
     lws_sul_schedule(self->context, 0, &self->heartbeat_sul, s_heartbeat,
                      (lws_usec_t)self->cfg->heartbeat_ms * LWS_US_PER_MS);

@@ -53,13 +53,13 @@ static void s_keep(edge_monitor_t *self, tg_envelope_t *env)
     self->count++;
 }
 
-size_t edge_monitor_pump(edge_monitor_t *self, zsock_t *dealer)
+size_t edge_monitor_pump(edge_monitor_t *self, zsock_t *dealer, tg_now_t now)
 {
     assert(self && dealer);
     /* Everything waiting, not a budget: libzmq blocks its I/O thread on a
        full monitor pipe (tg_monitor.h); the ring bounds what we keep. */
     tg_envelope_t *env;
-    while ((env = tg_monitor_recv(self->monitor)))
+    while ((env = tg_monitor_recv(self->monitor, now.wall_us)))
         s_keep(self, env);
     size_t sent = 0;
     while (self->count > 0) {

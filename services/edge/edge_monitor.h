@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "edge_metrics.h"
+#include "tg_clock.h"
 
 /* Socket events kept while the router is unreachable. */
 #define EDGE_MONITOR_PENDING 64
@@ -37,6 +38,6 @@ void edge_monitor_destroy(edge_monitor_t **self_p);
    EDGE_MONITOR_PENDING; the monitor pipe must not fill) and sends what
    waits, in order, on `dealer` until a send fails. Returns the number of
    MONITOR envelopes sent. */
-size_t edge_monitor_pump(edge_monitor_t *self, zsock_t *dealer);
+size_t edge_monitor_pump(edge_monitor_t *self, zsock_t *dealer, tg_now_t now);
 
 #endif

@@ -79,10 +79,9 @@ static void s_on_router(void *arg, zsock_t *sock, tg_now_t now)
 static void s_on_monitor(void *arg, zsock_t *sock, tg_now_t now)
 {
     (void)sock;
-    (void)now;
     s_watch_t *watch = arg;
     for (int i = 0; i < INGEST_READ_BUDGET; i++) {
-        tg_envelope_t *env = tg_monitor_recv(watch->monitor);
+        tg_envelope_t *env = tg_monitor_recv(watch->monitor, now.wall_us);
         if (!env)
             break;
         if (tg_envelope_send(env, watch->dealer) != 0)

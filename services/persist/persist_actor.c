@@ -108,10 +108,9 @@ static void s_on_router(void *arg, zsock_t *sock, tg_now_t now)
 static void s_on_monitor(void *arg, zsock_t *sock, tg_now_t now)
 {
     (void)sock;
-    (void)now;
     persist_actor_t *self = arg;
     for (int i = 0; i < PERSIST_READ_BUDGET; i++) {
-        tg_envelope_t *envelope = tg_monitor_recv(self->monitor);
+        tg_envelope_t *envelope = tg_monitor_recv(self->monitor, now.wall_us);
         if (!envelope)
             break;
         if (persist_link_send(self->link, envelope) != 0)

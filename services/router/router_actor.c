@@ -50,10 +50,10 @@ static void s_on_control(void *arg, zsock_t *sock, tg_now_t now)
 }
 
 /* The router's own socket events, published on the tap. */
-static void s_drain_monitor(s_state_t *self, tg_monitor_t *monitor)
+static void s_drain_monitor(s_state_t *self, tg_monitor_t *monitor, tg_now_t now)
 {
     for (int i = 0; i < ROUTER_BATCH; i++) {
-        tg_envelope_t *env = tg_monitor_recv(monitor);
+        tg_envelope_t *env = tg_monitor_recv(monitor, now.wall_us);
         if (!env)
             break;
         router_broker_publish_monitor(self->broker, &env);
@@ -62,10 +62,11 @@ static void s_drain_monitor(s_state_t *self, tg_monitor_t *monitor)
 
 static void s_on_monitor(void *arg, zsock_t *sock, tg_now_t now)
 {
-    (void)now;
     s_state_t *self = arg;
-    s_drain_monitor(self, sock == tg_monitor_socket(self->router_monitor) ? self->router_monitor
-                                                                          : self->control_monitor);
+    s_drain_monitor(self,
+                    sock == tg_monitor_socket(self->router_monitor) ? self->router_monitor
+                                                                    : self->control_monitor,
+                    now);
 }
 
 /* Subscriptions to the tap: TAPs are built only while a viewer wants them. */

@@ -26,7 +26,7 @@ static tg_envelope_t *s_wait_event(tg_monitor_t *monitor, const char *name)
 {
     int64_t deadline = zclock_mono() + 5000;
     while (zclock_mono() < deadline) {
-        tg_envelope_t *env = tg_monitor_recv(monitor);
+        tg_envelope_t *env = tg_monitor_recv(monitor, 1700000000000000);
         if (!env) {
             zsock_t *pair = tg_monitor_socket(monitor);
             zpoller_t *poller = zpoller_new(pair, NULL);
@@ -110,7 +110,7 @@ Test(tg_monitor, recv_without_events_returns_null_at_once)
     tg_monitor_t *monitor = tg_monitor_new(sock, "ingest", "ingest-1");
     cr_assert_not_null(monitor);
     int64_t before = zclock_mono();
-    tg_envelope_t *env = tg_monitor_recv(monitor);
+    tg_envelope_t *env = tg_monitor_recv(monitor, 1700000000000000);
     cr_expect_null(env);
     cr_expect_lt(zclock_mono() - before, 500);
     tg_monitor_destroy(&monitor);

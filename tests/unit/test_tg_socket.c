@@ -63,7 +63,7 @@ Test(tg_socket, monitor_sees_the_first_listening)
     cr_assert(sock && monitor, "%s", error);
     zpoller_t *poller = zpoller_new(tg_monitor_socket(monitor), NULL);
     cr_assert(zpoller_wait(poller, 5000), "no monitor event within 5 s");
-    tg_envelope_t *env = tg_monitor_recv(monitor);
+    tg_envelope_t *env = tg_monitor_recv(monitor, 1700000000000000);
     cr_assert(env);
     cr_assert_str_eq(env->event_name, "listening");
     cr_assert_str_eq(env->role, "router");
