@@ -234,6 +234,9 @@ typedef struct {
 } s_unsubscribe_op_t;
 
 //  The last client of a key gone: the router no longer matches it for us.
+//  "Last" is the database's answer (the rows left on the key, in the same
+//  transaction), not a count kept here: a re-sync loading the keys while
+//  RESUMEs come in could count a client twice.
 static void s_unsubscribed(const persist_store_result_t *result, void *arg)
 {
     s_unsubscribe_op_t *op = arg;
@@ -250,9 +253,8 @@ static void s_unsubscribed(const persist_store_result_t *result, void *arg)
     persist_key_t *key = persist_keys_get(self->keys, sub_id);
     if (!key || self->stopping)
         return;
-    if (key->clients > 0)
-        key->clients--;
-    if (key->clients == 0) {
+    key->clients = result->remaining;
+    if (result->remaining == 0) {
         if (persist_link_unsubscribe(self->link, sub_id) != 0)
             self->stats.drops++;
         persist_keys_remove(self->keys, sub_id);

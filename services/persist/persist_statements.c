@@ -97,7 +97,12 @@ const persist_statement_t persist_statements[PERSIST_ST_COUNT] = {
                           " WHERE client_id = $1::text AND sub_id = $2::bigint RETURNING sub_key),"
                           " d AS (DELETE FROM telegraphy_deliveries d USING s"
                           " WHERE d.sub_key = s.sub_key)"
-                          " SELECT count(*) FROM s"},
+                          /* removed, and how many persistent subscriptions
+                             remain on that router key: the statement's
+                             snapshot still sees the deleted row */
+                          " SELECT (SELECT count(*) FROM s),"
+                          " (SELECT count(*) FROM telegraphy_subscriptions"
+                          " WHERE sub_id = $2::bigint) - (SELECT count(*) FROM s)"},
     [PERSIST_ST_SUB_TOUCH] = {"tg_sub_touch",
                               "UPDATE telegraphy_subscriptions"
                               " SET last_seen_us = greatest(last_seen_us, $3::bigint)"

@@ -308,8 +308,11 @@ static void s_on_commit(const PGresult *res, int64_t now_ms, void *arg)
         for (persist_op_t *op = batch->ops; op; op = op->next) {
             if (PERSIST_OP_IS_READ(op->kind))
                 continue;
-            persist_store_result_t result = {
-                .status = 0, .error = "", .count = op->count, .more = op->more};
+            persist_store_result_t result = {.status = 0,
+                                             .error = "",
+                                             .count = op->count,
+                                             .remaining = op->remaining,
+                                             .more = op->more};
             switch (op->kind) {
             case PERSIST_OP_EVENT:
                 self->stats.events_stored++;
@@ -366,6 +369,10 @@ static void s_on_op(const PGresult *res, int64_t now_ms, void *arg)
             if (removed >= atoll(op->params.values[1]))
                 op->more = true;
         }
+    } else if (op->kind == PERSIST_OP_SUB_DELETE && PQntuples(res) == 1 && PQnfields(res) == 2) {
+        op->count = (uint64_t)s_int8(res, 0, 0);
+        int64_t remaining = s_int8(res, 0, 1);
+        op->remaining = remaining > 0 ? (uint64_t)remaining : 0;
     } else if (op->kind == PERSIST_OP_SUB_UPSERT) {
         op->count = PQntuples(res) == 1 && s_bool(res, 0, 0) ? 1 : 0;
     } else if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&

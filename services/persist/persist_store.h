@@ -127,14 +127,16 @@ typedef struct {
 } persist_store_totals_t;
 
 typedef struct {
-    int status;        /* 0 committed / answered, -1 failed */
-    const char *error; /* status -1: why ("" otherwise) */
-    uint64_t count;    /* ack*: rows removed; spend_token: 1 newly spent, 0 already
-                          spent; subscription_upsert: 1 created, 0 updated;
-                          subscription_delete/touch: rows affected; expire: rows removed */
-    uint64_t ignored;  /* ack: ids that were not owed to that subscription */
-    bool more;         /* expire: a bound was reached, call again; pages: a full page */
-    size_t size;       /* rows in the array that applies below */
+    int status;         /* 0 committed / answered, -1 failed */
+    const char *error;  /* status -1: why ("" otherwise) */
+    uint64_t count;     /* ack*: rows removed; spend_token: 1 newly spent, 0 already
+                           spent; subscription_upsert: 1 created, 0 updated;
+                           subscription_delete/touch: rows affected; expire: rows removed */
+    uint64_t ignored;   /* ack: ids that were not owed to that subscription */
+    uint64_t remaining; /* subscription_delete: persistent subscriptions (any client) still on
+                           that router key after the delete */
+    bool more;          /* expire: a bound was reached, call again; pages: a full page */
+    size_t size;        /* rows in the array that applies below */
     const persist_store_event_row_t *events;               /* backlog_page, retained_page */
     const persist_store_type_row_t *types;                 /* load_types */
     const persist_store_token_row_t *tokens;               /* load_spent_tokens */

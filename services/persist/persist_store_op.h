@@ -61,6 +61,7 @@ struct persist_op {
     size_t sub_id_count;       /* PERSIST_OP_EVENT */
     size_t asked;              /* PERSIST_OP_ACK: ids asked */
     uint64_t count;            /* the statement's count, kept until COMMIT */
+    uint64_t remaining;        /* subscription_delete: subscriptions left on the key */
     bool more;                 /* PERSIST_OP_EXPIRE: a limit was reached */
     bool done;                 /* its callback has run */
     persist_op_t *next;        /* in the queue or the batch */

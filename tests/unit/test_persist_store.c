@@ -58,6 +58,7 @@ typedef struct {
     char error[256];             /* its error text */
     uint64_t count;              /* its count */
     uint64_t ignored;            /* its ignored */
+    uint64_t remaining;          /* its remaining */
     bool more;                   /* its more */
     size_t size;                 /* rows */
     uint64_t ids[S_ROWS_MAX];    /* pub_ids of event rows */
@@ -77,6 +78,7 @@ static void s_done(const persist_store_result_t *result, void *arg)
     snprintf(answer->error, sizeof(answer->error), "%s", result->error ? result->error : "");
     answer->count = result->count;
     answer->ignored = result->ignored;
+    answer->remaining = result->remaining;
     answer->more = result->more;
     answer->size = result->size;
     answer->gap = result->gap;
@@ -667,6 +669,7 @@ Test(persist_store, deleted_and_stale_subscriptions_leave_with_their_rows)
     s_wait(&del, 1);
     s_wait(&touch, 1);
     cr_assert_eq(del.count, 1);
+    cr_assert_eq(del.remaining, 1, "bob still holds key 7");
     cr_assert_eq(touch.count, 1);
     cr_assert_eq(s_deliveries("alice"), 0);
     cr_assert_eq(s_deliveries("bob"), 2);
@@ -764,4 +767,26 @@ Test(persist_store, since_below_store_began_or_a_reported_loss_is_a_gap)
     cr_assert_eq(mark.status, 0);
     cr_assert(after.gap.gap);
     cr_assert_eq(after.gap.dropped_upto, 600);
+}
+
+//  A delete says how many persistent subscriptions are left on the router
+//  key: persist releases the key at the router when that reaches 0, from the
+//  database's answer rather than a count of its own.
+Test(persist_store, delete_says_how_many_subscriptions_remain_on_the_key)
+{
+    s_subscribe("alice", 9, "t.k");
+    s_subscribe("bob", 9, "t.k");
+    s_answer_t first = {0}, second = {0}, again = {0};
+    persist_store_subscription_delete(s_store, "alice", 9, s_done, &first);
+    persist_store_subscription_delete(s_store, "bob", 9, s_done, &second);
+    persist_store_subscription_delete(s_store, "bob", 9, s_done, &again);
+    s_wait(&first, 1);
+    s_wait(&second, 1);
+    s_wait(&again, 1);
+    cr_assert_eq(first.count, 1);
+    cr_assert_eq(first.remaining, 1);
+    cr_assert_eq(second.count, 1);
+    cr_assert_eq(second.remaining, 0);
+    cr_assert_eq(again.count, 0);
+    cr_assert_eq(again.remaining, 0);
 }
