@@ -448,6 +448,14 @@ class Publisher:
     def _publish_acknowledged(self, cls: type, header: Dict[str, Any], body: bytes) -> int:
         """Blocks for up to ACK_TIMEOUT_MS per round trip; other threads'
         round trips run at the same time."""
+        # Every declared type is announced before the first send, whichever
+        # path that send takes (DESIGN 2.5): the others go on the PUSH as
+        # they would there (once per registry version: a set lookup after).
+        with self.push_lock:
+            if self.push is None:
+                self._open_push()
+            self._note_connections()
+            self._register_pending()
         if cls.name not in self.acknowledged:
             self._register_acknowledged(cls)
         for attempt in (1, 2):

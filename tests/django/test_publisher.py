@@ -198,6 +198,21 @@ class AcknowledgedTests(SimpleTestCase):
         self.assertEqual(Shipped(order_id=8).send(), 99)
         self.assertEqual([c for c, _ in ack.requests], ["REGISTER", "PUBLISH", "PUBLISH"])
 
+    # A guaranteed send announces every declared type too, as a
+    # fire-and-forget one does (the others on the PUSH): a site whose only
+    # sends are guaranteed still lists all its types at the gateway.
+    def test_guaranteed_send_registers_every_declared_type(self):
+        pull = PullIngest()
+        self.addCleanup(pull.close)
+        self.run_with(lambda cmd, h: ("ACCEPTED", {"pub_id": 5} if cmd == "PUBLISH" else {}),
+                      INGEST=pull.endpoint, REGISTER_INTERVAL=0)
+        self.assertEqual(Shipped(order_id=7).send(), 5)
+        names = set()
+        while names != {c.name for c in registry.all_types()}:
+            cmd, header, _ = pull.recv()
+            self.assertEqual(cmd, "REGISTER")
+            names.add(header["type"]["name"])
+
     # REJECTED raises TelegraphyDeliveryError carrying the gateway's error.
     def test_rejected_guaranteed_send_raises(self):
         def answer(cmd, header):
