@@ -2,8 +2,10 @@
 // against a real gateway; an item created through Django appears in both
 // within a deadline; a room filter keeps other rooms out; after kill -9 and
 // restart of the edge on the same port the pages show `reconnecting`, then
-// `open`, and receive the next item. Ends with a screenshot in
-// tests/browser/output/board.png.
+// `open`, and receive the next item; items added while the board's tab was
+// closed appear, in order and once, when it is opened again (the board's
+// subscription is persistent: a real persist on PostgreSQL). Ends with a
+// screenshot in tests/browser/output/board.png.
 //
 // Chromium: Debian's /usr/bin/chromium (TELEGRAPHY_CHROMIUM), driven by
 // playwright-core, headless, fresh profile in a temporary --user-data-dir.
@@ -70,7 +72,11 @@ async function addThroughForm(page, title, room) {
 }
 
 describe('the demo board in Chromium', { skip: !fs.existsSync(CHROMIUM) && `${CHROMIUM} is missing` }, () => {
-  const gw = new Gateway({ name: 'browser', edges: 1 });
+  // persist: the board's events are guaranteed and its subscription
+  // persistent; the secret signs the edge's identity cookie (and is the one
+  // the demo signs its tokens with).
+  const gw = new Gateway({ name: 'browser', edges: 1, persist: true,
+    secret: 'browser-board-secret-0123456789abcdef-0123456789' });
   const demo = new DemoSite(gw);
   let profileDir;
   let context;
@@ -170,6 +176,27 @@ describe('the demo board in Chromium', { skip: !fs.existsSync(CHROMIUM) && `${CH
       const title = 'Back after the edge restart';
       await addThroughForm(lobby, title, 'lobby');
       for (const page of [all, lobby]) await waitItem(page, title);
+    }));
+
+  // The board's subscription is persistent: a tab closed while items are
+  // added gets them, in publication order and each once, when the board is
+  // opened again (a new tab of the same browser: same identity cookie).
+  test('items added while the board was closed appear when it is opened again, in order, once',
+    { timeout: 60000 }, gw.wrap(async () => {
+      await all.waitForSelector('#subscription[data-status="live"]', { timeout: STATE_MS });
+      assert.match(await all.textContent('#subscription'), /\(persistent\)/);
+      await all.close();
+      const titles = ['Missed one', 'Missed two', 'Missed three'];
+      for (const title of titles) {
+        await demo.shell(`from board.models import Item; Item.objects.create(title=${JSON.stringify(title)}, room="kitchen")`);
+      }
+      all = await context.newPage();
+      all.on('pageerror', (e) => pageErrors.push(`${demo.url} (reopened): ${e.message}`));
+      await all.goto(demo.url);
+      await all.evaluate(STATE_LOG_SCRIPT);
+      for (const title of titles) await waitItem(all, title);
+      const shown = (await itemTitles(all)).filter((t) => titles.includes(t));
+      assert.deepEqual(shown, [...titles].reverse(), 'newest first, each once');
     }));
 
   test('the board lists the event types from client.events() and logged no script error', gw.wrap(async () => {

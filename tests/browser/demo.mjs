@@ -42,7 +42,9 @@ export class DemoSite {
   async start() {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'telegraphy-demo-'));
     this.logPath = path.join(this.dir, 'runserver.log');
-    this.secret = crypto.randomBytes(32).toString('hex');
+    // The gateway's secret when it has one: the demo's tokens and the edge's
+    // identity cookie are then signed alike.
+    this.secret = this.gateway.secret || crypto.randomBytes(32).toString('hex');
     this.secretKey = crypto.randomBytes(32).toString('hex');
     [this.port] = await freePorts(1);
     const migrate = await this.manage(['migrate', '--noinput', '-v', '0']);

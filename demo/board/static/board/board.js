@@ -5,6 +5,11 @@
  * created / updated / deleted events (registered by the board app with
  * django_telegraphy.register_model). Picking a room re-subscribes with the
  * filter `room == "NAME"`: a "channel" that needs no set-up in the gateway.
+ * The subscription is persistent: the gateway keeps it (and the board's
+ * guaranteed events) while the tab is closed, so a board opened again gets
+ * what it missed, in order, once (items are keyed by pk). A browser without
+ * an identity (a page from another host name than the gateway's) falls
+ * back to a live subscription and reloads the list after a reconnect.
  * The connection state is shown in #state, the event types come from
  * client.events(). Items that arrive by event are marked data-via="live".
  * @module board
@@ -32,7 +37,7 @@ export function startBoard(client, doc = document) {
   const typesEl = $("event-types");
   const logEl = $("log");
 
-  let current = null; // {room, handle} of the subscription in use
+  let current = null; // {room, handle, durable} of the subscription in use
   let opens = 0;
 
   // ------------------------------------------------------------ connection
@@ -43,9 +48,9 @@ export function startBoard(client, doc = document) {
     if (state !== "open") return;
     opens += 1;
     showEventTypes();
-    // Events published while this page was away are not replayed (the board
-    // holds no persistent subscription): reload the list after a reconnect.
-    if (opens > 1) loadItems(current ? current.room : select.value);
+    // A persistent subscription replays what was published while this page
+    // was away; a live one cannot: then reload the list after a reconnect.
+    if (opens > 1 && !(current && current.durable)) loadItems(current ? current.room : select.value);
   });
 
   async function showEventTypes() {
@@ -85,14 +90,24 @@ export function startBoard(client, doc = document) {
     try {
       // Events of a room this page has just left are ignored.
       const handler = (data, info) => current === mine && onEvent(data, info);
-      const handle = await client.subscribe(TOPIC, handler, { match: MATCH, filter: filterFor(room) });
+      const options = { match: MATCH, filter: filterFor(room) };
+      let handle;
+      try {
+        // A gap (the gateway could not keep all that was missed): the list
+        // is reloaded from the server, then the events continue.
+        handle = await client.subscribe(TOPIC, handler, { ...options, persistent: true, ongap: () => loadItems(room) });
+        mine.durable = true;
+      } catch (e) {
+        if (e.uri !== "telegraphy.error.identity_required") throw e;
+        handle = await client.subscribe(TOPIC, handler, options);
+      }
       if (current !== mine) {
         client.unsubscribe(handle).catch(() => {});
         return;
       }
       mine.handle = handle;
       subEl.dataset.status = "live";
-      subEl.textContent = describe(room);
+      subEl.textContent = describe(room) + (mine.durable ? " (persistent)" : "");
     } catch (e) {
       if (current !== mine) return;
       subEl.dataset.status = "error";
