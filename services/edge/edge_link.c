@@ -70,6 +70,7 @@
 #include "edge_monitor.h"
 #include "tg_alloc.h"
 #include "tg_log.h"
+#include "tg_socket.h"
 
 /* Router messages handled per pass before the loop serves WebSockets; a
    pass also stays under half a session queue, so that a burst cannot fill
@@ -126,27 +127,26 @@ edge_link_t *edge_link_new(const tg_config_t *cfg, const char *instance, const e
     snprintf(self->instance, sizeof(self->instance), "%s", instance);
     self->link = tg_link_new(cfg, "edge", self->instance, s_link_send, self, ops, now);
 
-    /* tg_socket's policy (linger 0, non-blocking, hwm, routing id), built
-       here rather than by tg_socket_connect because two things must happen
-       between creating and connecting, which tg_socket does not offer yet:
-       ZMQ_IMMEDIATE (queue nothing while the router is unreachable: a stale
-       HEARTBEAT or SUBSCRIBE delivered later would only confuse it; resync
-       covers it; libzmq reads it at connect time) and the monitor (so that
-       the first "connected" is seen too). */
-    self->dealer = zsock_new(ZMQ_DEALER);
-    zsock_set_identity(self->dealer, self->instance);
-    zsock_set_sndhwm(self->dealer, (int)cfg->hwm);
-    zsock_set_rcvhwm(self->dealer, (int)cfg->hwm);
-    zsock_set_linger(self->dealer, 0);
-    zsock_set_immediate(self->dealer, 1);
-    zsock_set_rcvtimeo(self->dealer, 0);
-    zsock_set_sndtimeo(self->dealer, 0);
-    self->monitor = edge_monitor_new(self->dealer, self->instance, metrics);
-    if (!self->monitor || zsock_connect(self->dealer, "%s", cfg->router) != 0) {
-        snprintf(error, error_size, "edge: cannot connect router endpoint=%s", cfg->router);
+    /* Immediate: queue nothing while the router is unreachable (a stale
+       HEARTBEAT or SUBSCRIBE delivered later would only confuse it; the
+       re-sync covers it). The monitor is attached before the connect, so
+       the first "connected" is seen too. */
+    tg_monitor_t *monitor = NULL;
+    tg_socket_options_t options = {.hwm = cfg->hwm,
+                                   .routing_id = self->instance,
+                                   .immediate = true,
+                                   .monitor = &monitor,
+                                   .monitor_role = "edge",
+                                   .monitor_instance = self->instance};
+    char reason[256];
+    self->dealer = tg_socket_connect(ZMQ_DEALER, cfg->router, &options, reason, sizeof reason);
+    if (!self->dealer) {
+        snprintf(error, error_size, "edge: cannot connect router endpoint=%s reason=\"%s\"",
+                 cfg->router, reason);
         edge_link_destroy(&self);
         return NULL;
     }
+    self->monitor = edge_monitor_new(&monitor, metrics);
     tg_log_info("edge: router link instance=%s router=%s", self->instance, cfg->router);
     return self;
 }

@@ -14,16 +14,13 @@ struct _edge_monitor_t {
     edge_metrics_t *metrics; /* borrowed: monitor_drops */
 };
 
-edge_monitor_t *edge_monitor_new(zsock_t *sock, const char *instance, edge_metrics_t *metrics)
+edge_monitor_t *edge_monitor_new(tg_monitor_t **monitor_p, edge_metrics_t *metrics)
 {
-    assert(sock && instance && metrics);
+    assert(monitor_p && *monitor_p && metrics);
     edge_monitor_t *self = tg_new(edge_monitor_t);
     self->metrics = metrics;
-    self->monitor = tg_monitor_new(sock, "edge", instance);
-    if (!self->monitor) {
-        free(self);
-        return NULL;
-    }
+    self->monitor = *monitor_p;
+    *monitor_p = NULL;
     return self;
 }
 

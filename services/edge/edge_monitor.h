@@ -20,16 +20,18 @@
 
 #include "edge_metrics.h"
 #include "tg_clock.h"
+#include "tg_monitor.h"
 
 /* Socket events kept while the router is unreachable. */
 #define EDGE_MONITOR_PENDING 64
 
 typedef struct _edge_monitor_t edge_monitor_t;
 
-/* Attaches a monitor to `sock` (borrowed; destroy the monitor first).
-   Borrows metrics (monitor_drops). Caller owns the result; NULL on
-   failure (logged). */
-edge_monitor_t *edge_monitor_new(zsock_t *sock, const char *instance, edge_metrics_t *metrics);
+/* Takes ownership of *monitor_p (a tg_monitor attached to the router
+   DEALER before it connected: tg_socket's monitor option) and nulls it;
+   destroy this before that socket. Borrows metrics (monitor_drops).
+   Caller owns the result. */
+edge_monitor_t *edge_monitor_new(tg_monitor_t **monitor_p, edge_metrics_t *metrics);
 
 /* Safe on NULL and twice. */
 void edge_monitor_destroy(edge_monitor_t **self_p);
