@@ -166,9 +166,14 @@ static void *s_create(zsock_t *pipe, const void *args, tg_actor_ready_t *ready, 
     tg_instance_new("ingest", self->instance, sizeof self->instance);
     const tg_config_t *cfg = &self->cfg;
 
+    //  Each socket's monitor is attached before its bind or connect
+    //  (tg_socket's option), so its first events are seen too.
     tg_socket_options_t publisher = {
         .hwm = cfg->hwm,
         .max_frame = tg_socket_max_frame(cfg->max_event),
+        .monitor = &self->watches[0].monitor,
+        .monitor_role = "ingest",
+        .monitor_instance = self->instance,
     };
     char pull_endpoint[TG_ACTOR_VALUE_MAX];
     char ack_endpoint[TG_ACTOR_VALUE_MAX];
@@ -176,12 +181,17 @@ static void *s_create(zsock_t *pipe, const void *args, tg_actor_ready_t *ready, 
                         sizeof pull_endpoint, error, error_size);
     if (!self->pull)
         goto err;
+    publisher.monitor = &self->watches[1].monitor;
     self->ack = s_bind(ZMQ_ROUTER, cfg->ingest_ack, "ingest_ack", &publisher, ack_endpoint,
                        sizeof ack_endpoint, error, error_size);
     if (!self->ack)
         goto err;
     //  The router addresses us by instance id.
-    tg_socket_options_t link = {.hwm = cfg->hwm, .routing_id = self->instance};
+    tg_socket_options_t link = {.hwm = cfg->hwm,
+                                .routing_id = self->instance,
+                                .monitor = &self->watches[2].monitor,
+                                .monitor_role = "ingest",
+                                .monitor_instance = self->instance};
     char reason[256];
     self->router = tg_socket_connect(ZMQ_DEALER, cfg->router, &link, reason, sizeof reason);
     if (!self->router) {
@@ -192,15 +202,8 @@ static void *s_create(zsock_t *pipe, const void *args, tg_actor_ready_t *ready, 
     //  to hand the router the events it has already accepted.
     zsock_set_linger(self->router, INGEST_LINGER_MS);
 
-    zsock_t *watched[S_WATCHES] = {self->pull, self->ack, self->router};
-    for (size_t i = 0; i < S_WATCHES; i++) {
+    for (size_t i = 0; i < S_WATCHES; i++)
         self->watches[i].dealer = self->router;
-        self->watches[i].monitor = tg_monitor_new(watched[i], "ingest", self->instance);
-        if (!self->watches[i].monitor) {
-            snprintf(error, error_size, "ingest: start_failed reason=\"cannot monitor sockets\"");
-            goto err;
-        }
-    }
 
     self->broker = ingest_broker_new(cfg, self->instance, self->ack, self->router,
                                      tg_clock_read()); //  the loop's first reading
