@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 
 #include "tg_alloc.h"
+#include "tg_log.h"
 
 struct _tg_actor_t {
     zactor_t *actor;        /* the running thread */
@@ -114,4 +115,41 @@ const char *tg_actor_get(const tg_actor_t *self, const char *name)
 zactor_t *tg_actor_zactor(tg_actor_t *self)
 {
     return self->actor;
+}
+
+int tg_actor_ask(tg_actor_t *self, const char *command, void *out, size_t size)
+{
+    if (zstr_send(self->actor, command) == -1)
+        return -1;
+    zframe_t *frame = zframe_recv(self->actor);
+    int rc = -1;
+    if (frame && zframe_size(frame) == size) {
+        memcpy(out, zframe_data(frame), size);
+        rc = 0;
+    }
+    zframe_destroy(&frame);
+    return rc;
+}
+
+void tg_actor_answer(zsock_t *pipe, zmsg_t **msg_p, const tg_actor_command_t *commands,
+                     size_t count, void *state, const char *who)
+{
+    char *command = zmsg_popstr(*msg_p);
+    zmsg_destroy(msg_p);
+    for (size_t i = 0; command && i < count; i++) {
+        if (!streq(command, commands[i].name))
+            continue;
+        unsigned char out[TG_ACTOR_ANSWER_MAX];
+        size_t size = commands[i].fn(state, out, sizeof out);
+        tg_check(size <= sizeof out);
+        zframe_t *frame = zframe_new(out, size);
+        zframe_send(&frame, pipe, 0);
+        free(command);
+        return;
+    }
+    tg_log_error("%s: unknown_command command=%s", who, command ? command : "(none)");
+    free(command);
+    //  An empty answer, so that whoever asked is not left waiting.
+    zframe_t *empty = zframe_new(NULL, 0);
+    zframe_send(&empty, pipe, 0);
 }

@@ -68,4 +68,25 @@ const char *tg_actor_get(const tg_actor_t *self, const char *name);
 /* The underlying zactor, to send commands to the actor (tests). Borrowed. */
 zactor_t *tg_actor_zactor(tg_actor_t *self);
 
+/* Commands an actor answers on its pipe besides $TERM (tests ask for its
+   counters): one frame of at most TG_ACTOR_ANSWER_MAX bytes, the handler's
+   `out`; the handler returns how many bytes it wrote. */
+#define TG_ACTOR_ANSWER_MAX 4096
+typedef size_t(tg_actor_answer_fn)(void *state, void *out, size_t out_size);
+typedef struct {
+    const char *name; /* the command, e.g. "STATS" */
+    tg_actor_answer_fn *fn;
+} tg_actor_command_t;
+
+/* Asks the running actor `command` and copies its answer, which must be
+   exactly `size` bytes, into out. 0, or -1 (no or another answer). */
+int tg_actor_ask(tg_actor_t *self, const char *command, void *out, size_t size);
+
+/* The actor's side (its tg_loop command handler): answers the command in
+   *msg_p from `commands` (count entries) on pipe, or logs an unknown one as
+   "<who>: unknown_command" and answers an empty frame (the asker gets -1).
+   Takes ownership of *msg_p and nulls it. */
+void tg_actor_answer(zsock_t *pipe, zmsg_t **msg_p, const tg_actor_command_t *commands,
+                     size_t count, void *state, const char *who);
+
 #endif

@@ -105,20 +105,22 @@ static void s_on_expiry(void *arg, tg_now_t now)
 //  Commands from the owning thread other than $TERM (tg_loop stops on
 //  that): STATS answers one frame holding an ingest_stats_t. Takes
 //  ownership of *msg_p and nulls it.
+static size_t s_answer_stats(void *state, void *out, size_t out_size)
+{
+    ingest_actor_t *self = state;
+    tg_check(out_size >= sizeof(ingest_stats_t));
+    ingest_broker_stats(self->broker, out);
+    return sizeof(ingest_stats_t);
+}
+
+static const tg_actor_command_t s_commands[] = {{"STATS", s_answer_stats}};
+
 static void s_on_command(void *arg, zmsg_t **msg_p, tg_now_t now)
 {
     (void)now;
     ingest_actor_t *self = arg;
-    char *command = zmsg_popstr(*msg_p);
-    zmsg_destroy(msg_p);
-    if (command && streq(command, "STATS")) {
-        ingest_stats_t stats;
-        ingest_broker_stats(self->broker, &stats);
-        zframe_t *frame = zframe_new(&stats, sizeof(stats));
-        zframe_send(&frame, self->pipe, 0);
-    } else
-        tg_log_error("ingest: unknown_command command=%s", command ? command : "(none)");
-    free(command);
+    tg_actor_answer(self->pipe, msg_p, s_commands, sizeof s_commands / sizeof s_commands[0], self,
+                    "ingest");
 }
 
 /* --- the actor class ---------------------------------------------------- */
@@ -243,15 +245,5 @@ const tg_actor_class_t ingest_actor_class = {"ingest", s_create, s_run, s_destro
 int ingest_actor_stats(tg_actor_t *actor, ingest_stats_t *stats)
 {
     assert(actor && stats);
-    zactor_t *zactor = tg_actor_zactor(actor);
-    if (zstr_send(zactor, "STATS") == -1)
-        return -1;
-    zframe_t *frame = zframe_recv(zactor);
-    int rc = -1;
-    if (frame && zframe_size(frame) == sizeof(*stats)) {
-        memcpy(stats, zframe_data(frame), sizeof(*stats));
-        rc = 0;
-    }
-    zframe_destroy(&frame);
-    return rc;
+    return tg_actor_ask(actor, "STATS", stats, sizeof *stats);
 }

@@ -191,25 +191,34 @@ static void s_link_stats(void *arg, tg_envelope_t *heartbeat, tg_now_t now)
 
 //  STATS answers one frame holding a persist_broker_stats_t; DB one frame
 //  holding {state, backend pid}. Takes ownership of *msg_p and nulls it.
+static size_t s_answer_stats(void *state, void *out, size_t out_size)
+{
+    persist_actor_t *self = state;
+    tg_check(out_size >= sizeof(persist_broker_stats_t));
+    persist_broker_stats_t stats;
+    persist_broker_stats(self->broker, &stats);
+    stats.bad_input += persist_link_bad_input(self->link);
+    memcpy(out, &stats, sizeof stats);
+    return sizeof stats;
+}
+
+static size_t s_answer_db(void *state, void *out, size_t out_size)
+{
+    persist_actor_t *self = state;
+    int answer[2] = {(int)persist_db_state(self->db), persist_db_backend_pid(self->db)};
+    tg_check(out_size >= sizeof answer);
+    memcpy(out, answer, sizeof answer);
+    return sizeof answer;
+}
+
+static const tg_actor_command_t s_commands[] = {{"STATS", s_answer_stats}, {"DB", s_answer_db}};
+
 static void s_on_command(void *arg, zmsg_t **msg_p, tg_now_t now)
 {
     (void)now;
     persist_actor_t *self = arg;
-    char *command = zmsg_popstr(*msg_p);
-    zmsg_destroy(msg_p);
-    if (command && streq(command, "STATS")) {
-        persist_broker_stats_t stats;
-        persist_broker_stats(self->broker, &stats);
-        stats.bad_input += persist_link_bad_input(self->link);
-        zframe_t *frame = zframe_new(&stats, sizeof stats);
-        zframe_send(&frame, self->pipe, 0);
-    } else if (command && streq(command, "DB")) {
-        int answer[2] = {(int)persist_db_state(self->db), persist_db_backend_pid(self->db)};
-        zframe_t *frame = zframe_new(answer, sizeof answer);
-        zframe_send(&frame, self->pipe, 0);
-    } else
-        tg_log_error("persist: unknown_command command=%s", command ? command : "(none)");
-    free(command);
+    tg_actor_answer(self->pipe, msg_p, s_commands, sizeof s_commands / sizeof s_commands[0], self,
+                    "persist");
 }
 
 /* --- the actor class ---------------------------------------------------- */
@@ -313,33 +322,17 @@ static void s_run(void *state)
 
 const tg_actor_class_t persist_actor_class = {"persist", s_create, s_run, s_destroy};
 
-//  Sends `command` and reads one frame of exactly `size` bytes into out.
-static int s_ask(tg_actor_t *actor, const char *command, void *out, size_t size)
-{
-    zactor_t *zactor = tg_actor_zactor(actor);
-    if (zstr_send(zactor, command) == -1)
-        return -1;
-    zframe_t *frame = zframe_recv(zactor);
-    int rc = -1;
-    if (frame && zframe_size(frame) == size) {
-        memcpy(out, zframe_data(frame), size);
-        rc = 0;
-    }
-    zframe_destroy(&frame);
-    return rc;
-}
-
 int persist_actor_stats(tg_actor_t *actor, persist_broker_stats_t *stats)
 {
     assert(actor && stats);
-    return s_ask(actor, "STATS", stats, sizeof *stats);
+    return tg_actor_ask(actor, "STATS", stats, sizeof *stats);
 }
 
 int persist_actor_db(tg_actor_t *actor, persist_db_state_t *state, int *backend_pid)
 {
     assert(actor && state && backend_pid);
     int answer[2];
-    if (s_ask(actor, "DB", answer, sizeof answer) != 0)
+    if (tg_actor_ask(actor, "DB", answer, sizeof answer) != 0)
         return -1;
     *state = (persist_db_state_t)answer[0];
     *backend_pid = answer[1];

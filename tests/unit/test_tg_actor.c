@@ -7,6 +7,7 @@
 
 typedef struct {
     zsock_t *pull;
+    zsock_t *pipe; /* borrowed */
     tg_loop_t *loop;
 } s_echo_t;
 
@@ -22,15 +23,35 @@ static void *s_create(zsock_t *pipe, const void *args, tg_actor_ready_t *ready, 
         return NULL;
     s_echo_t *self = calloc(1, sizeof *self);
     self->pull = pull;
+    self->pipe = pipe;
     self->loop = tg_loop_new(pipe);
     tg_actor_ready_add(ready, "endpoint", resolved);
     tg_actor_ready_add(ready, "instance", "test-1");
     return self;
 }
 
+static size_t s_answer_port(void *state, void *out, size_t out_size)
+{
+    (void)state;
+    const char answer[] = "forty-two";
+    cr_assert_geq(out_size, sizeof answer);
+    memcpy(out, answer, sizeof answer);
+    return sizeof answer;
+}
+
+static const tg_actor_command_t s_commands[] = {{"PORT", s_answer_port}};
+
+static void s_on_command(void *arg, zmsg_t **msg_p, tg_now_t now)
+{
+    (void)now;
+    s_echo_t *self = arg;
+    tg_actor_answer(self->pipe, msg_p, s_commands, 1, self, "test");
+}
+
 static void s_run(void *state)
 {
     s_echo_t *self = state;
+    tg_loop_set_command(self->loop, s_on_command, self);
     tg_loop_run(self->loop);
 }
 
@@ -71,4 +92,21 @@ Test(tg_actor, failed_start_returns_the_error_text)
     tg_actor_t *actor = tg_actor_start(&s_class, "tcp://256.0.0.1:1", error, sizeof error);
     cr_assert_null(actor);
     cr_assert(strstr(error, "tcp://256.0.0.1:1"), "%s", error);
+}
+
+/* A command from the table is answered with the handler's bytes; an
+   answer of another size is refused by the asker; the actor goes on. */
+Test(tg_actor, ask_gets_the_commands_answer)
+{
+    char error[256] = "";
+    tg_actor_t *actor = tg_actor_start(&s_class, "tcp://127.0.0.1:*", error, sizeof error);
+    cr_assert(actor, "%s", error);
+    char answer[10];
+    cr_assert_eq(tg_actor_ask(actor, "PORT", answer, sizeof answer), 0);
+    cr_assert_str_eq(answer, "forty-two");
+    char wrong[4];
+    cr_assert_eq(tg_actor_ask(actor, "PORT", wrong, sizeof wrong), -1);
+    cr_assert_eq(tg_actor_ask(actor, "NOTHING", answer, sizeof answer), -1);
+    cr_assert_eq(tg_actor_ask(actor, "PORT", answer, sizeof answer), 0);
+    tg_actor_destroy(&actor);
 }
