@@ -40,9 +40,17 @@ function openWithHeaders(url, headers) {
 // Collects the EVENTs of one subscription as {pub, replay, n}.
 function collect(client, subId) {
   const got = [];
-  client.onEvent = (msg) => {
+  const take = (msg) => {
     if (msg[1] === subId) got.push({ pub: msg[2], replay: msg[3]?._replay === true, n: msg[5]?.n });
   };
+  // An EVENT can come in the same read as SUBSCRIBED, before the caller
+  // knew the subscription id and set this up: it waits in the inbox.
+  client.inbox = client.inbox.filter(({ msg }) => {
+    if (!(Array.isArray(msg) && msg[0] === WAMP.EVENT && msg[1] === subId)) return true;
+    take(msg);
+    return false;
+  });
+  client.onEvent = take;
   return got;
 }
 
