@@ -27,6 +27,7 @@ typedef struct {
     edge_session_t *session;  /* borrowed: released by edge_auth_session_closed */
     int64_t deadline_ms;      /* monotonic time after which it is refused */
     int64_t keep_until;       /* the exp sent: the token's exp + skew */
+    bool sent;                /* the TOKEN_SPEND is out; false: ask again at the next tick */
     tg_token_claims_t claims; /* owned: the verified token */
 } s_pending_t;
 
@@ -248,6 +249,30 @@ static void s_pending_release(edge_auth_t *self, s_pending_t *slot, bool spent)
     self->pending_count--;
 }
 
+/* A TOKEN_SPEND request id: never 0, within the protocol's range. */
+static uint64_t s_next_req(edge_auth_t *self)
+{
+    uint64_t req = ++self->next_req;
+    if (req > TG_MAX_ID)
+        req = self->next_req = 1;
+    return req;
+}
+
+/* Sends the slot's TOKEN_SPEND when the router is there; slot->sent says
+   whether it went (a slot not sent is tried again at the next tick). */
+static void s_send_spend(edge_auth_t *self, s_pending_t *slot)
+{
+    slot->sent = false;
+    if (!self->router.ready(self->router.arg))
+        return;
+    tg_envelope_t *envelope = tg_envelope_new(TG_CMD_TOKEN_SPEND);
+    envelope->req = slot->req;
+    envelope->jti = tg_strdup(slot->claims.jti);
+    envelope->exp = (uint64_t)slot->keep_until;
+    slot->sent = self->router.send(self->router.arg, envelope) == 0;
+    tg_envelope_destroy(&envelope);
+}
+
 /* Sends TOKEN_SPEND for a verified ws token and parks the session. */
 static void s_spend(edge_auth_t *self, edge_session_t *session, tg_token_claims_t *claims,
                     tg_now_t now)
@@ -255,10 +280,6 @@ static void s_spend(edge_auth_t *self, edge_session_t *session, tg_token_claims_
     if (s_spent_here(self, claims->jti, tg_now_wall_s(now)) ||
         s_pending_has_jti(self, claims->jti)) {
         s_fail(self, session, "token replayed (on this edge)");
-        return;
-    }
-    if (!self->router.ready(self->router.arg)) {
-        s_fail(self, session, "router unavailable: cannot spend the token");
         return;
     }
     if (self->pending_count >= self->max_pending) {
@@ -275,20 +296,7 @@ static void s_spend(edge_auth_t *self, edge_session_t *session, tg_token_claims_
     int64_t keep_until = claims->exp + (int64_t)self->cfg->token_skew;
     if (keep_until < 0 || (uint64_t)keep_until > TG_MAX_ID)
         keep_until = (int64_t)TG_MAX_ID;
-    uint64_t req = ++self->next_req;
-    if (req > TG_MAX_ID)
-        req = self->next_req = 1;
-    tg_envelope_t *envelope = tg_envelope_new(TG_CMD_TOKEN_SPEND);
-    envelope->req = req;
-    envelope->jti = tg_strdup(claims->jti);
-    envelope->exp = (uint64_t)keep_until;
-    int rc = self->router.send(self->router.arg, envelope);
-    tg_envelope_destroy(&envelope);
-    if (rc != 0) {
-        s_fail(self, session, "router unavailable: token spend not sent");
-        return;
-    }
-    slot->req = req;
+    slot->req = s_next_req(self);
     slot->session = session;
     slot->deadline_ms = now.mono_ms + EDGE_AUTH_TIMEOUT_MS;
     slot->keep_until = keep_until;
@@ -296,6 +304,8 @@ static void s_spend(edge_auth_t *self, edge_session_t *session, tg_token_claims_
     memset(claims, 0, sizeof(*claims)); /* moved into the slot */
     self->pending_count++;
     edge_session_authenticating(session);
+    /* Not sent (router away, link full): asked again at the next tick. */
+    s_send_spend(self, slot);
 }
 
 /* --- the API ----------------------------------------------------------------- */
@@ -370,6 +380,14 @@ void edge_auth_router_reply(edge_auth_t *self, const tg_envelope_t *envelope, tg
         s_pending_release(self, slot, true);
         return;
     }
+    /* A router in its start-up window (or short of room): ask again at
+       the next tick, under a new request id, until the slot's deadline. */
+    if (!accepted && session->state == EDGE_SESSION_AUTHENTICATING && envelope->error &&
+        streq(envelope->error, "telegraphy.error.unavailable") && now.mono_ms < slot->deadline_ms) {
+        slot->req = s_next_req(self);
+        slot->sent = false;
+        return;
+    }
     s_pending_release(self, slot, accepted);
     if (!accepted && session->state == EDGE_SESSION_AUTHENTICATING) {
         char reason[TG_MAX_TOPIC + 32];
@@ -398,8 +416,13 @@ void edge_auth_tick(edge_auth_t *self, tg_now_t now)
     assert(self);
     for (size_t i = 0; i < EDGE_AUTH_MAX_PENDING && self->pending_count > 0; i++) {
         s_pending_t *slot = &self->pending[i];
-        if (!slot->req || slot->deadline_ms > now.mono_ms)
+        if (!slot->req)
             continue;
+        if (slot->deadline_ms > now.mono_ms) {
+            if (!slot->sent)
+                s_send_spend(self, slot);
+            continue;
+        }
         edge_session_t *session = slot->session;
         /* Unknown outcome: the router may have recorded it. */
         s_pending_release(self, slot, true);

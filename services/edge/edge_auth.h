@@ -16,7 +16,11 @@
     exp = now + resume_ttl) each time.
 
     Single use of ws tokens across edges: the router keeps spent jtis until
-    their exp. The edge waits for its verdict at most EDGE_AUTH_TIMEOUT_MS,
+    their exp. The edge waits for its verdict at most EDGE_AUTH_TIMEOUT_MS:
+    a router that is not there yet (the link not welcomed) or answers
+    `telegraphy.error.unavailable` (a router in its start-up window) is
+    asked again at the next tick within that bound, so a valid token is not
+    refused because the gateway is starting (issue 11);
     with at most EDGE_AUTH_MAX_PENDING sessions waiting (more are refused:
     fail closed). It also remembers the jtis it spent (until exp, at most
     EDGE_AUTH_MAX_SPENT, oldest dropped first) to refuse a replay on this
@@ -37,8 +41,10 @@
 #include "tg_config.h"
 #include "tg_envelope.h"
 
-/* How long an AUTHENTICATE waits for the router's verdict on its jti. */
-#define EDGE_AUTH_TIMEOUT_MS 2000
+/* How long an AUTHENTICATE waits for the router's verdict on its jti,
+   asking again while the router is away or starting: longer than a fresh
+   router's start-up window (3 heartbeats of the default 1000 ms). */
+#define EDGE_AUTH_TIMEOUT_MS 5000
 /* Sessions waiting for that verdict at once, at most. */
 #define EDGE_AUTH_MAX_PENDING 1024
 /* Jtis this edge remembers having spent, at most. */

@@ -242,22 +242,58 @@ Test(edge_auth, concurrent_use_of_one_token_is_refused)
     free(token);
 }
 
-/* No router: a ws token cannot be spent, so it is refused (fail closed). */
-Test(edge_auth, router_unavailable_refuses_ws_tokens)
+/* No router yet (the edge's link is not welcomed: a gateway starting): the
+   valid token is not refused; its spend goes out at the first tick the
+   router is there, and the session is welcomed on the verdict (issue 11). */
+Test(edge_auth, router_away_at_first_is_asked_once_it_is_there)
 {
     h.ready = false;
     char *token = h_token(TG_TOKEN_WS, "42", NULL, 60, NULL, H_SECRET);
-    s_expect_refused(s_try("42", token));
+    edge_session_t *s = s_try("42", token);
+    cr_assert_eq(h_count_sent(&h, TG_CMD_TOKEN_SPEND), 0);
+    h_expect_nothing(s);
+    h.ready = true;
+    edge_broker_tick(h.broker, h_at(&h, 500));
+    cr_assert_eq(h_count_sent(&h, TG_CMD_TOKEN_SPEND), 1);
+    h_verdict(&h, h_last_sent(&h)->req, NULL);
+    json_decref(h_expect(s, TG_WAMP_WELCOME));
     free(token);
 }
 
-/* The router refuses during its start-up window: refused as well. */
-Test(edge_auth, router_starting_up_refuses_the_token)
+/* A router in its start-up window answers unavailable: the spend is asked
+   again at the next tick, under a new request id, and the session is
+   welcomed once the router accepts it. */
+Test(edge_auth, router_starting_up_is_asked_again_until_it_accepts)
 {
     char *token = h_token(TG_TOKEN_WS, "42", NULL, 60, NULL, H_SECRET);
     edge_session_t *s = s_try("42", token);
-    h_verdict(&h, h_last_sent(&h)->req, "telegraphy.error.unavailable");
+    uint64_t first = h_last_sent(&h)->req;
+    h_verdict(&h, first, "telegraphy.error.unavailable");
+    h_expect_nothing(s);
+    edge_broker_tick(h.broker, h_at(&h, 500));
+    cr_assert_eq(h_count_sent(&h, TG_CMD_TOKEN_SPEND), 2);
+    uint64_t second = h_last_sent(&h)->req;
+    cr_assert_neq(second, first);
+    h_verdict(&h, first, NULL); /* a late answer to the first ask changes nothing */
+    h_expect_nothing(s);
+    h_verdict(&h, second, NULL);
+    json_decref(h_expect(s, TG_WAMP_WELCOME));
+    free(token);
+}
+
+/* The wait is bounded: a router that stays away (or keeps answering
+   unavailable) past EDGE_AUTH_TIMEOUT_MS gets the session refused, not
+   before (fail closed). */
+Test(edge_auth, router_away_past_the_bound_refuses_the_token)
+{
+    h.ready = false;
+    char *token = h_token(TG_TOKEN_WS, "42", NULL, 60, NULL, H_SECRET);
+    edge_session_t *s = s_try("42", token);
+    edge_broker_tick(h.broker, h_at(&h, EDGE_AUTH_TIMEOUT_MS - 1));
+    h_expect_nothing(s);
+    edge_broker_tick(h.broker, h_at(&h, EDGE_AUTH_TIMEOUT_MS + 1));
     s_expect_refused(s);
+    cr_assert_eq(h_count_sent(&h, TG_CMD_TOKEN_SPEND), 0);
     free(token);
 }
 
