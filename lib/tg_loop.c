@@ -25,9 +25,11 @@ typedef struct {
 } s_timer_t;
 
 struct _tg_loop_t {
-    zsock_t *pipe;                  /* borrowed: the actor's pipe, or NULL */
-    tg_loop_command_fn *on_command; /* pipe messages other than $TERM */
-    void *command_arg;
+    zsock_t *pipe;                      /* borrowed: the actor's pipe, or NULL */
+    const tg_actor_command_t *commands; /* borrowed: questions answered on the pipe */
+    size_t command_count;
+    void *command_state;               /* the handlers' state */
+    const char *who;                   /* borrowed: log prefix of an unknown command */
     s_item_t items[TG_LOOP_MAX_ITEMS]; /* readers, in the order added */
     size_t item_count;
     s_timer_t timers[TG_LOOP_MAX_TIMERS];
@@ -134,10 +136,13 @@ void tg_loop_disarm(tg_loop_t *self, int id)
     self->timers[id].armed = false;
 }
 
-void tg_loop_set_command(tg_loop_t *self, tg_loop_command_fn *fn, void *arg)
+void tg_loop_set_commands(tg_loop_t *self, const tg_actor_command_t *commands, size_t count,
+                          void *state, const char *who)
 {
-    self->on_command = fn;
-    self->command_arg = arg;
+    self->commands = commands;
+    self->command_count = count;
+    self->command_state = state;
+    self->who = who;
 }
 
 void tg_loop_stop(tg_loop_t *self)
@@ -152,7 +157,7 @@ uint64_t tg_loop_turns(const tg_loop_t *self)
 
 /* One message from the pipe: $TERM stops, anything else goes to the
    command handler (or is logged and dropped). */
-static void s_serve_pipe(tg_loop_t *self, tg_now_t now)
+static void s_serve_pipe(tg_loop_t *self)
 {
     zmsg_t *msg = zmsg_recv(self->pipe);
     if (!msg) {
@@ -167,14 +172,8 @@ static void s_serve_pipe(tg_loop_t *self, tg_now_t now)
         zmsg_destroy(&msg);
         return;
     }
-    if (self->on_command)
-        self->on_command(self->command_arg, &msg, now);
-    else {
-        char *command = first ? zframe_strdup(first) : NULL;
-        tg_log_warning("loop: unknown actor command=%s", command ? command : "(empty)");
-        free(command);
-    }
-    zmsg_destroy(&msg);
+    tg_actor_answer(self->pipe, &msg, self->commands, self->command_count, self->command_state,
+                    self->who ? self->who : "loop");
 }
 
 /* Milliseconds until the next timer is due, or -1 (wait forever). */
@@ -233,7 +232,7 @@ int tg_loop_run(tg_loop_t *self)
             continue;
         }
         if (self->pipe && (polled[0].revents & ZMQ_POLLIN))
-            s_serve_pipe(self, now);
+            s_serve_pipe(self);
         for (size_t i = 0; i < items && !self->stopped; i++) {
             s_item_t *item = &self->items[i];
             short revents = polled[first_item + i].revents;

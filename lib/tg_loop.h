@@ -21,6 +21,7 @@
 #include <czmq.h>
 #include <stdbool.h>
 
+#include "tg_actor.h"
 #include "tg_clock.h"
 
 #define TG_LOOP_MAX_ITEMS  32
@@ -34,9 +35,6 @@ typedef void(tg_loop_socket_fn)(void *arg, zsock_t *sock, tg_now_t now);
 typedef void(tg_loop_fd_fn)(void *arg, int fd, short revents, tg_now_t now);
 /* A timer is due. */
 typedef void(tg_loop_timer_fn)(void *arg, tg_now_t now);
-/* A message other than $TERM on the actor pipe. Takes ownership of *msg_p
-   and nulls it. */
-typedef void(tg_loop_command_fn)(void *arg, zmsg_t **msg_p, tg_now_t now);
 
 /* A loop serving `pipe` (borrowed; may be NULL for a loop without an
    actor, as in tests). Caller owns the result. */
@@ -75,8 +73,13 @@ int tg_loop_add_deadline(tg_loop_t *self, tg_loop_timer_fn *fn, void *arg);
 void tg_loop_arm(tg_loop_t *self, int id, int64_t at_ms);
 void tg_loop_disarm(tg_loop_t *self, int id);
 
-/* Handles pipe messages other than $TERM (tests ask an actor things). */
-void tg_loop_set_command(tg_loop_t *self, tg_loop_command_fn *fn, void *arg);
+/* The questions the actor answers on its pipe besides $TERM (tg_actor_ask;
+   tests ask an actor for its counters): `count` commands, each handler
+   called with `state`; `who` prefixes the log line of an unknown command.
+   The table is borrowed (a static one). Without it, every question gets
+   the empty answer (tg_actor_answer). */
+void tg_loop_set_commands(tg_loop_t *self, const tg_actor_command_t *commands, size_t count,
+                          void *state, const char *who);
 
 /* Runs until $TERM, a closed pipe, or tg_loop_stop. Returns 0. */
 int tg_loop_run(tg_loop_t *self);

@@ -27,7 +27,6 @@ typedef struct {
 typedef struct {
     tg_config_t cfg;                /* our copy */
     char instance[TG_INSTANCE_MAX]; /* our id, the routing id at the router */
-    zsock_t *pipe;                  /* borrowed: the actor's pipe (STATS answers) */
     zsock_t *pull;                  /* PULL bound on cfg.ingest */
     zsock_t *ack;                   /* ROUTER bound on cfg.ingest_ack */
     zsock_t *router;                /* DEALER connected to cfg.router */
@@ -102,9 +101,8 @@ static void s_on_expiry(void *arg, tg_now_t now)
     ingest_broker_expire(self->broker, now);
 }
 
-//  Commands from the owning thread other than $TERM (tg_loop stops on
-//  that): STATS answers one frame holding an ingest_stats_t. Takes
-//  ownership of *msg_p and nulls it.
+//  The owner's questions (tg_actor_ask, answered by tg_loop): STATS is
+//  one frame holding an ingest_stats_t.
 static size_t s_answer_stats(void *state, void *out, size_t out_size)
 {
     ingest_actor_t *self = state;
@@ -114,14 +112,6 @@ static size_t s_answer_stats(void *state, void *out, size_t out_size)
 }
 
 static const tg_actor_command_t s_commands[] = {{"STATS", s_answer_stats}};
-
-static void s_on_command(void *arg, zmsg_t **msg_p, tg_now_t now)
-{
-    (void)now;
-    ingest_actor_t *self = arg;
-    tg_actor_answer(self->pipe, msg_p, s_commands, sizeof s_commands / sizeof s_commands[0], self,
-                    "ingest");
-}
 
 /* --- the actor class ---------------------------------------------------- */
 
@@ -164,7 +154,6 @@ static void *s_create(zsock_t *pipe, const void *args, tg_actor_ready_t *ready, 
 {
     ingest_actor_t *self = tg_new(ingest_actor_t);
     self->cfg = *(const tg_config_t *)args;
-    self->pipe = pipe;
     tg_instance_new("ingest", self->instance, sizeof self->instance);
     const tg_config_t *cfg = &self->cfg;
 
@@ -210,7 +199,8 @@ static void *s_create(zsock_t *pipe, const void *args, tg_actor_ready_t *ready, 
     self->broker = ingest_broker_new(cfg, self->instance, self->ack, self->router,
                                      tg_clock_read()); //  the loop's first reading
     self->loop = tg_loop_new(pipe);
-    tg_loop_set_command(self->loop, s_on_command, self);
+    tg_loop_set_commands(self->loop, s_commands, sizeof s_commands / sizeof s_commands[0], self,
+                         "ingest");
     tg_loop_add_socket(self->loop, self->pull, s_on_pull, self);
     tg_loop_add_socket(self->loop, self->ack, s_on_ack, self);
     tg_loop_add_socket(self->loop, self->router, s_on_router, self);

@@ -22,7 +22,6 @@
 typedef struct {
     tg_config_t cfg;                /* our copy */
     char instance[TG_INSTANCE_MAX]; /* our id, the routing id at the router */
-    zsock_t *pipe;                  /* borrowed: the actor's pipe (commands) */
     zsock_t *router;                /* DEALER connected to cfg.router */
     tg_monitor_t *monitor;          /* the DEALER's socket events */
     persist_db_t *db;               /* the database connection */
@@ -189,8 +188,9 @@ static void s_link_stats(void *arg, tg_envelope_t *heartbeat, tg_now_t now)
 
 /* --- commands from the owning thread ------------------------------------ */
 
-//  STATS answers one frame holding a persist_broker_stats_t; DB one frame
-//  holding {state, backend pid}. Takes ownership of *msg_p and nulls it.
+//  The owner's questions (tg_actor_ask, answered by tg_loop): STATS is one
+//  frame holding a persist_broker_stats_t; DB one frame
+//  holding {state, backend pid}.
 static size_t s_answer_stats(void *state, void *out, size_t out_size)
 {
     persist_actor_t *self = state;
@@ -212,14 +212,6 @@ static size_t s_answer_db(void *state, void *out, size_t out_size)
 }
 
 static const tg_actor_command_t s_commands[] = {{"STATS", s_answer_stats}, {"DB", s_answer_db}};
-
-static void s_on_command(void *arg, zmsg_t **msg_p, tg_now_t now)
-{
-    (void)now;
-    persist_actor_t *self = arg;
-    tg_actor_answer(self->pipe, msg_p, s_commands, sizeof s_commands / sizeof s_commands[0], self,
-                    "persist");
-}
 
 /* --- the actor class ---------------------------------------------------- */
 
@@ -253,7 +245,6 @@ static void *s_create(zsock_t *pipe, const void *args, tg_actor_ready_t *ready, 
 {
     persist_actor_t *self = tg_new(persist_actor_t);
     self->cfg = *(const tg_config_t *)args;
-    self->pipe = pipe;
     self->db_fd = -1;
     tg_instance_new("persist", self->instance, sizeof self->instance);
     const tg_config_t *cfg = &self->cfg;
@@ -290,7 +281,8 @@ static void *s_create(zsock_t *pipe, const void *args, tg_actor_ready_t *ready, 
     self->broker = persist_broker_new(cfg, self->store, self->link, now);
 
     self->loop = tg_loop_new(pipe);
-    tg_loop_set_command(self->loop, s_on_command, self);
+    tg_loop_set_commands(self->loop, s_commands, sizeof s_commands / sizeof s_commands[0], self,
+                         "persist");
     tg_loop_add_socket(self->loop, self->router, s_on_router, self);
     tg_loop_add_socket(self->loop, tg_monitor_socket(self->monitor), s_on_monitor, self);
     tg_loop_add_timer(self->loop, cfg->heartbeat_ms, s_on_heartbeat, self);

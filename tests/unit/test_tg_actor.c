@@ -7,7 +7,6 @@
 
 typedef struct {
     zsock_t *pull;
-    zsock_t *pipe; /* borrowed */
     tg_loop_t *loop;
 } s_echo_t;
 
@@ -23,7 +22,6 @@ static void *s_create(zsock_t *pipe, const void *args, tg_actor_ready_t *ready, 
         return NULL;
     s_echo_t *self = calloc(1, sizeof *self);
     self->pull = pull;
-    self->pipe = pipe;
     self->loop = tg_loop_new(pipe);
     tg_actor_ready_add(ready, "endpoint", resolved);
     tg_actor_ready_add(ready, "instance", "test-1");
@@ -41,17 +39,10 @@ static size_t s_answer_port(void *state, void *out, size_t out_size)
 
 static const tg_actor_command_t s_commands[] = {{"PORT", s_answer_port}};
 
-static void s_on_command(void *arg, zmsg_t **msg_p, tg_now_t now)
-{
-    (void)now;
-    s_echo_t *self = arg;
-    tg_actor_answer(self->pipe, msg_p, s_commands, 1, self, "test");
-}
-
 static void s_run(void *state)
 {
     s_echo_t *self = state;
-    tg_loop_set_command(self->loop, s_on_command, self);
+    tg_loop_set_commands(self->loop, s_commands, 1, self, "test");
     tg_loop_run(self->loop);
 }
 
