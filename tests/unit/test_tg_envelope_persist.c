@@ -8,90 +8,10 @@
 #include <msgpack.h>
 #include <string.h>
 
+#include "test_tg_envelope_helpers.h"
 #include "tg_envelope.h"
 
 /* --- helpers ------------------------------------------------------------ */
-
-/* msgpack bytes written directly, so the tests can produce what
-   tg_envelope_encode never would. */
-typedef struct {
-    msgpack_sbuffer buffer;
-    msgpack_packer packer;
-} packed_t;
-
-static void packed_map(packed_t *p, size_t pairs)
-{
-    msgpack_sbuffer_init(&p->buffer);
-    msgpack_packer_init(&p->packer, &p->buffer, msgpack_sbuffer_write);
-    msgpack_pack_map(&p->packer, pairs);
-}
-
-static void pack_str(packed_t *p, const char *text)
-{
-    msgpack_pack_str(&p->packer, strlen(text));
-    msgpack_pack_str_body(&p->packer, text, strlen(text));
-}
-
-static void kv_str(packed_t *p, const char *key, const char *value)
-{
-    pack_str(p, key);
-    pack_str(p, value);
-}
-
-static void kv_uint(packed_t *p, const char *key, uint64_t value)
-{
-    pack_str(p, key);
-    msgpack_pack_uint64(&p->packer, value);
-}
-
-static void kv_true(packed_t *p, const char *key)
-{
-    pack_str(p, key);
-    msgpack_pack_true(&p->packer);
-}
-
-/* Appends p's bytes as a frame of msg and frees them. */
-static void add_packed(zmsg_t *msg, packed_t *p)
-{
-    zmsg_addmem(msg, p->buffer.data, p->buffer.size);
-    msgpack_sbuffer_destroy(&p->buffer);
-}
-
-static zmsg_t *command_msg(const char *command, packed_t *header)
-{
-    zmsg_t *msg = zmsg_new();
-    zmsg_addstr(msg, command);
-    add_packed(msg, header);
-    return msg;
-}
-
-static void expect_malformed(zmsg_t *msg, const char *reason)
-{
-    const char *why = NULL;
-    tg_envelope_t *env = tg_envelope_decode(&msg, &why);
-    cr_assert_null(env);
-    cr_assert_null(msg);
-    cr_assert_not_null(why);
-    cr_assert_str_eq(why, reason);
-}
-
-static tg_envelope_t *expect_decoded(zmsg_t *msg)
-{
-    const char *why = NULL;
-    tg_envelope_t *env = tg_envelope_decode(&msg, &why);
-    cr_assert_not_null(env, "refused: %s", why ? why : "?");
-    return env;
-}
-
-static tg_envelope_t *round_trip(tg_envelope_t *env)
-{
-    return expect_decoded(tg_envelope_encode(env));
-}
-
-static zframe_t *body_frame(void)
-{
-    return zframe_new("\x81\xa1\x61\x01", 4); /* {"a": 1} */
-}
 
 /* The EVENT header the router sends edges, as persist stores it. */
 static zframe_t *edge_header(void)
@@ -120,9 +40,9 @@ static tg_envelope_t *replay_new(void)
 }
 
 /* A STORE or REPLAY message with the given header and stored frames. */
-static zmsg_t *stored_msg(const char *command, packed_t *header, zframe_t *stored, bool body)
+static zmsg_t *stored_msg(const char *command, header_t *header, zframe_t *stored, bool body)
 {
-    zmsg_t *msg = command_msg(command, header);
+    zmsg_t *msg = header_msg(header, command, 0);
     if (stored)
         zmsg_append(msg, &stored);
     if (body)
@@ -130,9 +50,9 @@ static zmsg_t *stored_msg(const char *command, packed_t *header, zframe_t *store
     return msg;
 }
 
-static void replay_header(packed_t *p)
+static void replay_header(header_t *p)
 {
-    packed_map(p, 4);
+    header_init(p, 4);
     kv_uint(p, "v", 1);
     kv_uint(p, "req", 9);
     kv_str(p, "instance", "edge-1");
@@ -215,7 +135,7 @@ Test(tg_envelope_persist, stored_frames_are_moved_not_copied)
    with one frame more, is malformed. */
 Test(tg_envelope_persist, replay_frames_are_counted)
 {
-    packed_t h;
+    header_t h;
     replay_header(&h);
     expect_malformed(stored_msg("REPLAY", &h, NULL, false), "missing stored event");
     replay_header(&h);
@@ -235,8 +155,8 @@ Test(tg_envelope_persist, replay_frames_are_counted)
 Test(tg_envelope_persist, stored_header_is_checked_like_an_event)
 {
     static const char bad[] = "bad frame: stored event";
-    packed_t h;
-    packed_t e;
+    header_t h;
+    header_t e;
     /* Not msgpack / not a map / trailing bytes. */
     replay_header(&h);
     expect_malformed(stored_msg("REPLAY", &h, zframe_new("\xc1", 1), true), bad);
@@ -245,7 +165,7 @@ Test(tg_envelope_persist, stored_header_is_checked_like_an_event)
     replay_header(&h);
     expect_malformed(stored_msg("REPLAY", &h, zframe_new("\x80\x80", 2), true), bad);
     /* An ingest's EVENT header (no audience) is not what edges get. */
-    packed_map(&e, 4);
+    header_init(&e, 4);
     kv_uint(&e, "v", 1);
     kv_uint(&e, "pub_id", 5);
     kv_uint(&e, "ts", 1);
@@ -254,14 +174,14 @@ Test(tg_envelope_persist, stored_header_is_checked_like_an_event)
     expect_malformed(stored_msg("REPLAY", &h, zframe_new(e.buffer.data, e.buffer.size), true), bad);
     msgpack_sbuffer_destroy(&e.buffer);
     /* A bad field (pub_id 0). */
-    packed_map(&e, 5);
+    header_init(&e, 5);
     kv_uint(&e, "v", 1);
     kv_uint(&e, "pub_id", 0);
     kv_uint(&e, "ts", 1);
     kv_str(&e, "topic", "a.b");
     kv_str(&e, "audience", "public");
-    packed_t s;
-    packed_map(&s, 3);
+    header_t s;
+    header_init(&s, 3);
     kv_uint(&s, "v", 1);
     kv_uint(&s, "expires_at", 0);
     pack_str(&s, "sub_ids");
@@ -274,18 +194,18 @@ Test(tg_envelope_persist, stored_header_is_checked_like_an_event)
    are ids. */
 Test(tg_envelope_persist, store_header_bounds_are_enforced)
 {
-    packed_t s;
-    packed_map(&s, 2);
+    header_t s;
+    header_init(&s, 2);
     kv_uint(&s, "v", 1);
     kv_uint(&s, "expires_at", 1);
     expect_malformed(stored_msg("STORE", &s, edge_header(), true), "missing field: sub_ids");
-    packed_map(&s, 3);
+    header_init(&s, 3);
     kv_uint(&s, "v", 1);
     kv_uint(&s, "expires_at", TG_MAX_ID + 1);
     pack_str(&s, "sub_ids");
     msgpack_pack_array(&s.packer, 0);
     expect_malformed(stored_msg("STORE", &s, edge_header(), true), "bad field: expires_at");
-    packed_map(&s, 3);
+    header_init(&s, 3);
     kv_uint(&s, "v", 1);
     kv_uint(&s, "expires_at", 1);
     pack_str(&s, "sub_ids");
@@ -412,16 +332,16 @@ Test(tg_envelope_persist, resume_round_trips_with_every_field)
    names its client. */
 Test(tg_envelope_persist, resume_needs_persistent_or_since_and_a_client)
 {
-    packed_t h;
-    packed_map(&h, 6);
+    header_t h;
+    header_init(&h, 6);
     kv_uint(&h, "v", 1);
     kv_uint(&h, "req", 9);
     kv_str(&h, "instance", "edge-1");
     kv_uint(&h, "sub_id", 42);
     kv_str(&h, "topic", "a");
     kv_str(&h, "match", "exact");
-    expect_malformed(command_msg("RESUME", &h), "missing field: persistent or since");
-    packed_map(&h, 7);
+    expect_malformed(header_msg(&h, "RESUME", 0), "missing field: persistent or since");
+    header_init(&h, 7);
     kv_uint(&h, "v", 1);
     kv_uint(&h, "req", 9);
     kv_str(&h, "instance", "edge-1");
@@ -429,7 +349,7 @@ Test(tg_envelope_persist, resume_needs_persistent_or_since_and_a_client)
     kv_str(&h, "topic", "a");
     kv_str(&h, "match", "exact");
     kv_true(&h, "persistent");
-    expect_malformed(command_msg("RESUME", &h), "missing field: client_id");
+    expect_malformed(header_msg(&h, "RESUME", 0), "missing field: client_id");
 }
 
 /* REPLAY_END and MORE carry req and instance (REPLAY_END: sub_id and the
@@ -458,11 +378,11 @@ Test(tg_envelope_persist, replay_end_and_more_round_trip)
     tg_envelope_destroy(&copy);
     tg_envelope_destroy(&more);
 
-    packed_t h;
-    packed_map(&h, 2);
+    header_t h;
+    header_init(&h, 2);
     kv_uint(&h, "v", 1);
     kv_uint(&h, "req", 9);
-    expect_malformed(command_msg("MORE", &h), "missing field: instance");
+    expect_malformed(header_msg(&h, "MORE", 0), "missing field: instance");
 }
 
 /* ACK carries client_id, sub_id and pub_ids and/or upto. */
@@ -489,22 +409,22 @@ Test(tg_envelope_persist, ack_round_trips)
    client_id: malformed. */
 Test(tg_envelope_persist, ack_bounds_are_enforced)
 {
-    packed_t h;
-    packed_map(&h, 3);
+    header_t h;
+    header_init(&h, 3);
     kv_uint(&h, "v", 1);
     kv_str(&h, "client_id", "c-1");
     kv_uint(&h, "sub_id", 42);
-    expect_malformed(command_msg("ACK", &h), "missing field: pub_ids or upto");
+    expect_malformed(header_msg(&h, "ACK", 0), "missing field: pub_ids or upto");
 
-    packed_map(&h, 4);
+    header_init(&h, 4);
     kv_uint(&h, "v", 1);
     kv_str(&h, "client_id", "c-1");
     kv_uint(&h, "sub_id", 42);
     pack_str(&h, "pub_ids");
     msgpack_pack_array(&h.packer, 0);
-    expect_malformed(command_msg("ACK", &h), "bad field: pub_ids");
+    expect_malformed(header_msg(&h, "ACK", 0), "bad field: pub_ids");
 
-    packed_map(&h, 4);
+    header_init(&h, 4);
     kv_uint(&h, "v", 1);
     kv_str(&h, "client_id", "c-1");
     kv_uint(&h, "sub_id", 42);
@@ -512,24 +432,24 @@ Test(tg_envelope_persist, ack_bounds_are_enforced)
     msgpack_pack_array(&h.packer, TG_MAX_ACK_IDS + 1);
     for (int i = 0; i < TG_MAX_ACK_IDS + 1; i++)
         msgpack_pack_uint64(&h.packer, (uint64_t)i + 1);
-    expect_malformed(command_msg("ACK", &h), "bad field: pub_ids");
+    expect_malformed(header_msg(&h, "ACK", 0), "bad field: pub_ids");
 
-    packed_map(&h, 4);
+    header_init(&h, 4);
     kv_uint(&h, "v", 1);
     kv_str(&h, "client_id", "c-1");
     kv_uint(&h, "sub_id", 42);
     kv_uint(&h, "upto", TG_MAX_ID + 1);
-    expect_malformed(command_msg("ACK", &h), "bad field: upto");
+    expect_malformed(header_msg(&h, "ACK", 0), "bad field: upto");
 
     char long_id[TG_MAX_CLIENT_ID + 2];
     memset(long_id, 'c', sizeof long_id - 1);
     long_id[sizeof long_id - 1] = '\0';
-    packed_map(&h, 4);
+    header_init(&h, 4);
     kv_uint(&h, "v", 1);
     kv_str(&h, "client_id", long_id);
     kv_uint(&h, "sub_id", 42);
     kv_uint(&h, "upto", 1);
-    expect_malformed(command_msg("ACK", &h), "bad field: client_id");
+    expect_malformed(header_msg(&h, "ACK", 0), "bad field: client_id");
 }
 
 /* --- the persistence fields of older commands ------------------------------ */
@@ -551,21 +471,21 @@ Test(tg_envelope_persist, subscribe_persistence_fields)
     tg_envelope_destroy(&copy);
     tg_envelope_destroy(&sub);
 
-    packed_t h;
-    packed_map(&h, 5);
+    header_t h;
+    header_init(&h, 5);
     kv_uint(&h, "v", 1);
     kv_uint(&h, "req", 7);
     kv_str(&h, "topic", "a");
     kv_str(&h, "match", "exact");
     kv_true(&h, "persistent");
-    expect_malformed(command_msg("SUBSCRIBE", &h), "missing field: client_id");
-    packed_map(&h, 5);
+    expect_malformed(header_msg(&h, "SUBSCRIBE", 0), "missing field: client_id");
+    header_init(&h, 5);
     kv_uint(&h, "v", 1);
     kv_uint(&h, "req", 7);
     kv_str(&h, "topic", "a");
     kv_str(&h, "match", "exact");
     kv_uint(&h, "since", 0);
-    expect_malformed(command_msg("SUBSCRIBE", &h), "bad field: since");
+    expect_malformed(header_msg(&h, "SUBSCRIBE", 0), "bad field: since");
 }
 
 /* persistent and replay are on the wire only when true: a plain SUBSCRIBE
