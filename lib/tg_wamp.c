@@ -11,6 +11,7 @@
 #include "tg_base64.h"
 #include "tg_body.h"
 #include "tg_error.h"
+#include "tg_json_write.h"
 #include "tg_utf8.h"
 
 #include <ctype.h>
@@ -517,36 +518,13 @@ json_t *tg_wamp_result(int64_t request, json_t *args_stolen)
 
 /* EVENT, the hot path: composed by hand around the pre-rendered kwargs. */
 
+/* Ids and timestamps are at most 2^53: tg_json_write_integer writes them
+   (no snprintf on the hot path); the topic is a JSON string written by
+   tg_json_write_string (topics are URIs, so escaping is rare, but a quote
+   or control character must never break the frame). */
 static void s_append_uint(tg_buf_t *out, uint64_t value)
 {
-    char digits[24];
-    int n = snprintf(digits, sizeof digits, "%" PRIu64, value);
-    tg_buf_append(out, digits, (size_t)n);
-}
-
-/* Appends text as a JSON string. Topics are URIs, so escaping is rare, but
-   a quote or control character must never break the frame. */
-static void s_append_json_string(tg_buf_t *out, const char *text)
-{
-    static const char hex[] = "0123456789abcdef";
-    tg_buf_append_byte(out, '"');
-    const char *run = text;
-    for (const char *p = text; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        tg_buf_append(out, run, (size_t)(p - run));
-        run = p + 1;
-        if (c == '"' || c == '\\') {
-            tg_buf_append_byte(out, '\\');
-            tg_buf_append_byte(out, c);
-        } else {
-            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            tg_buf_append(out, esc, sizeof esc);
-        }
-    }
-    tg_buf_append_str(out, run);
-    tg_buf_append_byte(out, '"');
+    tg_json_write_integer(out, (int64_t)value);
 }
 
 void tg_wamp_encode_event(tg_wamp_serializer_t ser, uint64_t sub_id, uint64_t pub_id,
@@ -562,7 +540,7 @@ void tg_wamp_encode_event(tg_wamp_serializer_t ser, uint64_t sub_id, uint64_t pu
         s_append_uint(out, pub_id);
         tg_buf_append_str(out, topic ? ",{\"topic\":" : ",{");
         if (topic) {
-            s_append_json_string(out, topic);
+            tg_json_write_string(out, topic, strlen(topic));
             tg_buf_append_byte(out, ',');
         }
         tg_buf_append_str(out, "\"ts\":");
