@@ -599,9 +599,11 @@ static void s_on_event(router_broker_t *self, router_request_t *request)
         return;
     }
     router_broker_match(self, env, true);
-    if (router_persist_event(self, request, type))
+    zframe_t *header = NULL;
+    if (router_persist_event(self, request, type, &header))
         return;
-    router_broker_fanout(self, env, type, NULL);
+    router_broker_fanout(self, env, type, header);
+    zframe_destroy(&header);
     if (env->req) {
         tg_envelope_t *accepted = tg_envelope_new(TG_CMD_ACCEPTED);
         accepted->req = env->req;

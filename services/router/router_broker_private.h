@@ -125,9 +125,11 @@ void router_persist_left(router_broker_t *self, router_peer_t *peer);
 
 /* After matching an EVENT: sends the STORE it needs. Returns true when the
    event is handled (held for persist's answer, or refused): the caller
-   does not fan it out. Takes request->env when it holds it. */
+   does not fan it out. Takes request->env when it holds it. Otherwise the
+   caller routes it, with *header_p when set: the EVENT header already
+   encoded for the STORE (the caller owns it). */
 bool router_persist_event(router_broker_t *self, router_request_t *request,
-                          const tg_event_type_t *type);
+                          const tg_event_type_t *type, zframe_t **header_p);
 
 /* SUBSCRIBE with persistent or since from an edge, after the checks of
    every SUBSCRIBE: RESUME to persist (takes *filter_p) and a pending

@@ -114,7 +114,7 @@ static void s_refuse_event(router_broker_t *self, router_request_t *request, con
 }
 
 bool router_persist_event(router_broker_t *self, router_request_t *request,
-                          const tg_event_type_t *type)
+                          const tg_event_type_t *type, zframe_t **header_p)
 {
     if (!type->guaranteed && type->ttl == 0)
         return false;
@@ -184,15 +184,8 @@ bool router_persist_event(router_broker_t *self, router_request_t *request,
         S_LOG(self, "router: STORE not sent topic=%s reason=\"%s\"", env->topic,
               zmq_strerror(zmq_errno()));
     }
-    router_broker_fanout(self, env, type, header);
-    zframe_destroy(&header);
-    if (env->req) {
-        tg_envelope_t *accepted = tg_envelope_new(TG_CMD_ACCEPTED);
-        accepted->req = env->req;
-        accepted->pub_id = env->pub_id;
-        router_broker_reply(self, request, &accepted);
-    }
-    return true;
+    *header_p = header; /* routed now by the caller, with the same header */
+    return false;
 }
 
 /* Persist stored a held event: to the edges (matched now), then ACCEPTED
