@@ -253,7 +253,6 @@ static void s_unsubscribed(const persist_store_result_t *result, void *arg)
     persist_key_t *key = persist_keys_get(self->keys, sub_id);
     if (!key || self->stopping)
         return;
-    key->clients = result->remaining;
     if (result->remaining == 0) {
         if (persist_link_unsubscribe(self->link, sub_id) != 0)
             self->stats.drops++;
@@ -422,7 +421,6 @@ static void s_subscriptions_loaded(const persist_store_result_t *result, void *a
                                "persist: keys_full max=%d", PERSIST_KEYS_MAX);
             continue;
         }
-        key->clients++;
         if (key->round != round) {
             key->round = round;
             if (persist_link_subscribe(self->link, key->topic, key->match, key->filter) != 0)
@@ -447,7 +445,6 @@ void persist_broker_resync(persist_broker_t *self, tg_now_t now)
     self->round = persist_keys_next_round(self->keys);
     self->stats.resyncs++;
     self->resync_pending = false;
-    persist_keys_reset_clients(self->keys);
     tg_log_info("persist: resync router=%s round=%" PRIu64, persist_link_router(self->link),
                 self->round);
     //  One batch, in this order: the router adopts the types before it sees

@@ -87,13 +87,6 @@ void persist_keys_remove(persist_keys_t *self, uint64_t sub_id)
     zhashx_delete(self->table, name);
 }
 
-void persist_keys_reset_clients(persist_keys_t *self)
-{
-    assert(self);
-    for (persist_key_t *key = zhashx_first(self->table); key; key = zhashx_next(self->table))
-        key->clients = 0;
-}
-
 size_t persist_keys_size(const persist_keys_t *self)
 {
     assert(self);

@@ -5,9 +5,10 @@
     (docs/persistence.md, "The service"): one router SUBSCRIBE per
     distinct key (topic, match, filter) of the persistent subscriptions,
     whatever the number of clients holding it, and one UNSUBSCRIBE when the
-    last of them goes. This table says which keys are held, by how many
-    clients, and whether the key was sent to the current router (the
-    `round` of the last re-sync that sent it).
+    last of them goes (the database says when: the delete returns the rows
+    left on the key). This table says which keys are held and whether the
+    key was sent to the current router (the `round` of the last re-sync
+    that sent it).
 
     Bounded by PERSIST_KEYS_MAX entries: a key past it is not held at the
     router (persist_keys_add fails and the caller refuses the RESUME as
@@ -24,12 +25,11 @@
 #define PERSIST_KEYS_MAX 1000000
 
 typedef struct {
-    uint64_t sub_id;  /* the router's id of the key */
-    char *topic;      /* the key, owned */
-    char *match;      /* "exact" | "prefix" | "wildcard", owned */
-    char *filter;     /* canonical filter text, "" for none, owned */
-    uint64_t clients; /* persistent subscriptions (clients) holding it */
-    uint64_t round;   /* the re-sync round that last sent it to the router (0: never) */
+    uint64_t sub_id; /* the router's id of the key */
+    char *topic;     /* the key, owned */
+    char *match;     /* "exact" | "prefix" | "wildcard", owned */
+    char *filter;    /* canonical filter text, "" for none, owned */
+    uint64_t round;  /* the re-sync round that last sent it to the router (0: never) */
 } persist_key_t;
 
 typedef struct _persist_keys_t persist_keys_t;
@@ -43,16 +43,13 @@ void persist_keys_destroy(persist_keys_t **self_p);
 /* The key of sub_id, or NULL. Borrowed: valid until it is removed. */
 persist_key_t *persist_keys_get(persist_keys_t *self, uint64_t sub_id);
 
-/* The key of sub_id, added (clients 0, round 0; the strings copied; a NULL
+/* The key of sub_id, added (round 0; the strings copied; a NULL
    filter is "") when absent. NULL when the table is full. */
 persist_key_t *persist_keys_add(persist_keys_t *self, uint64_t sub_id, const char *topic,
                                 const char *match, const char *filter);
 
 /* Forgets sub_id (no-op if absent). */
 void persist_keys_remove(persist_keys_t *self, uint64_t sub_id);
-
-/* Sets every key's clients to 0 (a re-sync counts them again). */
-void persist_keys_reset_clients(persist_keys_t *self);
 
 size_t persist_keys_size(const persist_keys_t *self);
 

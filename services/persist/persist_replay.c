@@ -280,18 +280,13 @@ static void s_fetch(s_entry_t *entry)
 
 /* --- RESUME -------------------------------------------------------------- */
 
-//  The persistent subscription's row is there (created or refreshed); a
-//  new one counts as a client of its key.
+//  The persistent subscription's row is there (created or refreshed). Who
+//  holds a key is the database's to say (persist_broker's UNSUBSCRIBE asks
+//  it), so nothing is counted here.
 static void s_upserted(const persist_store_result_t *result, void *arg)
 {
-    s_entry_t *entry = arg;
-    if (!s_release(entry))
-        return;
-    if (result->status == 0 && result->count == 1) {
-        persist_key_t *key = persist_keys_get(entry->owner->keys, entry->sub_id);
-        if (key)
-            key->clients++;
-    }
+    (void)result;
+    s_release(arg);
 }
 
 static void s_gap_checked(const persist_store_result_t *result, void *arg)
